@@ -1,0 +1,1 @@
+"""Placeholder demo: prints the current context and a propagated header."""

@@ -1,0 +1,93 @@
+"""Every name that leaves the process: metric names, units, dimensions, log fields, headers.
+
+Imports: nothing. The middleware, the emitters and the SLO generator all read these constants, so
+the alarms the generator writes watch exactly the metrics the middleware emits. A string literal
+for one of these names anywhere else is a bug.
+
+The request metrics follow AWS Application Signals: ``Error`` and ``Fault`` are 0 or 1 on every
+request, so ``SampleCount`` is the request count, ``Sum`` the bad count and ``Average`` the rate.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- metrics ---------------------------------------------------------------------------------
+DEFAULT_NAMESPACE: Final = "obskit"
+
+METRIC_LATENCY: Final = "Latency"
+"""Request duration in milliseconds; one raw value per request (percentiles and PR(:T) work)."""
+METRIC_ERROR: Final = "Error"
+"""1 when the response status is 400-499, else 0."""
+METRIC_FAULT: Final = "Fault"
+"""1 when the response status is >= 500 or the handler raised, else 0."""
+METRIC_COLD_START: Final = "ColdStart"
+"""1 once per Lambda cold start (also when the first invocation raises)."""
+
+UNIT_MILLISECONDS: Final = "Milliseconds"
+UNIT_COUNT: Final = "Count"
+UNIT_NONE: Final = "None"
+
+DIM_SERVICE: Final = "Service"
+DIM_OPERATION: Final = "Operation"
+DIM_ENVIRONMENT: Final = "Environment"
+DIM_FUNCTION_NAME: Final = "FunctionName"
+
+OTHER_DIMENSION_VALUE: Final = "Other"
+"""What a dimension value becomes once the cardinality guard for its key has tripped."""
+
+# CloudWatch Synthetics, for downtime SLOs.
+SYNTHETICS_NAMESPACE: Final = "CloudWatchSynthetics"
+METRIC_SYNTHETICS_SUCCESS: Final = "SuccessPercent"
+DIM_CANARY_NAME: Final = "CanaryName"
+
+# --- log fields, in the order they appear on a line --------------------------------------------
+LOG_TIMESTAMP: Final = "timestamp"
+LOG_LEVEL: Final = "level"
+LOG_MESSAGE: Final = "message"
+LOG_LOGGER: Final = "logger"
+LOG_SERVICE: Final = "service"
+LOG_TRACE_ID: Final = "trace_id"
+LOG_SPAN_ID: Final = "span_id"
+LOG_XRAY_TRACE_ID: Final = "xray_trace_id"
+LOG_CORRELATION_ID: Final = "correlation_id"
+LOG_EXCEPTION: Final = "exception"
+# Lambda (names kept from Powertools so existing Logs Insights queries keep working).
+LOG_COLD_START: Final = "cold_start"
+LOG_FUNCTION_NAME: Final = "function_name"
+LOG_FUNCTION_REQUEST_ID: Final = "function_request_id"
+LOG_FUNCTION_ARN: Final = "function_arn"
+LOG_FUNCTION_MEMORY_SIZE: Final = "function_memory_size"
+
+# Access log line fields.
+LOG_HTTP_METHOD: Final = "method"
+LOG_HTTP_ROUTE: Final = "route"
+LOG_HTTP_PATH: Final = "path"
+LOG_HTTP_STATUS: Final = "status"
+LOG_DURATION_MS: Final = "duration_ms"
+LOG_CLIENT_IP: Final = "client_ip"
+LOG_USER_AGENT: Final = "user_agent"
+LOG_RESPONSE_SIZE: Final = "response_size"
+
+# --- wire headers (lower case: HTTP field names are case-insensitive) --------------------------
+HEADER_TRACEPARENT: Final = "traceparent"
+HEADER_TRACESTATE: Final = "tracestate"
+HEADER_BAGGAGE: Final = "baggage"
+HEADER_XRAY: Final = "x-amzn-trace-id"
+HEADER_CORRELATION_ID: Final = "x-correlation-id"
+HEADER_REQUEST_ID: Final = "x-request-id"
+ENV_LAMBDA_TRACE: Final = "_X_AMZN_TRACE_ID"
+SQS_TRACE_ATTRIBUTE: Final = "AWSTraceHeader"
+
+BAGGAGE_DEBUG_KEY: Final = "obskit.debug"
+"""Baggage member that carries a per-request debug-sampling decision to downstream services."""
+
+# --- span kinds ------------------------------------------------------------------------------
+SPAN_KIND_INTERNAL: Final = "internal"
+SPAN_KIND_SERVER: Final = "server"
+SPAN_KIND_CLIENT: Final = "client"
+SPAN_KIND_PRODUCER: Final = "producer"
+SPAN_KIND_CONSUMER: Final = "consumer"
+SPAN_KINDS: Final = frozenset(
+    {SPAN_KIND_INTERNAL, SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER}
+)
