@@ -91,3 +91,13 @@ SPAN_KIND_CONSUMER: Final = "consumer"
 SPAN_KINDS: Final = frozenset(
     {SPAN_KIND_INTERNAL, SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER}
 )
+
+# --- tags on the alarms the SLO generator writes (drift detection and pruning) ----------------
+SLO_TAG_GENERATOR: Final = "obskit:generator"
+"""Value ``obskit``: marks an alarm as generated, so ``obskit slo apply`` may prune it."""
+SLO_TAG_GENERATOR_VERSION: Final = "obskit:generator-version"
+SLO_TAG_SERVICE: Final = "obskit:service"
+SLO_TAG_SLO: Final = "obskit:slo"
+SLO_TAG_SEVERITY: Final = "obskit:severity"
+SLO_TAG_WINDOW: Final = "obskit:window"
+SLO_GENERATOR_NAME: Final = "obskit"
