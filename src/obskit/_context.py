@@ -97,14 +97,10 @@ class TelemetryContext(_Fields):
 
     # Tuple equality would make a context equal to a plain tuple; compare contexts only.
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TelemetryContext):
-            return NotImplemented
-        return tuple.__eq__(self, other)
+        return isinstance(other, TelemetryContext) and tuple.__eq__(self, other)
 
     def __ne__(self, other: object) -> bool:
-        if not isinstance(other, TelemetryContext):
-            return NotImplemented
-        return not tuple.__eq__(self, other)
+        return not self.__eq__(other)
 
     __hash__ = None  # type: ignore[assignment]  # mappings inside: not hashable
 

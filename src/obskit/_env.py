@@ -1,0 +1,71 @@
+"""Every environment variable obskit reads, in precedence order, and how each is parsed.
+
+Imports: standard library only.
+
+Only ``obskit.config.configure()`` reads these (through ``lookup``), once, so the request path
+never touches ``os.environ``. The one exception is Lambda's ``_X_AMZN_TRACE_ID``, which changes
+with every invocation and is read by the Lambda propagator per invocation, never cached.
+
+Precedence for every setting: argument to ``configure()`` > ``OBSKIT_*`` > compatible variable
+(OpenTelemetry, Powertools, AWS) > default. The tuples below are in that order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+__all__ = ["LAMBDA_LOG_LEVEL", "SOURCES", "lookup", "parse_bool"]
+
+SOURCES: dict[str, tuple[str, ...]] = {
+    # core
+    "service": ("OBSKIT_SERVICE", "OTEL_SERVICE_NAME", "POWERTOOLS_SERVICE_NAME", "AWS_LAMBDA_FUNCTION_NAME"),
+    "namespace": ("OBSKIT_NAMESPACE", "POWERTOOLS_METRICS_NAMESPACE", "AWS_EMF_NAMESPACE"),
+    "environment": ("OBSKIT_ENVIRONMENT",),
+    "traces": ("OBSKIT_TRACES",),
+    "metrics": ("OBSKIT_METRICS",),
+    "logs": ("OBSKIT_LOGS",),
+    "log_level": ("OBSKIT_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "LOG_LEVEL"),
+    "sample_rate": ("OBSKIT_SAMPLE_RATE", "POWERTOOLS_LOGGER_SAMPLE_RATE"),
+    "trace_sample_rate": ("OBSKIT_TRACE_SAMPLE_RATE",),
+    "propagation": ("OBSKIT_PROPAGATION",),
+    "correlation_headers": ("OBSKIT_CORRELATION_HEADERS",),
+    "disabled": ("OBSKIT_DISABLED",),
+    "debug": ("OBSKIT_DEBUG",),
+    # emitter options
+    "emf_agent_endpoint": ("OBSKIT_EMF_AGENT_ENDPOINT", "AWS_EMF_AGENT_ENDPOINT"),
+    "xray_daemon_address": ("OBSKIT_XRAY_DAEMON_ADDRESS", "AWS_XRAY_DAEMON_ADDRESS"),
+}
+"""Setting name -> environment variables that can provide it, highest precedence first."""
+
+LAMBDA_LOG_LEVEL = "AWS_LAMBDA_LOG_LEVEL"
+"""Lambda's Advanced Logging Controls level: wins over everything when it is less verbose."""
+
+LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
+LAMBDA_TASK_ROOT = "LAMBDA_TASK_ROOT"
+OTEL_TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"
+OTEL_EXPORTER_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def lookup(setting: str, environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """The first non-empty variable that provides ``setting``: ``(variable, value)``, or ``None``."""
+    env = os.environ if environ is None else environ
+    for var in SOURCES.get(setting, ()):
+        value = env.get(var)
+        if value is not None and value.strip() != "":
+            return var, value.strip()
+    return None
+
+
+def parse_bool(text: str) -> bool | None:
+    """``"1"/"true"/"yes"/"on"`` -> True, ``"0"/"false"/"no"/"off"`` -> False, else ``None``."""
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    return None

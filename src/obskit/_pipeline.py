@@ -1,0 +1,281 @@
+"""The live runtime: configuration, id generator, clock and emitters, swapped atomically.
+
+Imports: standard library and obskit's stdlib-only core. Emitter modules are imported by name
+(``"module:attr"`` strings, the uvicorn way) only when they are configured, so an unused
+emitter costs nothing and a missing extra fails at ``configure()`` time with the fix.
+
+Every signal module reads one global, ``RUNTIME``, through ``get()``. ``configure()`` builds a
+complete new ``Runtime`` and assigns it in one step, so a request never sees half a
+configuration. Emitters receive finished records and never reach back into the core; each
+call into an emitter is isolated here: an exception is counted in ``obskit.diagnostics()``
+and reported once, never raised into the application.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from obskit import _diagnostics
+from obskit.ids import RandomIdGenerator
+
+if TYPE_CHECKING:
+    from obskit.config import Config
+    from obskit.ids import Clock, IdGenerator
+    from obskit.testing import Capture
+
+__all__ = ["RUNTIME", "Runtime", "flush", "get", "shutdown"]
+
+# Built-in emitters: configuration name -> "module:factory". Third-party emitters register
+# factories under the entry-point group "obskit.emitters" as "traces.NAME" or "metrics.NAME".
+TRACE_EMITTERS: dict[str, str] = {
+    "xray": "obskit.emitters.xray:create",
+    "otel": "obskit.emitters.otel:create",
+    "memory": "obskit.emitters.memory:create_span_emitter",
+}
+METRIC_EMITTERS: dict[str, str] = {
+    "stdout": "obskit.emitters.emf:create_stdout",
+    "agent": "obskit.emitters.emf:create_agent",
+    "file": "obskit.emitters.emf:create_file",
+    "memory": "obskit.emitters.emf:create_memory",
+}
+
+
+class Runtime:
+    """Everything the request path needs, fixed for the life of one configuration."""
+
+    __slots__ = (
+        "_threshold",
+        "capture",
+        "clock",
+        "config",
+        "ids",
+        "metric_emitter",
+        "span_emitters",
+    )
+
+    def __init__(
+        self,
+        config: Config,
+        ids: IdGenerator,
+        clock: Clock,
+        span_emitters: Sequence[Any] = (),
+        metric_emitter: Any = None,
+        capture: Capture | None = None,
+    ) -> None:
+        self.config = config
+        self.ids = ids
+        self.clock = clock
+        self.span_emitters: tuple[Any, ...] = tuple(span_emitters)
+        """``SpanEmitter``s: ``on_start(record)``, ``on_end(record)``, ``flush(timeout_s)``, ``close()``."""
+        self.metric_emitter = metric_emitter
+        """The ``MetricEmitter`` (``emit(batch)``, ``flush(timeout_s)``, ``close()``), or ``None``."""
+        self.capture = capture
+        """Set inside ``obskit.testing.capture()``: every signal also lands in its lists."""
+        rate = config.trace_sample_rate
+        self._threshold = -1 if rate >= 1.0 else int(rate * (1 << 56))
+
+    def sample(self, trace_id: int) -> bool:
+        """The head-sampling decision for a new trace, from its id (so it is deterministic).
+
+        Uses the low 56 bits, which are random in every id obskit makes and, by the W3C
+        Level 2 random flag, in every id that arrives flagged random.
+        """
+        if self._threshold < 0:
+            return True
+        return (trace_id & 0xFFFFFFFFFFFFFF) < self._threshold
+
+    @property
+    def tracing(self) -> bool:
+        """Whether any span emitter is configured (spans are still created for their ids)."""
+        return bool(self.span_emitters)
+
+
+RUNTIME: Runtime | None = None
+_lock = threading.RLock()
+_flush_hooks: list[Callable[[], None]] = []
+_reset_hooks: list[Callable[[], None]] = []
+_fork_hooks: list[Callable[[], None]] = []
+_process_hooks_installed = False
+
+
+def get() -> Runtime:
+    """The live runtime; on first use without ``configure()``, one built from the environment."""
+    rt = RUNTIME
+    if rt is None:
+        rt = _default()
+    return rt
+
+
+def _default() -> Runtime:
+    from obskit import config as _config
+
+    with _lock:
+        if RUNTIME is not None:
+            return RUNTIME
+        return _config.configure_implicitly()
+
+
+def install(runtime: Runtime) -> Runtime | None:
+    """Make ``runtime`` live in one assignment; return the one it replaced."""
+    global RUNTIME
+    with _lock:
+        old, RUNTIME = RUNTIME, runtime
+        _install_process_hooks()
+    return old
+
+
+def clear() -> Runtime | None:
+    """Forget the live runtime (the next use builds the default again); return the old one."""
+    global RUNTIME
+    with _lock:
+        old, RUNTIME = RUNTIME, None
+    return old
+
+
+def load(target: str) -> Any:
+    """Import ``"module:attr"`` and return the attribute."""
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+# --- hooks that signal modules register when they are imported --------------------------------
+def on_flush(fn: Callable[[], None]) -> None:
+    """Run ``fn`` at the start of ``flush()`` (e.g. to hand process-level metric buffers over)."""
+    if fn not in _flush_hooks:
+        _flush_hooks.append(fn)
+
+
+def on_reset(fn: Callable[[], None]) -> None:
+    """Run ``fn`` in ``obskit.testing.reset()`` (cold-start flags, buffers, caches)."""
+    if fn not in _reset_hooks:
+        _reset_hooks.append(fn)
+
+
+def on_fork(fn: Callable[[], None]) -> None:
+    """Run ``fn`` in a child process after ``fork`` (drop inherited buffers, locks, sockets)."""
+    if fn not in _fork_hooks:
+        _fork_hooks.append(fn)
+
+
+def run_reset_hooks() -> None:
+    for fn in list(_reset_hooks):
+        _safely(fn, "reset")
+
+
+def _safely(fn: Callable[..., Any], what: str, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:
+        name = getattr(fn, "__qualname__", repr(fn))
+        _diagnostics.incr(f"pipeline.{what}_failure")
+        _diagnostics.report_once(f"pipeline.{what}.{name}", "obskit: %s hook %s failed: %r", what, name, exc)
+        return None
+
+
+# --- emitter calls, isolated -----------------------------------------------------------------
+def emitter_failed(emitter: Any, what: str, exc: BaseException) -> None:
+    """Count and report (once per emitter and operation) an exception raised by an emitter."""
+    name = getattr(emitter, "name", type(emitter).__name__)
+    _diagnostics.incr(f"emitter.{name}.{what}_failure")
+    _diagnostics.report_once(
+        f"emitter.{name}.{what}",
+        "obskit: emitter %s failed in %s: %r (counted; further failures are counted silently)",
+        name, what, exc,
+    )
+
+
+def emit_metrics(batch: Any) -> None:
+    """Hand a validated metric batch to the configured metric emitter, isolating failures."""
+    rt = get()
+    emitter = rt.metric_emitter
+    if emitter is None:
+        return
+    try:
+        emitter.emit(batch)
+    except Exception as exc:
+        emitter_failed(emitter, "emit", exc)
+
+
+def flush(timeout_s: float | None = None) -> bool:
+    """Flush buffered telemetry of every signal and emitter; ``True`` if all finished in time.
+
+    Call it before a Lambda freeze or at the end of a test. Never raises.
+    """
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    for fn in list(_flush_hooks):
+        _safely(fn, "flush")
+    rt = RUNTIME
+    if rt is None:
+        return True
+    ok = True
+    for emitter in (*rt.span_emitters, rt.metric_emitter):
+        if emitter is None:
+            continue
+        remaining = 0.0 if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            done = emitter.flush(remaining if deadline is not None else None)
+        except Exception as exc:
+            emitter_failed(emitter, "flush", exc)
+            done = False
+        ok = ok and done is not False
+    return ok
+
+
+def close_emitters(runtime: Runtime | None, timeout_s: float | None = 5.0) -> None:
+    """Flush and close the emitters of a runtime that is being replaced or shut down."""
+    if runtime is None:
+        return
+    for emitter in (*runtime.span_emitters, runtime.metric_emitter):
+        if emitter is None:
+            continue
+        try:
+            emitter.flush(timeout_s)
+        except Exception as exc:
+            emitter_failed(emitter, "flush", exc)
+        try:
+            emitter.close()
+        except Exception as exc:
+            emitter_failed(emitter, "close", exc)
+
+
+def shutdown(timeout_s: float | None = 5.0) -> None:
+    """Flush everything and close every emitter. Runs at interpreter exit; safe to call twice."""
+    flush(timeout_s)
+    close_emitters(RUNTIME, timeout_s)
+
+
+def _install_process_hooks() -> None:
+    """At the first configuration (never at import): exit flush and fork safety."""
+    global _process_hooks_installed
+    if _process_hooks_installed:
+        return
+    _process_hooks_installed = True
+    atexit.register(shutdown)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.RLock()
+    rt = RUNTIME
+    if rt is not None:
+        reseed = getattr(rt.ids, "reseed", None)
+        if reseed is not None:
+            _safely(reseed, "fork")
+        for emitter in (*rt.span_emitters, rt.metric_emitter):
+            after = getattr(emitter, "after_fork", None)
+            if after is not None:
+                _safely(after, "fork")
+    for fn in list(_fork_hooks):
+        _safely(fn, "fork")
+
+
+def default_ids() -> RandomIdGenerator:
+    return RandomIdGenerator()

@@ -1,0 +1,29 @@
+"""Shared fixtures: every test starts from obskit's unconfigured state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import obskit.testing
+
+
+@pytest.fixture(autouse=True)
+def _obskit_reset(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Reset obskit and clear environment variables that would change its defaults."""
+    for var in (
+        "AWS_LAMBDA_FUNCTION_NAME", "LAMBDA_TASK_ROOT", "AWS_EXECUTION_ENV", "_X_AMZN_TRACE_ID",
+        "AWS_XRAY_DAEMON_ADDRESS", "AWS_EMF_AGENT_ENDPOINT", "AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL",
+        "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
+        "POWERTOOLS_LOGGER_SAMPLE_RATE", "OTEL_SERVICE_NAME", "OTEL_TRACES_EXPORTER",
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "AWS_EMF_NAMESPACE",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    for var in list(__import__("os").environ):
+        if var.startswith("OBSKIT_"):
+            monkeypatch.delenv(var, raising=False)
+    obskit.testing.reset()
+    yield
+    obskit.testing.reset()

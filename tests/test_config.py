@@ -1,0 +1,133 @@
+"""configure(): precedence, validation with specific errors, atomic replacement."""
+
+from __future__ import annotations
+
+import pytest
+
+import obskit
+from obskit.config import current_config
+from obskit.errors import ConfigError, ObskitWarning
+
+
+def test_unconfigured_obskit_uses_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before configure(), settings come from the environment."""
+    monkeypatch.setenv("OBSKIT_SERVICE", "from-env")
+    assert current_config().service == "from-env"
+    assert current_config().sources["service"] == "OBSKIT_SERVICE"
+
+
+def test_argument_beats_obskit_variable_beats_compatible_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argument > OBSKIT_* > OTEL_/POWERTOOLS_ > AWS_LAMBDA_FUNCTION_NAME > default."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "fn")
+    assert obskit.configure(metrics="none").service == "fn"
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "pt")
+    assert obskit.configure(metrics="none").service == "pt"
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "otel")
+    assert obskit.configure(metrics="none").service == "otel"
+    monkeypatch.setenv("OBSKIT_SERVICE", "obskit")
+    assert obskit.configure(metrics="none").service == "obskit"
+    assert obskit.configure(service="arg", metrics="none").service == "arg"
+
+
+def test_defaults() -> None:
+    """Without arguments or environment, obskit has documented defaults."""
+    cfg = obskit.configure()
+    assert cfg.service == "unknown_service"
+    assert cfg.namespace == "obskit"
+    assert cfg.traces == ()
+    assert cfg.logs == "json"
+    assert cfg.log_level == 20
+    assert cfg.propagation == ("tracecontext", "xray", "lambda")
+    assert cfg.correlation_headers == ("x-correlation-id", "x-request-id")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"traces": "xrya"}, "did you mean 'xray'"),
+        ({"traces": ["xray", "none"]}, "'none' alone"),
+        ({"metrics": "cloudwatch"}, "configure(metrics='cloudwatch')"),
+        ({"logs": "yaml"}, "'json', 'console', 'none'"),
+        ({"log_level": "LOUD"}, "level name"),
+        ({"sample_rate": 1.5}, "from 0 to 1"),
+        ({"trace_sample_rate": "half"}, "from 0 to 1"),
+        ({"namespace": ":bad"}, "CloudWatch namespace"),
+        ({"service": ""}, "non-empty string"),
+        ({"propagation": ["w3c"]}, "'tracecontext', 'xray', 'lambda'"),
+        ({"id_generator": object()}, "trace_id() and span_id()"),
+        ({"no_such_option": 1}, "unknown option 'no_such_option'"),
+    ],
+)
+def test_invalid_option_raises_config_error_naming_it(kwargs: dict[str, object], fragment: str) -> None:
+    """A bad option raises ConfigError with the option, the value and what is accepted."""
+    with pytest.raises(ConfigError) as info:
+        obskit.configure(**kwargs)  # type: ignore[arg-type]
+    assert fragment in str(info.value)
+
+
+def test_bad_environment_variable_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad value from the environment is reported with the variable's name."""
+    monkeypatch.setenv("OBSKIT_TRACES", "bogus")
+    with pytest.raises(ConfigError, match="OBSKIT_TRACES='bogus'"):
+        obskit.configure()
+
+
+def test_bad_environment_does_not_break_the_unconfigured_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without configure(), a bad variable is reported once and defaults are used."""
+    monkeypatch.setenv("OBSKIT_TRACES", "bogus")
+    assert current_config().traces == ()
+    assert obskit.diagnostics()["config.implicit_failure"] == 1
+
+
+def test_disabled_turns_every_emitter_off() -> None:
+    """disabled=True leaves no emitter configured."""
+    cfg = obskit.configure(disabled=True, traces="none", logs="json")
+    assert (cfg.traces, cfg.metrics, cfg.logs) == ((), "none", "none")
+
+
+def test_traces_auto_is_xray_in_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """traces='auto' resolves to X-Ray inside Lambda."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "fn")
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    cfg = obskit.config.resolve({})
+    assert cfg.in_lambda
+    assert cfg.traces == ("xray",)
+
+
+def test_traces_auto_is_none_outside_aws() -> None:
+    """traces='auto' with nothing configured creates no trace emitter."""
+    assert obskit.config.resolve({}).traces == ()
+
+
+def test_lambda_log_level_wins_when_less_verbose(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS_LAMBDA_LOG_LEVEL less verbose than the configured level wins, with a warning."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "fn")
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    monkeypatch.setenv("AWS_LAMBDA_LOG_LEVEL", "WARN")
+    with pytest.warns(ObskitWarning, match="AWS_LAMBDA_LOG_LEVEL"):
+        cfg = obskit.config.resolve({"log_level": "DEBUG"})
+    assert cfg.log_level == 30
+
+
+def test_log_level_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OBSKIT_LOG_LEVEL > POWERTOOLS_LOG_LEVEL > LOG_LEVEL > INFO."""
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")
+    assert obskit.config.resolve({}).log_level == 40
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+    assert obskit.config.resolve({}).log_level == 30
+    monkeypatch.setenv("OBSKIT_LOG_LEVEL", "debug")
+    assert obskit.config.resolve({}).log_level == 10
+
+
+def test_configure_again_replaces_the_configuration() -> None:
+    """A second configure() call replaces the first completely."""
+    obskit.configure(service="a", environment="prod", metrics="none")
+    obskit.configure(service="b", metrics="none")
+    cfg = current_config()
+    assert (cfg.service, cfg.environment) == ("b", None)
+
+
+def test_asking_for_an_unavailable_emitter_fails_at_configure_time() -> None:
+    """An emitter name that resolves to nothing raises ConfigError, never later."""
+    with pytest.raises(ConfigError, match=r"configure\(traces='nope'\): expected one of"):
+        obskit.configure(traces="nope")
