@@ -92,6 +92,31 @@ SPAN_KINDS: Final = frozenset(
     {SPAN_KIND_INTERNAL, SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER}
 )
 
+# --- span attributes (OpenTelemetry semantic conventions) ------------------------------------
+# The X-Ray emitter maps these onto the segment's ``http`` and ``aws`` blocks.
+ATTR_HTTP_METHOD: Final = "http.request.method"
+ATTR_HTTP_ROUTE: Final = "http.route"
+ATTR_HTTP_STATUS: Final = "http.response.status_code"
+ATTR_URL_PATH: Final = "url.path"
+ATTR_URL_FULL: Final = "url.full"
+ATTR_URL_SCHEME: Final = "url.scheme"
+ATTR_SERVER_ADDRESS: Final = "server.address"
+ATTR_CLIENT_ADDRESS: Final = "client.address"
+ATTR_USER_AGENT: Final = "user_agent.original"
+ATTR_HTTP_RESPONSE_SIZE: Final = "http.response.body.size"
+ATTR_RPC_SYSTEM: Final = "rpc.system"
+ATTR_RPC_SERVICE: Final = "rpc.service"
+ATTR_RPC_METHOD: Final = "rpc.method"
+ATTR_CLOUD_REGION: Final = "cloud.region"
+ATTR_AWS_REQUEST_ID: Final = "aws.request_id"
+ATTR_FAAS_TRIGGER: Final = "faas.trigger"
+ATTR_FAAS_COLDSTART: Final = "faas.coldstart"
+ATTR_FAAS_INVOCATION_ID: Final = "faas.invocation_id"
+ATTR_MESSAGING_SYSTEM: Final = "messaging.system"
+ATTR_MESSAGING_DESTINATION: Final = "messaging.destination.name"
+ATTR_MESSAGING_MESSAGE_ID: Final = "messaging.message.id"
+ATTR_ERROR_TYPE: Final = "error.type"
+
 # --- tags on the alarms the SLO generator writes (drift detection and pruning) ----------------
 SLO_TAG_GENERATOR: Final = "obskit:generator"
 """Value ``obskit``: marks an alarm as generated, so ``obskit slo apply`` may prune it."""
