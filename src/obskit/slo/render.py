@@ -254,6 +254,8 @@ def render(alarm_set: AlarmSet, fmt: str) -> str:
 # --- a small block-style YAML writer ---------------------------------------------------------
 _PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./-]*$")
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*(::[A-Za-z0-9_.-]+)*$")
+# C1 controls, line/paragraph separators, BOM, surrogates and non-characters: escaped, never raw.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
 _RESERVED = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
 
 
@@ -271,11 +273,16 @@ def _scalar(value: Any) -> str:
     text = str(value)
     if _PLAIN.match(text) and text.lower() not in _RESERVED:
         return text
-    return json.dumps(text)
+    return _quote(text)
+
+
+def _quote(text: str) -> str:
+    """A YAML double-quoted scalar: JSON escapes, plus the characters YAML may not hold raw."""
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
 
 
 def _key(key: str) -> str:
-    return key if _PLAIN_KEY.match(key) and key.lower() not in _RESERVED else json.dumps(key)
+    return key if _PLAIN_KEY.match(key) and key.lower() not in _RESERVED else _quote(key)
 
 
 def _emit(obj: Any, pad: str, out: list[str]) -> None:
