@@ -1,1 +1,409 @@
-"""placeholder"""
+"""Read and write the telemetry context on the wire: ``extract`` and ``inject``.
+
+Imports: standard library and obskit's core (``_context``, ``_diagnostics``, ``_pipeline``,
+``context``, ``semconv``); ``obskit.config`` is read through ``_pipeline`` at call time.
+
+``extract`` turns incoming headers into a ``TelemetryContext`` and never raises: whatever
+arrives (garbage, 100 KB values, NUL bytes, a thousand repeated fields), the result is a
+usable context, and what had to be ignored is counted in ``obskit.diagnostics()``.
+``inject`` writes the context into outgoing headers in every format obskit speaks, so a
+downstream service on W3C or on X-Ray joins the same trace.
+
+The plug-in shapes (plain callables and a small protocol, no base classes):
+
+* ``Getter``: ``(carrier, key) -> list[str]``; ``Setter``: ``(carrier, key, value) -> None``.
+* ``Propagator``: ``fields``, ``extract(carrier, getter) -> TelemetryContext | None`` and
+  ``inject(ctx, carrier, setter) -> None``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from obskit import _diagnostics, _pipeline
+from obskit._context import CURRENT, EMPTY_CONTEXT, TelemetryContext
+from obskit.propagation._carriers import (
+    _BULK,
+    Getter,
+    Setter,
+    _prepared_getter,
+    _texts,
+    asgi_getter,
+    asgi_setter,
+    mapping_getter,
+    mapping_setter,
+    wsgi_getter,
+)
+from obskit.propagation.w3c import DEFAULT_MAX_HEADER_BYTES, W3CBaggagePropagator, W3CTraceContextPropagator
+from obskit.propagation.xray import LambdaEnvPropagator, XRayPropagator
+from obskit.semconv import HEADER_CORRELATION_ID, HEADER_REQUEST_ID
+
+__all__ = [
+    "CompositePropagator",
+    "Getter",
+    "LambdaEnvPropagator",
+    "Propagator",
+    "Setter",
+    "W3CBaggagePropagator",
+    "W3CTraceContextPropagator",
+    "XRayPropagator",
+    "asgi_getter",
+    "asgi_setter",
+    "build_propagator",
+    "extract",
+    "inject",
+    "mapping_getter",
+    "mapping_setter",
+    "wsgi_getter",
+]
+
+C = TypeVar("C")
+
+DEFAULT_PRECEDENCE = ("tracecontext", "xray", "lambda")
+DEFAULT_CORRELATION_HEADERS = (HEADER_CORRELATION_ID, HEADER_REQUEST_ID)
+MAX_CORRELATION_ID_CHARS = 256
+
+_ZERO_TRACE = EMPTY_CONTEXT.trace_id
+_EMPTY_MAP = EMPTY_CONTEXT.baggage
+_new_context = tuple.__new__  # TelemetryContext's own __new__, minus a Python-level call
+
+DIAG_ERROR = "propagation.error"
+DIAG_MALFORMED_CORRELATION = "propagation.malformed.correlation_id"
+
+
+@runtime_checkable
+class Propagator(Protocol):
+    """Reads one wire format into a context and writes a context back out in it.
+
+    ``extract`` returns ``None`` when the format is absent or malformed (counting the latter)
+    and never raises; ``inject`` writes nothing the context cannot fill.
+    """
+
+    fields: frozenset[str]
+    """The lower-case header names this propagator reads and writes."""
+
+    def extract(self, carrier: Any, getter: Getter) -> TelemetryContext | None: ...
+
+    def inject(self, ctx: TelemetryContext, carrier: Any, setter: Setter) -> None: ...
+
+
+_FACTORIES: dict[str, Any] = {
+    "tracecontext": W3CTraceContextPropagator,
+    "xray": XRayPropagator,
+    "lambda": LambdaEnvPropagator,
+}
+
+
+class CompositePropagator:
+    """Several propagators in precedence order, plus the correlation-id headers.
+
+    The trace comes from the first member that yields a valid one; baggage is merged from all
+    of them (an earlier member wins a key). When a later member carries the same trace id
+    with X-Ray ``Lineage`` or unknown fields, those are kept, so a request that arrives with
+    both ``traceparent`` and ``X-Amzn-Trace-Id`` still passes ``Lineage`` on.
+
+    Why the default precedence is ``traceparent`` > ``X-Amzn-Trace-Id`` > ``_X_AMZN_TRACE_ID``:
+
+    * ``traceparent`` is end-to-end: the calling client wrote it and proxies pass it on
+      unchanged, so it names the caller's own span.
+    * ``X-Amzn-Trace-Id`` is rewritten on the way: ALB inserts ``Self`` and, above 7 KB of
+      headers, cuts it to ``Root`` only; ALB, API Gateway and Function URLs send ``Root``
+      without ``Parent``. It is a good trace id but often a poorer parent.
+    * ``_X_AMZN_TRACE_ID`` is an environment variable: process-global, it describes the Lambda
+      invocation, not the request in hand, and concurrent invocations in one process cannot
+      each have their own (swift-aws-lambda-runtime#633). A header from the caller is more
+      specific. (OpenTelemetry's ``AwsXRayLambdaPropagator`` does the opposite and lets the
+      variable override the carrier; put ``"lambda"`` first in ``configure(propagation=...)``
+      to get that behaviour.)
+
+    Args:
+        propagators: the members, highest precedence first.
+        correlation_headers: lower-case headers that may carry a correlation id, first wins.
+    """
+
+    __slots__ = ("_correlation_headers", "_members", "fields")
+
+    def __init__(
+        self,
+        propagators: Iterable[Propagator],
+        *,
+        correlation_headers: Sequence[str] = DEFAULT_CORRELATION_HEADERS,
+    ) -> None:
+        self._members: tuple[Propagator, ...] = tuple(propagators)
+        self._correlation_headers = tuple(h.lower() for h in correlation_headers)
+        fields: set[str] = set(self._correlation_headers)
+        for member in self._members:
+            fields.update(member.fields)
+        self.fields = frozenset(fields)
+
+    def extract(self, carrier: Any, getter: Getter) -> TelemetryContext | None:
+        """The merged context of all members (no correlation id), or ``None`` if none had one."""
+        trace, extra, baggage, props = self._parts(carrier, getter)
+        if trace is None:
+            if baggage is None:
+                return None
+            trace = EMPTY_CONTEXT
+        return _new_context(
+            TelemetryContext,
+            (trace.trace_id, trace.span_id, trace.sampled, None, baggage or _EMPTY_MAP, trace.tracestate,
+             _EMPTY_MAP, extra, trace.random_flag, trace.remote, props or _EMPTY_MAP),
+        )
+
+    def _parts(
+        self, carrier: Any, getter: Getter
+    ) -> tuple[TelemetryContext | None, str | None, Mapping[str, str] | None, Mapping[str, str] | None]:
+        """``(trace, xray_extra, baggage, baggage_properties)`` merged from every member."""
+        trace: TelemetryContext | None = None
+        extra: str | None = None
+        baggage: Mapping[str, str] | None = None
+        props: Mapping[str, str] | None = None
+        merged: dict[str, str] | None = None
+        merged_props: dict[str, str] | None = None
+        for member in self._members:
+            got = member.extract(carrier, getter)
+            if got is None:
+                continue
+            if got.baggage:
+                if baggage is None:
+                    baggage = got.baggage
+                    props = got.baggage_properties
+                else:
+                    if merged is None:
+                        merged = dict(baggage)
+                        merged_props = dict(props or {})
+                    for k, v in got.baggage.items():
+                        if k not in merged:
+                            merged[k] = v
+                            p = got.baggage_properties.get(k)
+                            if p:
+                                merged_props[k] = p  # type: ignore[index]
+            if got.trace_id != _ZERO_TRACE:
+                if trace is None:
+                    trace = got
+                    extra = got.xray_extra
+                elif extra is None and got.xray_extra and got.trace_id == trace.trace_id:
+                    extra = got.xray_extra
+        if merged is not None:
+            baggage = MappingProxyType(merged)
+            props = MappingProxyType(merged_props) if merged_props else None
+        return trace, extra, baggage, props
+
+    def correlation_id(self, carrier: Any, getter: Getter) -> str | None:
+        """The first valid correlation id among the configured headers, or ``None``."""
+        for header in self._correlation_headers:
+            values = getter(carrier, header)
+            if not values:
+                continue
+            if values.__class__ is not list:
+                values = _texts(values)
+                if not values:
+                    continue
+            value = values[0].strip(" \t")
+            if 0 < len(value) <= MAX_CORRELATION_ID_CHARS and value.isascii() and value.isprintable():
+                return value
+            _diagnostics.incr(DIAG_MALFORMED_CORRELATION)
+        return None
+
+    def inject(self, ctx: TelemetryContext, carrier: Any, setter: Setter) -> None:
+        """Write the context in every member's format, and the correlation id header."""
+        for member in self._members:
+            member.inject(ctx, carrier, setter)
+        if ctx.correlation_id:
+            setter(carrier, HEADER_CORRELATION_ID, ctx.correlation_id)
+
+
+def build_propagator(
+    names: Iterable[str] = DEFAULT_PRECEDENCE,
+    *,
+    correlation_headers: Sequence[str] = DEFAULT_CORRELATION_HEADERS,
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+) -> CompositePropagator:
+    """The composite for ``configure(propagation=...)``: named formats in order, plus baggage.
+
+    Baggage is always read and written: it carries no trace, so it has no place in the
+    precedence order, and it is merged from wherever it arrives.
+
+    Raises:
+        KeyError: for a name other than ``tracecontext``, ``xray`` or ``lambda``
+            (``configure()`` has already rejected those with a ``ConfigError``).
+    """
+    members: list[Propagator] = [_FACTORIES[n](max_header_bytes=max_header_bytes) for n in names]
+    members.append(W3CBaggagePropagator(max_header_bytes=max_header_bytes))
+    return CompositePropagator(members, correlation_headers=correlation_headers)
+
+
+_cache: tuple[Any, CompositePropagator] | None = None
+
+
+def _composite() -> CompositePropagator:
+    """The composite for the configuration in force, built once per ``Config`` object."""
+    global _cache
+    cfg = _pipeline.get().config
+    cached = _cache
+    if cached is not None and cached[0] is cfg:
+        return cached[1]
+    comp = build_propagator(
+        cfg.propagation,
+        correlation_headers=cfg.correlation_headers,
+        max_header_bytes=cfg.max_header_bytes,
+    )
+    _cache = (cfg, comp)
+    return comp
+
+
+def _default_getter(carrier: Any) -> Getter:
+    """Pick the getter for a carrier: ASGI scope or header list, WSGI environ, or a mapping."""
+    if isinstance(carrier, Mapping):
+        if "REQUEST_METHOD" in carrier:
+            return wsgi_getter
+        if "headers" in carrier and "type" in carrier:
+            return asgi_getter
+        return mapping_getter
+    if isinstance(carrier, (list, tuple)):
+        return asgi_getter
+    return mapping_getter
+
+
+def _new_correlation_id() -> str:
+    """32 random hex digits: cheap, unique, and safe after ``fork`` (no shared PRNG state)."""
+    return os.urandom(16).hex()
+
+
+def extract(carrier: Any, getter: Getter | None = None) -> TelemetryContext:
+    """The telemetry context that arrived with a request; never raises.
+
+    Reads ``traceparent``/``tracestate``, ``X-Amzn-Trace-Id``, Lambda's ``_X_AMZN_TRACE_ID``
+    (in the configured precedence), ``baggage`` and the correlation-id headers. Header names
+    match case-insensitively.
+
+    Args:
+        carrier: the headers: a mapping, an ASGI scope or header list, a WSGI environ, or
+            anything ``getter`` understands.
+        getter: how to read one header from ``carrier``; chosen from the carrier's shape
+            when omitted.
+
+    Returns:
+        The remote parent's context (``remote=True``, ``span_id`` = the caller's span) when
+        a valid one arrived; for a ``Root``-only X-Ray header the trace with ``span_id=None``;
+        otherwise a fresh trace. The correlation id is always set: from the configured
+        headers, else newly generated. Baggage is kept in every case.
+    """
+    try:
+        comp = _composite()
+        if getter is None:
+            getter = _default_getter(carrier)
+        bulk = _BULK.get(getter)
+        if bulk is not None:
+            carrier = bulk(carrier, comp.fields)
+            getter = _prepared_getter
+        trace, extra, baggage, props = comp._parts(carrier, getter)
+        cid = comp.correlation_id(carrier, getter) or _new_correlation_id()
+        if trace is None:
+            from obskit.context import new_trace
+
+            fresh = new_trace(correlation_id=cid)
+            if baggage is None:
+                return fresh
+            return _new_context(
+                TelemetryContext,
+                (fresh.trace_id, None, fresh.sampled, cid, baggage, None, fresh.fields, None,
+                 fresh.random_flag, False, props or _EMPTY_MAP),
+            )
+        return _new_context(
+            TelemetryContext,
+            (trace.trace_id, trace.span_id, trace.sampled, cid, baggage or _EMPTY_MAP, trace.tracestate,
+             CURRENT.get().fields, extra, trace.random_flag, trace.remote, props or _EMPTY_MAP),
+        )
+    except Exception:
+        _diagnostics.incr(DIAG_ERROR)
+        _diagnostics.report_once(DIAG_ERROR, "obskit.extract failed; starting a fresh trace")
+        return _fallback_trace()
+
+
+def _fallback_trace() -> TelemetryContext:
+    """A fresh trace even when the configured id generator itself is failing."""
+    try:
+        from obskit.context import new_trace
+
+        return new_trace(correlation_id=_new_correlation_id())
+    except Exception:
+        import time
+
+        tid = f"{int(time.time()) & 0xFFFFFFFF:08x}{os.urandom(12).hex()}"
+        return TelemetryContext(
+            tid, None, None, _new_correlation_id(), EMPTY_CONTEXT.baggage, None, EMPTY_CONTEXT.fields,
+            None, True, False, EMPTY_CONTEXT.baggage_properties,
+        )
+
+
+def _drop_spellings(carrier: dict[Any, Any], fields: frozenset[str]) -> None:
+    """Remove ``Traceparent``, ``X-Amzn-Trace-Id`` and other spellings of what inject writes."""
+    stale = [k for k in carrier if k.__class__ is str and k not in fields and k.lower() in fields]
+    for k in stale:
+        del carrier[k]
+
+
+def _new_span_id() -> str:
+    try:
+        return f"{_pipeline.get().ids.span_id():016x}"
+    except Exception:
+        _diagnostics.incr(DIAG_ERROR)
+        return os.urandom(8).hex()
+
+
+def inject(
+    carrier: C | None = None,
+    *,
+    context: TelemetryContext | None = None,
+    setter: Setter | None = None,
+) -> C | dict[str, str]:
+    """Write the telemetry context into outgoing headers; never raises.
+
+    Writes ``traceparent``, ``tracestate`` (if any), ``X-Amzn-Trace-Id`` (with ``Lineage`` and
+    the other kept fields), ``baggage`` (if any) and ``x-correlation-id``. Following W3C, the
+    outgoing parent is this process's span: when the context has no span of its own (no span
+    id, or still the remote caller's right after ``extract``) a new span id is generated, so
+    the receiver never sees our caller as its parent.
+
+    Args:
+        carrier: where to write; a new ``dict`` when omitted.
+        context: what to write; ``obskit.current()`` when omitted. Outside any trace, a fresh
+            trace (with a fresh correlation id) is written.
+        setter: how to write one header; ``mapping_setter`` (or ``asgi_setter`` for a list)
+            when omitted.
+
+    Returns:
+        The carrier.
+    """
+    out: Any = {} if carrier is None else carrier
+    try:
+        ctx = CURRENT.get() if context is None else context
+        if ctx.trace_id == EMPTY_CONTEXT.trace_id:
+            from obskit.context import new_trace
+
+            ctx = new_trace(correlation_id=ctx.correlation_id or _new_correlation_id(), baggage=ctx.baggage)
+        if ctx.span_id is None or ctx.remote:
+            ctx = _new_context(
+                TelemetryContext,
+                (ctx.trace_id, _new_span_id(), ctx.sampled, ctx.correlation_id, ctx.baggage,
+                 ctx.tracestate, ctx.fields, ctx.xray_extra, ctx.random_flag, False,
+                 ctx.baggage_properties),
+            )
+        comp = _composite()
+        if setter is None or setter is mapping_setter:
+            if out.__class__ is dict:
+                if out:
+                    _drop_spellings(out, comp.fields)
+                setter = dict.__setitem__
+            elif isinstance(out, list):
+                setter = asgi_setter
+            else:
+                setter = mapping_setter
+        comp.inject(ctx, out, setter)
+    except Exception:
+        _diagnostics.incr(DIAG_ERROR)
+        _diagnostics.report_once(DIAG_ERROR, "obskit.inject failed; headers may be incomplete")
+    return out  # type: ignore[no-any-return]

@@ -1,0 +1,274 @@
+"""Getters and setters: how propagators read and write headers on any kind of carrier.
+
+Imports: standard library only.
+
+A *getter* is a plain callable ``(carrier, key) -> list[str]``: every value of header ``key``
+(one per header line), an empty list when it is absent, with HTTP field names matched
+case-insensitively. A *setter* is ``(carrier, key, value) -> None``. Both are plain functions,
+like structlog processors, so a new carrier type costs one small function and no class.
+
+Keys passed in are always the lower-case names from ``obskit.semconv``. The built-in getters
+also have a *bulk* twin (``_BULK``) that reads every header obskit wants in one pass over the
+carrier; ``obskit.propagation.extract`` uses it so that a request with ten headers is scanned
+once, not once per header name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from typing import Any
+
+__all__ = [
+    "Getter",
+    "Setter",
+    "asgi_getter",
+    "asgi_setter",
+    "mapping_getter",
+    "mapping_setter",
+    "wsgi_getter",
+]
+
+Getter = Callable[[Any, str], list[str]]
+"""``(carrier, key) -> list[str]``: all values of header ``key``; ``[]`` when absent."""
+
+Setter = Callable[[Any, str, str], None]
+"""``(carrier, key, value) -> None``: write one header."""
+
+_EMPTY: list[str] = []
+
+
+def _texts(raw: object) -> list[str]:
+    """Normalise what a mapping holds for a header into a list of strings.
+
+    A string is one value; a list or tuple (``multiValueHeaders``, a ``MultiDict`` list) is
+    several; bytes are decoded as latin-1 (HTTP's historical charset, which never fails);
+    anything else is ignored rather than guessed at.
+    """
+    cls = raw.__class__
+    if cls is str:
+        return [raw]  # type: ignore[list-item]
+    if cls is list or cls is tuple:
+        out: list[str] = []
+        for item in raw:  # type: ignore[attr-defined]
+            if item.__class__ is str:
+                out.append(item)
+            elif isinstance(item, (bytes, bytearray)):
+                out.append(bytes(item).decode("latin-1"))
+            elif isinstance(item, str):
+                out.append(str(item))
+        return out
+    if isinstance(raw, str):
+        return [str(raw)]
+    if isinstance(raw, (bytes, bytearray)):
+        return [bytes(raw).decode("latin-1")]
+    return _EMPTY
+
+
+def mapping_getter(carrier: Mapping[Any, Any], key: str) -> list[str]:
+    """Read header ``key`` from a mapping of headers, matching the name case-insensitively.
+
+    Tries the exact (lower-case) key first, which is how ASGI frameworks, Lambda HTTP API v2,
+    ALB and Function URL events spell headers, then falls back to one scan of the mapping so
+    that ``{"X-Amzn-Trace-Id": ...}`` (REST API v1 events, ``requests``) is found too. Every
+    spelling of the name that is present contributes its values, so two lines that differ only
+    in case count as duplicates, as they would on the wire.
+
+    Args:
+        carrier: a ``dict`` or any ``Mapping`` of header name to value (a string, or a list
+            or tuple of strings for repeated headers).
+        key: the lower-case header name.
+
+    Returns:
+        Every value found, in order; an empty list when the header is absent.
+    """
+    try:
+        raw = carrier.get(key)
+    except Exception:
+        raw = None
+    if raw is not None and carrier.__class__ is not dict:
+        # A case-insensitive mapping (werkzeug, starlette, httpx): it already merged spellings.
+        return _texts(raw)
+    found: list[str] = []
+    for name, value in carrier.items():
+        if name.__class__ is not str:
+            if isinstance(name, (bytes, bytearray)):
+                name = bytes(name).decode("latin-1")
+            elif not isinstance(name, str):
+                continue
+        if name.lower() == key:
+            found.extend(_texts(value))
+    return found
+
+
+def _bulk_mapping(carrier: Mapping[Any, Any], wanted: frozenset[str]) -> dict[str, list[str]]:
+    """Every wanted header of a mapping, keyed by lower-case name, in one pass."""
+    out: dict[str, list[str]] = {}
+    for name, value in carrier.items():
+        if name in wanted or (name.__class__ is str and (name := name.lower()) in wanted):
+            values = [value] if value.__class__ is str else _texts(value)
+            if name in out:
+                out[name].extend(values)
+            else:
+                out[name] = values
+        elif isinstance(name, (bytes, bytearray)):
+            lname = bytes(name).decode("latin-1").lower()
+            if lname in wanted:
+                out.setdefault(lname, []).extend(_texts(value))
+    return out
+
+
+def _asgi_headers(carrier: Any) -> Iterable[Any]:
+    """The ``(name, value)`` list of an ASGI scope, or the list itself."""
+    if isinstance(carrier, Mapping):
+        return carrier.get("headers") or ()
+    return carrier  # type: ignore[no-any-return]
+
+
+def _asgi_pair(item: Any) -> tuple[str, str] | None:
+    """Decode one ASGI header pair as latin-1, or ``None`` when it is not a pair of bytes."""
+    try:
+        name, value = item
+    except Exception:
+        return None
+    if isinstance(name, (bytes, bytearray)):
+        name = bytes(name).decode("latin-1")
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("latin-1")
+    if not isinstance(name, str) or not isinstance(value, str):
+        return None
+    return name.lower(), value
+
+
+def asgi_getter(carrier: Any, key: str) -> list[str]:
+    """Read header ``key`` from an ASGI scope or its ``headers`` list of ``(bytes, bytes)``.
+
+    ASGI servers send names in lower case but obskit lowers them again (a hand-built scope in a
+    test may not), and decodes values as latin-1, as the ASGI spec says headers are.
+
+    Args:
+        carrier: an ASGI ``scope`` (anything with a ``"headers"`` item) or the header list.
+        key: the lower-case header name.
+
+    Returns:
+        Every value of that header, in order; ``[]`` when absent.
+    """
+    out: list[str] = []
+    for item in _asgi_headers(carrier):
+        pair = _asgi_pair(item)
+        if pair is not None and pair[0] == key:
+            out.append(pair[1])
+    return out
+
+
+def _bulk_asgi(carrier: Any, wanted: frozenset[str]) -> dict[str, list[str]]:
+    """Every wanted header of an ASGI scope or header list, in one pass."""
+    out: dict[str, list[str]] = {}
+    wanted_b = _wanted_bytes(wanted)
+    for item in _asgi_headers(carrier):
+        try:
+            name, value = item
+            if name.__class__ is bytes and value.__class__ is bytes:
+                lname_b = name.lower()
+                if lname_b not in wanted_b:
+                    continue
+                lname = lname_b.decode("latin-1")
+                text = value.decode("latin-1")
+            else:
+                pair = _asgi_pair(item)
+                if pair is None or pair[0] not in wanted:
+                    continue
+                lname, text = pair
+        except Exception:
+            continue
+        prev = out.get(lname)
+        if prev is None:
+            out[lname] = [text]
+        else:
+            prev.append(text)
+    return out
+
+
+_WANTED_BYTES: dict[frozenset[str], frozenset[bytes]] = {}
+
+
+def _wanted_bytes(wanted: frozenset[str]) -> frozenset[bytes]:
+    got = _WANTED_BYTES.get(wanted)
+    if got is None:
+        got = frozenset(w.encode("latin-1") for w in wanted)
+        if len(_WANTED_BYTES) > 32:  # configurations are few; never grow without bound
+            _WANTED_BYTES.clear()
+        _WANTED_BYTES[wanted] = got
+    return got
+
+
+_ENVIRON_KEYS: dict[str, str] = {}
+
+
+def _environ_key(key: str) -> str:
+    got = _ENVIRON_KEYS.get(key)
+    if got is None:
+        got = "HTTP_" + key.upper().replace("-", "_")
+        if len(_ENVIRON_KEYS) < 256:
+            _ENVIRON_KEYS[key] = got
+    return got
+
+
+def wsgi_getter(carrier: Mapping[str, Any], key: str) -> list[str]:
+    """Read header ``key`` from a WSGI ``environ`` (``traceparent`` is ``HTTP_TRACEPARENT``).
+
+    The WSGI server has already merged repeated lines into one comma-separated value, so a
+    duplicated ``traceparent`` arrives as one over-long value and is rejected by its parser,
+    which is what the W3C rule (restart the trace) asks for anyway.
+
+    Args:
+        carrier: the WSGI environ.
+        key: the lower-case header name.
+
+    Returns:
+        ``[value]`` or ``[]``.
+    """
+    raw = carrier.get(_environ_key(key))
+    if raw is None:
+        return _EMPTY
+    return _texts(raw)
+
+
+def mapping_setter(carrier: MutableMapping[str, str], key: str, value: str) -> None:
+    """Write header ``key`` into a mutable mapping, replacing any other spelling of the name.
+
+    A plain ``dict`` that already holds ``X-Amzn-Trace-Id`` would otherwise end up with a
+    second, lower-case ``x-amzn-trace-id`` and the request would carry two trace headers.
+    """
+    if carrier and carrier.__class__ is dict and key not in carrier:
+        stale = [k for k in carrier if k.__class__ is str and k.lower() == key]
+        for k in stale:
+            del carrier[k]
+    carrier[key] = value
+
+
+def asgi_setter(carrier: Any, key: str, value: str) -> None:
+    """Write header ``key`` into an ASGI header list (or a message dict with ``"headers"``).
+
+    Existing lines with the same name are removed first, so injecting twice never sends two
+    ``traceparent`` lines (which a receiver must treat as a restart).
+    """
+    headers = carrier.setdefault("headers", []) if isinstance(carrier, dict) else carrier
+    if not isinstance(headers, list):  # a tuple in the message: replace it with a list
+        headers = list(headers)
+        carrier["headers"] = headers
+    name = key.encode("latin-1")
+    if headers:
+        headers[:] = [h for h in headers if bytes(h[0]).lower() != name]
+    headers.append((name, value.encode("latin-1")))
+
+
+def _prepared_getter(carrier: Mapping[str, list[str]], key: str) -> list[str]:
+    """The getter for a carrier already collected by a ``_BULK`` function."""
+    return carrier.get(key, _EMPTY)
+
+
+_BULK: dict[Any, Callable[[Any, frozenset[str]], dict[str, list[str]]]] = {
+    mapping_getter: _bulk_mapping,
+    asgi_getter: _bulk_asgi,
+}
+"""Built-in getters whose carrier can be read for every wanted header in one pass."""

@@ -1,0 +1,290 @@
+"""AWS X-Ray trace header (``X-Amzn-Trace-Id``) and Lambda's ``_X_AMZN_TRACE_ID``.
+
+Imports: standard library, ``obskit._context``, ``obskit._diagnostics``, ``obskit.semconv`` and
+``obskit.propagation._carriers``.
+
+AWS publishes no grammar, and the SDKs disagree (FORMATS.md 1.2). obskit parses the way the Go
+and Java SDKs do, because that is what keeps the headers AWS itself sends:
+
+* each ``;``-separated part is trimmed; a part without ``=`` or with an empty key is skipped,
+  not fatal (a trailing ``;`` or a stray space never costs the whole header);
+* keys are case-sensitive (``Root``, ``Parent``, ``Sampled``); a value is split at the first
+  ``=`` only, so ``Foo=a=b`` keeps ``a=b``; a repeated key keeps its last value;
+* ``Root`` without ``Parent`` is a trace without a parent span (ALB, API Gateway and Function
+  URLs send exactly that); ``Sampled=?`` means undecided (``sampled=None``);
+* ``Lineage`` and unknown fields are kept, in order, and re-emitted downstream, because
+  Lambda's recursion detection reads ``Lineage``; ``Self`` (ALB's own id) is not passed on.
+
+Root must be ``1-`` + 8 hex + ``-`` + 24 hex (either case; ids are kept lower case). X-Ray no
+longer validates the epoch part, so zero-padded ids such as SQS's are accepted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from obskit import _diagnostics
+from obskit._context import EMPTY_CONTEXT, TelemetryContext
+from obskit.propagation._carriers import Getter, Setter, _texts
+from obskit.semconv import ENV_LAMBDA_TRACE, HEADER_XRAY
+
+__all__ = ["LambdaEnvPropagator", "XRayPropagator", "format_xray", "parse_xray"]
+
+DEFAULT_MAX_HEADER_BYTES = 8192
+MAX_EXTRA_FIELDS = 16
+"""Unknown fields re-emitted downstream, at most; more would let one caller bloat every hop."""
+MAX_EXTRA_CHARS = 2048
+
+DIAG_MALFORMED_XRAY = "propagation.malformed.x-amzn-trace-id"
+DIAG_MALFORMED_LAMBDA = "propagation.malformed.lambda_env"
+DIAG_DUPLICATE_XRAY = "propagation.duplicate.x-amzn-trace-id"
+DIAG_OVERSIZE = "propagation.oversize_header"
+
+_HEX = "0123456789abcdef"
+_HEX_ANY = "0123456789abcdefABCDEF"
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+_WS = " \t"
+_EMPTY_MAP = EMPTY_CONTEXT.baggage
+_new_context = tuple.__new__  # TelemetryContext's own __new__, minus a Python-level call
+
+# What AWS services and SDKs send, in their order and without spaces; anything else takes
+# the lenient path.
+_CANONICAL = re.compile(
+    r"Root=1-([0-9a-f]{8})-([0-9a-f]{24})(?:;Parent=([0-9a-f]{16}))?(?:;Sampled=([01?]))?"
+)
+
+
+def _root_to_trace_id(root: str) -> str | None:
+    """``1-5759e988-bd862e3fe1be46a994272793`` -> 32 lower-case hex, or ``None``."""
+    if len(root) != 35 or root[0] != "1" or root[1] != "-" or root[10] != "-":
+        return None
+    tid = root[2:10] + root[11:]
+    if tid.strip(_HEX):
+        if tid.strip(_HEX_ANY):
+            return None
+        tid = tid.lower()
+    if tid == _ZERO_TRACE:
+        return None
+    return tid
+
+
+def _parent_to_span_id(parent: str) -> str | None:
+    if len(parent) != 16:
+        return None
+    if parent.strip(_HEX):
+        if parent.strip(_HEX_ANY):
+            return None
+        parent = parent.lower()
+    if parent == _ZERO_SPAN:
+        return None
+    return parent
+
+
+_DECISIONS = {"1": True, "0": False}
+
+
+def parse_xray(value: str) -> tuple[str, str | None, bool | None, str | None, int] | None:
+    """Parse an ``X-Amzn-Trace-Id`` value leniently.
+
+    Args:
+        value: the header value (or the ``_X_AMZN_TRACE_ID`` value).
+
+    Returns:
+        ``(trace_id, span_id, sampled, extra, skipped)`` when ``Root`` is valid, else ``None``.
+        ``span_id`` is ``None`` without a valid ``Parent``; ``sampled`` is ``None`` for ``?``
+        or anything but ``0``/``1``; ``extra`` holds ``Lineage`` and unknown fields as
+        ``;Key=value`` pairs (or ``None``); ``skipped`` counts malformed parts that were
+        passed over.
+    """
+    m = _CANONICAL.fullmatch(value)
+    if m is not None:
+        epoch, rand, span_id, flag = m.groups()
+        trace_id = epoch + rand
+        if trace_id != _ZERO_TRACE:
+            if span_id == _ZERO_SPAN:
+                return trace_id, None, _DECISIONS.get(flag), None, 1
+            return trace_id, span_id, _DECISIONS.get(flag), None, 0
+    root = parent = sampled = None
+    extra: dict[str, str] | None = None
+    skipped = 0
+    for part in value.split(";"):
+        eq = part.find("=")
+        if eq < 0:
+            if part.strip(_WS):
+                skipped += 1
+            continue
+        key = part[:eq].strip(_WS)
+        val = part[eq + 1 :].strip(_WS)
+        if key == "Root":
+            root = val
+        elif key == "Parent":
+            parent = val
+        elif key == "Sampled":
+            sampled = val
+        elif key == "Self":
+            continue
+        elif not key or not val or not (part.isascii() and part.isprintable()):
+            skipped += 1
+        else:
+            if extra is None:
+                extra = {}
+            elif key in extra:
+                del extra[key]  # last wins, and takes the later position
+            extra[key] = val
+    if root is None:
+        return None
+    trace_id = _root_to_trace_id(root)
+    if trace_id is None:
+        return None
+    span_id = None
+    if parent is not None:
+        span_id = _parent_to_span_id(parent)
+        if span_id is None:
+            skipped += 1
+    decision = None
+    if sampled is not None:
+        if sampled == "1":
+            decision = True
+        elif sampled == "0":
+            decision = False
+        elif sampled != "?":
+            skipped += 1
+    extra_str = None
+    if extra:
+        parts: list[str] = []
+        size = 0
+        for k, v in extra.items():
+            field = f";{k}={v}"
+            size += len(field)
+            if size > MAX_EXTRA_CHARS or len(parts) >= MAX_EXTRA_FIELDS:
+                skipped += 1
+                size -= len(field)
+                continue
+            parts.append(field)
+        extra_str = "".join(parts) or None
+    return trace_id, span_id, decision, extra_str, skipped
+
+
+def format_xray(trace_id: str, span_id: str | None, sampled: bool | None, extra: str | None = None) -> str:
+    """``Root=1-{8}-{24};Parent={16};Sampled={1|0|?}`` followed by the kept extra fields."""
+    flag = "?" if sampled is None else ("1" if sampled else "0")
+    if span_id is None:
+        head = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Sampled={flag}"
+    else:
+        head = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={flag}"
+    return head + extra if extra else head
+
+
+def _context(parsed: tuple[str, str | None, bool | None, str | None, int]) -> TelemetryContext:
+    trace_id, span_id, sampled, extra, _ = parsed
+    return _new_context(
+        TelemetryContext,
+        (trace_id, span_id, sampled, None, _EMPTY_MAP, None, _EMPTY_MAP, extra, False,
+         span_id is not None, _EMPTY_MAP),
+    )
+
+
+def _read_env(name: str) -> str | None:
+    """``os.environ.get(name)`` without its cost on a miss (a raised and caught KeyError).
+
+    Reads the live environment every call: ``os.environ`` keeps its encoded ``_data`` in step
+    with ``putenv``, ``monkeypatch.setenv`` and the Lambda runtime's updates.
+    """
+    env = os.environ
+    data = getattr(env, "_data", None)
+    if data is None:
+        return env.get(name)
+    try:
+        raw = data.get(env.encodekey(name))
+        return None if raw is None else env.decodevalue(raw)
+    except Exception:
+        return env.get(name)
+
+
+def _count(key: str, what: str) -> None:
+    _diagnostics.incr(key)
+    _diagnostics.report_once(key, "obskit ignored %s (counted in obskit.diagnostics())", what)
+
+
+class XRayPropagator:
+    """Reads and writes ``X-Amzn-Trace-Id``, keeping ``Lineage`` and unknown fields.
+
+    Args:
+        max_header_bytes: values longer than this are ignored and counted.
+    """
+
+    __slots__ = ("_max",)
+
+    fields = frozenset({HEADER_XRAY})
+
+    def __init__(self, *, max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES) -> None:
+        self._max = max_header_bytes
+
+    def extract(self, carrier: Any, getter: Getter) -> TelemetryContext | None:
+        """The trace of the header, or ``None`` when absent or without a valid ``Root``.
+
+        When several header lines arrive the first is used (as Go's ``Header.Get`` does) and
+        the repeat is counted: merging them would build a context that neither caller sent.
+        """
+        lines = getter(carrier, HEADER_XRAY)
+        if not lines:
+            return None
+        if lines.__class__ is not list:
+            lines = _texts(lines)
+            if not lines:
+                return None
+        if len(lines) > 1:
+            _diagnostics.incr(DIAG_DUPLICATE_XRAY)
+        value = lines[0]
+        if len(value) > self._max:
+            _count(DIAG_OVERSIZE, "an oversized propagation header")
+            return None
+        parsed = parse_xray(value)
+        if parsed is None:
+            _count(DIAG_MALFORMED_XRAY, "an X-Amzn-Trace-Id header without a valid Root")
+            return None
+        if parsed[4]:
+            _diagnostics.incr(DIAG_MALFORMED_XRAY + ".part", parsed[4])
+        return _context(parsed)
+
+    def inject(self, ctx: TelemetryContext, carrier: Any, setter: Setter) -> None:
+        """Write ``X-Amzn-Trace-Id`` (Root, Parent, Sampled, then the kept extra fields)."""
+        if not ctx.is_valid:
+            return
+        setter(carrier, HEADER_XRAY, format_xray(ctx.trace_id, ctx.span_id, ctx.sampled, ctx.xray_extra))
+
+
+class LambdaEnvPropagator:
+    """Reads Lambda's ``_X_AMZN_TRACE_ID`` at every extract; writes nothing.
+
+    The variable changes with each invocation, so it is read every time and never cached. It
+    is process-global, which is why a header from the caller (more specific to the request)
+    takes precedence by default.
+    """
+
+    __slots__ = ("_max",)
+
+    fields: frozenset[str] = frozenset()
+
+    def __init__(self, *, max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES) -> None:
+        self._max = max_header_bytes
+
+    def extract(self, carrier: Any, getter: Getter) -> TelemetryContext | None:
+        """The invocation's trace from the environment, or ``None`` when unset or invalid."""
+        value = _read_env(ENV_LAMBDA_TRACE)
+        if not value:
+            return None
+        if len(value) > self._max:
+            _count(DIAG_OVERSIZE, "an oversized propagation header")
+            return None
+        parsed = parse_xray(value)
+        if parsed is None:
+            _count(DIAG_MALFORMED_LAMBDA, "a malformed _X_AMZN_TRACE_ID")
+            return None
+        return _context(parsed)
+
+    def inject(self, ctx: TelemetryContext, carrier: Any, setter: Setter) -> None:
+        """Nothing: the environment belongs to the Lambda runtime."""
