@@ -34,6 +34,15 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "debug": ("OBSKIT_DEBUG",),
     # emitter options
     "emf_agent_endpoint": ("OBSKIT_EMF_AGENT_ENDPOINT", "AWS_EMF_AGENT_ENDPOINT"),
+    "emf_agent_queue_size": ("OBSKIT_EMF_AGENT_QUEUE_SIZE",),
+    "emf_log_group_name": ("OBSKIT_EMF_LOG_GROUP_NAME", "AWS_EMF_LOG_GROUP_NAME"),
+    "emf_log_stream_name": ("OBSKIT_EMF_LOG_STREAM_NAME", "AWS_EMF_LOG_STREAM_NAME"),
+    "emf_file_path": ("OBSKIT_EMF_FILE_PATH",),
+    "metrics_flush_interval": ("OBSKIT_METRICS_FLUSH_INTERVAL",),
+    "metrics_max_buffered_values": ("OBSKIT_METRICS_MAX_BUFFERED_VALUES",),
+    "metrics_max_dimension_values": ("OBSKIT_METRICS_MAX_DIMENSION_VALUES",),
+    "metrics_max_names": ("OBSKIT_METRICS_MAX_NAMES",),
+    "metrics_trace_id": ("OBSKIT_METRICS_TRACE_ID",),
     "xray_daemon_address": ("OBSKIT_XRAY_DAEMON_ADDRESS", "AWS_XRAY_DAEMON_ADDRESS"),
 }
 """Setting name -> environment variables that can provide it, highest precedence first."""

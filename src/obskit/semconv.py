@@ -155,3 +155,19 @@ ATTR_MESSAGING_OPERATION: Final = "messaging.operation.type"
 FAAS_TRIGGER_HTTP: Final = "http"
 FAAS_TRIGGER_PUBSUB: Final = "pubsub"
 FAAS_TRIGGER_OTHER: Final = "other"
+
+# --- EMF metrics (obskit.metrics, obskit.emitters.emf) -----------------------------------------
+UNIT_SECONDS: Final = "Seconds"
+UNIT_MICROSECONDS: Final = "Microseconds"
+UNIT_BYTES: Final = "Bytes"
+UNIT_PERCENT: Final = "Percent"
+UNIT_COUNT_PER_SECOND: Final = "Count/Second"
+CLOUDWATCH_UNITS: Final = frozenset({
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
+    "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
+    "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
+    "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
+})
+"""The CloudWatch ``StandardUnit`` enum: the only units an EMF ``Unit`` may name."""
+METRIC_PROPERTY_TRACE_ID: Final = LOG_TRACE_ID
+"""EMF property carrying a trace id (the same field name as on log lines, so one query joins both)."""
