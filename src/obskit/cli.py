@@ -1,0 +1,176 @@
+"""The ``obskit`` command: a table of subcommands, each adding its own argparse parser.
+
+Imports: the standard library, ``obskit.errors`` and, inside each command, the module it drives
+(``obskit.slo``...), so ``obskit --help`` stays fast and needs no extra installed.
+
+Exit status: 0 on success, 2 when the input is wrong (an SLO file's problems, all of them, one
+per line as ``FILE:LINE: field: what is wrong; how to fix``, or a usage error), 1 when the
+environment fails (a missing extra, AWS refusing a call). Never a traceback for either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from obskit.errors import ConfigError, SLOSpecError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+# --- obskit slo ... --------------------------------------------------------------------------
+def _slo_load(args: argparse.Namespace) -> Any:
+    from obskit.slo.spec import load
+
+    return load(args.file)
+
+
+def _slo_validate(args: argparse.Namespace) -> int:
+    from obskit.slo.alarms import build
+
+    config = _slo_load(args)
+    alarm_set = build(config)
+    print(f"{args.file}: OK: {len(config.slos)} SLOs, {len(alarm_set.metric_alarms)} metric alarms, "
+          f"{len(alarm_set.composite_alarms)} composite alarms")
+    return EXIT_OK
+
+
+def _write(text: str, out: str | None) -> None:
+    if out is None or out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+
+
+def _slo_generate(args: argparse.Namespace) -> int:
+    from obskit.slo.alarms import build
+    from obskit.slo.render import CFN_MAX_RESOURCES, render
+
+    alarm_set = build(_slo_load(args))
+    count = len(alarm_set.metric_alarms) + len(alarm_set.composite_alarms)
+    if args.format.startswith("cloudformation") and count > CFN_MAX_RESOURCES:
+        print(f"obskit: warning: the template has {count} resources; CloudFormation accepts "
+              f"{CFN_MAX_RESOURCES} per stack: split the SLOs over several files", file=sys.stderr)
+    _write(render(alarm_set, args.format), args.output)
+    if args.output not in (None, "-"):
+        print(f"wrote {count} alarms to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _slo_apply(args: argparse.Namespace) -> int:
+    from obskit.slo.alarms import build
+    from obskit.slo.apply import apply
+
+    alarm_set = build(_slo_load(args))
+    result = apply(alarm_set, dry_run=args.dry_run, prune=not args.no_prune, region=args.region,
+                   profile=args.profile)
+    print(result.report())
+    return EXIT_OK
+
+
+def _slo_explain(args: argparse.Namespace) -> int:
+    from obskit.slo.explain import explain
+
+    sys.stdout.write(explain(_slo_load(args)))
+    return EXIT_OK
+
+
+def _slo_schema(args: argparse.Namespace) -> int:
+    from obskit.slo.schema import schema_json
+
+    _write(schema_json(), args.output)
+    return EXIT_OK
+
+
+def _register_slo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from obskit.slo.render import FORMATS
+
+    slo = sub.add_parser("slo", help="SLOs in YAML -> CloudWatch burn-rate alarms",
+                         description="Turn an SLO file into multi-window, multi-burn-rate CloudWatch alarms.")
+    cmds = slo.add_subparsers(title="commands", metavar="COMMAND")
+
+    def add(name: str, run: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = cmds.add_parser(name, help=help_, description=help_)
+        p.set_defaults(run=run)
+        if name != "schema":
+            p.add_argument("file", metavar="FILE", help="SLO file: obskit format or OpenSLO v1 YAML")
+        return p
+
+    add("validate", _slo_validate, "check the file and every CloudWatch limit; list all problems")
+    gen = add("generate", _slo_generate, "write the alarms as CloudFormation or Terraform JSON")
+    gen.add_argument("--format", "-f", choices=FORMATS, default="cloudformation",
+                     help="output format (default: cloudformation, i.e. YAML)")
+    gen.add_argument("--output", "-o", metavar="OUT", help="file to write (default: standard output)")
+    app = add("apply", _slo_apply, "create/update the alarms with boto3; prune the ones the file dropped")
+    app.add_argument("--dry-run", action="store_true", help="print the changes against describe_alarms only")
+    app.add_argument("--no-prune", action="store_true", help="keep generated alarms the file no longer has")
+    app.add_argument("--region", help="AWS region (default: boto3's configuration)")
+    app.add_argument("--profile", help="AWS profile (default: boto3's configuration)")
+    add("explain", _slo_explain, "print budgets, thresholds and detection times per SLO")
+    sch = add("schema", _slo_schema, "print the JSON Schema of the SLO file format (for editors)")
+    sch.add_argument("--output", "-o", metavar="OUT", help="file to write (default: standard output)")
+    slo.set_defaults(run=lambda _args: _usage(slo))
+
+
+# --- the table -------------------------------------------------------------------------------
+COMMANDS: dict[str, Register] = {
+    "slo": _register_slo,
+}
+"""Top-level subcommands: name -> function adding its parser. Add new commands here."""
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_usage(sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``obskit`` parser with every command of ``COMMANDS``."""
+    from obskit import __version__
+
+    parser = argparse.ArgumentParser(prog="obskit", description="obskit: observability for Python services on AWS.")
+    parser.add_argument("--version", action="version", version=f"obskit {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for register in COMMANDS.values():
+        register(sub)
+    parser.set_defaults(run=lambda _args: _usage(parser))
+    return parser
+
+
+def _report(problems: Sequence[Any], stream: TextIO) -> None:
+    for p in problems:
+        print(p, file=stream)
+    n = len(problems)
+    print(f"obskit: {n} problem{'s' if n != 1 else ''} found", file=stream)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``obskit`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except SLOSpecError as exc:
+        _report(exc.problems, sys.stderr)
+        return EXIT_BAD_INPUT
+    except ConfigError as exc:  # includes MissingDependencyError
+        print(f"obskit: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"obskit: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        # AWS errors (botocore ClientError, NoCredentialsError...) reach here: say what failed.
+        print(f"obskit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
