@@ -171,3 +171,27 @@ CLOUDWATCH_UNITS: Final = frozenset({
 """The CloudWatch ``StandardUnit`` enum: the only units an EMF ``Unit`` may name."""
 METRIC_PROPERTY_TRACE_ID: Final = LOG_TRACE_ID
 """EMF property carrying a trace id (the same field name as on log lines, so one query joins both)."""
+
+# --- log lines (obskit.logs) --------------------------------------------------------------------
+LOG_ENVIRONMENT: Final = "environment"
+"""Written after ``correlation_id`` when ``configure(environment=...)`` is set."""
+LOG_TRUNCATED: Final = "truncated"
+"""``true`` on a line whose fields were clipped to fit ``log_max_bytes``."""
+LOG_STACK_INFO: Final = "stack_info"
+"""A standard library record's ``stack_info`` text, when it has one."""
+# Keys inside the structured ``exception`` object.
+LOG_EXC_TYPE: Final = "type"
+LOG_EXC_MESSAGE: Final = "message"
+LOG_EXC_FRAMES: Final = "frames"
+LOG_EXC_FRAMES_OMITTED: Final = "frames_omitted"
+LOG_EXC_CAUSE: Final = "cause"
+LOG_EXC_GROUP: Final = "exceptions"
+LOG_FRAME_FILE: Final = "file"
+LOG_FRAME_LINE: Final = "line"
+LOG_FRAME_FUNCTION: Final = "function"
+LOG_REDACTED: Final = "***"
+"""What a redacted value is replaced by."""
+LOG_ACCESS_LOGGER: Final = "obskit.access"
+"""Logger name of the access line that integrations write once per request."""
+LOG_OBSKIT_LOGGER: Final = "obskit"
+"""Logger name of obskit's own diagnostics (standard library ``logging``)."""
