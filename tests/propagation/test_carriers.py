@@ -1,0 +1,75 @@
+"""Getters and setters for plain mappings, ASGI scopes and WSGI environs."""
+
+from __future__ import annotations
+
+from obskit.propagation import asgi_getter, asgi_setter, mapping_getter, mapping_setter, wsgi_getter
+
+
+def test_mapping_getter_exact_lower_case() -> None:
+    """A lower-case key is found directly."""
+    assert mapping_getter({"traceparent": "a"}, "traceparent") == ["a"]
+
+
+def test_mapping_getter_matches_any_case() -> None:
+    """A mixed-case header name is found by the lower-case key."""
+    assert mapping_getter({"TraceParent": "a"}, "traceparent") == ["a"]
+
+
+def test_mapping_getter_absent_is_empty_list() -> None:
+    """An absent header gives an empty list."""
+    assert mapping_getter({"host": "x"}, "traceparent") == []
+
+
+def test_mapping_getter_list_values_are_several_lines() -> None:
+    """A list value (multiValueHeaders) gives one value per line."""
+    assert mapping_getter({"tracestate": ["a=1", "b=2"]}, "tracestate") == ["a=1", "b=2"]
+
+
+def test_mapping_getter_two_spellings_are_two_lines() -> None:
+    """Two spellings of one name in a dict count as two header lines."""
+    assert sorted(mapping_getter({"traceparent": "a", "Traceparent": "b"}, "traceparent")) == ["a", "b"]
+
+
+def test_mapping_getter_decodes_bytes() -> None:
+    """Bytes names and values are decoded as latin-1."""
+    assert mapping_getter({b"Baggage": b"k=v"}, "baggage") == ["k=v"]
+
+
+def test_asgi_getter_reads_scope_and_list() -> None:
+    """Both an ASGI scope and its header list are accepted."""
+    headers = [(b"traceparent", b"a"), (b"host", b"h"), (b"TraceParent", b"b")]
+    assert asgi_getter({"type": "http", "headers": headers}, "traceparent") == ["a", "b"]
+    assert asgi_getter(headers, "host") == ["h"]
+
+
+def test_asgi_getter_ignores_malformed_items() -> None:
+    """Items that are not (bytes, bytes) pairs are skipped."""
+    assert asgi_getter([(b"a",), None, (b"baggage", b"k=v")], "baggage") == ["k=v"]
+
+
+def test_wsgi_getter_reads_http_variables() -> None:
+    """A WSGI environ is read through its HTTP_ variables."""
+    environ = {"HTTP_X_AMZN_TRACE_ID": "Root=x", "REQUEST_METHOD": "GET"}
+    assert wsgi_getter(environ, "x-amzn-trace-id") == ["Root=x"]
+    assert wsgi_getter(environ, "traceparent") == []
+
+
+def test_mapping_setter_replaces_other_spellings() -> None:
+    """Writing a header removes differently-cased copies of it."""
+    carrier = {"X-Amzn-Trace-Id": "old", "Host": "h"}
+    mapping_setter(carrier, "x-amzn-trace-id", "new")
+    assert carrier == {"Host": "h", "x-amzn-trace-id": "new"}
+
+
+def test_asgi_setter_appends_and_replaces() -> None:
+    """The ASGI setter writes bytes pairs and never leaves two lines of one header."""
+    headers: list[tuple[bytes, bytes]] = [(b"traceparent", b"old"), (b"content-type", b"text/plain")]
+    asgi_setter(headers, "traceparent", "new")
+    assert headers == [(b"content-type", b"text/plain"), (b"traceparent", b"new")]
+
+
+def test_asgi_setter_on_message_dict() -> None:
+    """The ASGI setter also writes into a response-start message."""
+    message: dict[str, object] = {"type": "http.response.start", "status": 200}
+    asgi_setter(message, "x-correlation-id", "c")
+    assert message["headers"] == [(b"x-correlation-id", b"c")]
