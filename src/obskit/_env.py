@@ -44,6 +44,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "metrics_max_names": ("OBSKIT_METRICS_MAX_NAMES",),
     "metrics_trace_id": ("OBSKIT_METRICS_TRACE_ID",),
     "xray_daemon_address": ("OBSKIT_XRAY_DAEMON_ADDRESS", "AWS_XRAY_DAEMON_ADDRESS"),
+    "xray_streaming_threshold": ("OBSKIT_XRAY_STREAMING_THRESHOLD",),
 }
 """Setting name -> environment variables that can provide it, highest precedence first."""
 
@@ -55,6 +56,11 @@ LAMBDA_TASK_ROOT = "LAMBDA_TASK_ROOT"
 OTEL_TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"
 OTEL_EXPORTER_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+# Read once by the X-Ray emitter's factory (at configure time) to set the segment ``origin``.
+ECS_CONTAINER_METADATA_URI = "ECS_CONTAINER_METADATA_URI"
+ECS_CONTAINER_METADATA_URI_V4 = "ECS_CONTAINER_METADATA_URI_V4"
+ELASTIC_BEANSTALK_ENVIRONMENT = "ELASTIC_BEANSTALK_ENVIRONMENT_NAME"
+KUBERNETES_SERVICE_HOST = "KUBERNETES_SERVICE_HOST"
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
