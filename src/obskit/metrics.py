@@ -1,0 +1,849 @@
+"""Record CloudWatch metrics: count/record/timing/flush, validated at record time, aggregated, never lost.
+
+Imports: standard library and obskit's stdlib-only core (``_context``, ``_diagnostics``,
+``_pipeline``, ``semconv``, ``config`` parsers). The EMF serialiser and the sinks live in
+``obskit.emitters``; this module hands them a ``MetricBatch`` through ``_pipeline``.
+
+Where a value goes:
+
+- **Inside a request scope** (``obskit._context.SCOPE`` set by middleware or the Lambda
+  decorator) it goes to that request's accumulator, created on first use. The entry point
+  calls ``flush_scope`` once when the request ends, also when it raised: in Lambda the
+  documents are written at once; on a server they are merged into the process buffer, so many
+  requests share one document per dimension set (values as arrays) and a busy app writes a
+  few lines per flush interval, not one per request.
+- **Outside a scope** it goes to the per-process buffer, written on ``flush()``, when it holds
+  ``metrics_max_buffered_values`` values, every ``metrics_flush_interval`` seconds (a daemon
+  thread started on first use, never at import, and never in Lambda, where the integration
+  flushes per invocation), and at interpreter exit.
+
+Every datum is checked here, cheaply, so that every document obskit writes is one CloudWatch
+accepts: finite numbers within the API range, names of 1-255 characters, a unit from the
+CloudWatch enum, one unit and one storage resolution per metric name, at most 30 dimensions,
+dimension values of 1-1024 non-blank ASCII characters, and at most
+``metrics_max_dimension_values`` distinct values per dimension key per process (the rest
+become ``semconv.OTHER_DIMENSION_VALUE``). Bad input never raises: the datum is dropped (or
+the dimension clipped), counted in ``obskit.diagnostics()`` under ``metrics.dropped.<reason>``
+or ``metrics.clipped.<reason>`` and reported once on the ``obskit`` logger.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, NamedTuple, TypeVar
+
+from obskit import _diagnostics, _pipeline, semconv
+from obskit._context import CURRENT, SCOPE, RequestScope
+from obskit.config import Option, parse_bool, parse_number
+from obskit.context import is_coroutine_function
+from obskit.ids import INVALID_TRACE_ID
+
+__all__ = [
+    "MetricBatch",
+    "MetricGroup",
+    "count",
+    "flush",
+    "flush_scope",
+    "record",
+    "record_cold_start",
+    "record_request",
+    "timing",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+OPTIONS: dict[str, Option] = {
+    "metrics_flush_interval": Option(
+        1.0, parse_number(0.01, 3600.0),
+        "seconds between writes of the process buffer (the age bound) on long-running servers",
+    ),
+    "metrics_max_buffered_values": Option(
+        10_000, parse_number(1, 10_000_000, integer=True),
+        "values the process buffer (or one request) holds before it is written (the size bound)",
+    ),
+    "metrics_max_dimension_values": Option(
+        1000, parse_number(1, 10_000_000, integer=True),
+        "distinct values per dimension key per process; later ones become 'Other' (cardinality guard)",
+    ),
+    "metrics_max_names": Option(
+        1000, parse_number(1, 10_000_000, integer=True),
+        "distinct metric names per process; later names are dropped and counted",
+    ),
+    "metrics_trace_id": Option(
+        True, parse_bool,
+        "add the trace id of the request as a trace_id property to each document (metric -> trace)",
+    ),
+}
+
+# --- limits (FORMATS.md section 3.2) ---------------------------------------------------------
+MAX_NAME = 255
+"""CloudWatch API ``MetricName`` and dimension ``Name``: 1 to 255 characters."""
+MAX_DIMENSION_VALUE = 1024
+MAX_DIMENSIONS = 30
+MAX_VALUE = 2.0**360
+"""CloudWatch accepts values in -2^360..2^360; NaN and infinities fail the range check too."""
+_MAX_EXACT_INT = 1 << 53
+_MAX_DIMENSION_KEYS = 10_000
+_MAX_CACHE = 4096
+_HIGH_RESOLUTION = 1
+_STANDARD_RESOLUTION = 60
+
+_UNITS_BY_LOWER = {u.lower(): u for u in semconv.CLOUDWATCH_UNITS}
+
+
+# --- what emitters receive --------------------------------------------------------------------
+class MetricGroup(NamedTuple):
+    """Values that share one set of dimension values: they become one EMF document (or more).
+
+    ``dimensions`` maps every dimension key to its value, the defaults (``Service``,
+    ``Environment``) first; each entry of ``dimension_sets`` is a list of keys of it.
+    ``metrics`` holds ``(name, unit, storage_resolution, values)``.
+    """
+
+    timestamp_ms: int
+    dimensions: dict[str, str]
+    dimension_sets: list[list[str]]
+    metrics: list[tuple[str, str, int, list[float | int]]]
+    properties: dict[str, Any] | None
+
+
+class MetricBatch(NamedTuple):
+    """A validated batch for a ``MetricEmitter``: every name, unit, value and dimension is legal."""
+
+    namespace: str
+    groups: list[MetricGroup]
+
+
+# --- per-process state (reset by obskit.testing.reset and in a forked child) ------------------
+_meta: dict[str, tuple[str, int]] = {}
+"""Metric name -> (unit, storage resolution): the first use of a name fixes both."""
+_dims_cache: dict[Any, Any] = {}
+"""Raw ``dimensions`` argument (as a hashable tuple) -> validated group key (or list of keys)."""
+_distinct: dict[str, set[str]] = {}
+"""Dimension key -> the distinct values seen (the cardinality guard)."""
+_rt: _pipeline.Runtime | None = None
+"""The runtime the cached validation results belong to (set by ``_on_configure``)."""
+_state_lock = threading.Lock()
+
+_DEFAULT_KEY: tuple[tuple[tuple[str, str], ...], ...] = ((),)
+"""Group key of ``dimensions=None``: one dimension set, the default dimensions only."""
+
+
+def _runtime() -> _pipeline.Runtime:
+    rt = _rt
+    if rt is None:
+        rt = _pipeline.get()
+        if _rt is None:  # configure_implicitly() normally set it through _on_configure
+            _bind(rt)
+    return rt
+
+
+def _bind(rt: _pipeline.Runtime) -> None:
+    global _rt
+    _rt = rt
+    _dims_cache.clear()
+
+
+# --- buffers ----------------------------------------------------------------------------------
+class _Group:
+    __slots__ = ("key", "metrics", "properties", "ts_ms")
+
+    def __init__(self, key: Any, ts_ms: int, properties: dict[str, Any] | None) -> None:
+        self.key = key
+        self.ts_ms = ts_ms
+        self.metrics: dict[str, list[float | int]] = {}
+        self.properties = properties
+
+
+class _Buffer:
+    """Groups of values keyed by their validated dimensions; one per request or per process."""
+
+    __slots__ = ("closed", "groups", "limit", "lock", "n", "runtime")
+
+    def __init__(self, runtime: _pipeline.Runtime) -> None:
+        self.runtime = runtime
+        self.groups: dict[Any, _Group] = {}
+        self.n = 0
+        self.lock = threading.Lock()
+        self.limit: int = runtime.config.option("metrics_max_buffered_values")
+        self.closed = False
+
+    def add(self, key: Any, name: str, value: float | int, properties: Mapping[str, Any] | None) -> bool:
+        """Add one value; ``True`` when the size bound is reached and the buffer must be written."""
+        with self.lock:
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = _Group(key, self.runtime.clock() // 1_000_000, _trace_property(self.runtime))
+            values = group.metrics.get(name)
+            if values is None:
+                if _collides(key, name):
+                    _drop("name_conflict", name, "its name is also a dimension key of the document")
+                    return False
+                group.metrics[name] = [value]
+            else:
+                values.append(value)
+            if properties is not None:
+                _merge_properties(group, properties)
+            self.n += 1
+            return self.n >= self.limit
+
+    def take(self) -> list[_Group]:
+        with self.lock:
+            groups = list(self.groups.values())
+            self.groups = {}
+            self.n = 0
+        return groups
+
+    def merge(self, groups: list[_Group]) -> bool:
+        """Fold a finished request's groups in (one document per dimension set per interval)."""
+        with self.lock:
+            mine = self.groups
+            for g in groups:
+                into = mine.get(g.key)
+                if into is None:
+                    mine[g.key] = g
+                    self.n += sum(len(v) for v in g.metrics.values())
+                    continue
+                for name, values in g.metrics.items():
+                    have = into.metrics.get(name)
+                    if have is None:
+                        into.metrics[name] = values
+                    else:
+                        have.extend(values)
+                    self.n += len(values)
+                if g.properties:
+                    _merge_properties(into, g.properties)
+            return self.n >= self.limit
+
+
+def _trace_property(rt: _pipeline.Runtime) -> dict[str, Any] | None:
+    if not rt.config.option("metrics_trace_id"):
+        return None
+    trace_id = CURRENT.get().trace_id
+    if trace_id == INVALID_TRACE_ID:
+        return None
+    return {semconv.METRIC_PROPERTY_TRACE_ID: trace_id}
+
+
+def _merge_properties(group: _Group, properties: Mapping[str, Any]) -> None:
+    """A document has one value per property: the first one recorded in the interval is kept."""
+    have = group.properties
+    if have is None:
+        group.properties = dict(properties)
+        return
+    for k, v in properties.items():
+        have.setdefault(k, v)
+
+
+def _collides(key: Any, name: str) -> bool:
+    if name in _default_keys():
+        return True
+    return any(k == name for pairs in key for k, _ in pairs)
+
+
+class _Process:
+    """The per-process buffer and its flusher thread."""
+
+    buffer: _Buffer | None = None
+    lock = threading.Lock()
+    flusher: threading.Thread | None = None
+    stop: threading.Event | None = None
+
+
+def _process_buffer(rt: _pipeline.Runtime) -> _Buffer:
+    buf = _Process.buffer
+    if buf is not None and buf.runtime is rt:
+        return buf
+    with _Process.lock:
+        buf = _Process.buffer
+        if buf is not None and buf.runtime is rt:
+            return buf
+        old, _Process.buffer = buf, _Buffer(rt)
+        if not rt.config.in_lambda:
+            _start_flusher()
+    if old is not None:
+        _write(old.runtime, old.take())  # data recorded under the previous configuration
+    return _Process.buffer
+
+
+def _start_flusher() -> None:
+    """Start the age-bound flusher thread on first use (never at import, never in Lambda)."""
+    thread = _Process.flusher
+    if thread is not None and thread.is_alive():
+        return
+    stop = _Process.stop = threading.Event()
+    thread = threading.Thread(target=_flusher_loop, args=(stop,), name="obskit-metrics-flush", daemon=True)
+    _Process.flusher = thread
+    thread.start()
+
+
+def _flusher_loop(stop: threading.Event) -> None:
+    while True:
+        buf = _Process.buffer
+        interval = buf.runtime.config.option("metrics_flush_interval") if buf is not None else 1.0
+        if stop.wait(interval):
+            return
+        try:
+            _flush_process()
+        except Exception as exc:  # the thread must survive anything
+            _diagnostics.incr("metrics.flush_failure")
+            _diagnostics.report_once("metrics.flusher", "obskit: metric flush failed: %r", exc)
+
+
+def _flush_process() -> None:
+    buf = _Process.buffer
+    if buf is None or not buf.n:
+        return
+    _write(buf.runtime, buf.take())
+
+
+# --- serialisation hand-off -------------------------------------------------------------------
+def _default_dims(rt: _pipeline.Runtime) -> dict[str, str]:
+    cfg = rt.config
+    dims = {semconv.DIM_SERVICE: _clip_value(cfg.service)}
+    if cfg.environment:
+        dims[semconv.DIM_ENVIRONMENT] = _clip_value(cfg.environment)
+    return dims
+
+
+def _default_keys() -> tuple[str, ...]:
+    rt = _rt
+    if rt is not None and rt.config.environment:
+        return (semconv.DIM_SERVICE, semconv.DIM_ENVIRONMENT)
+    return (semconv.DIM_SERVICE,)
+
+
+def _clip_value(value: str) -> str:
+    value = value if value.isascii() else value.encode("ascii", "replace").decode("ascii")
+    return value[:MAX_DIMENSION_VALUE]
+
+
+def to_batch(rt: _pipeline.Runtime, groups: list[_Group]) -> MetricBatch:
+    """Turn buffered groups into the validated batch an emitter serialises."""
+    defaults = _default_dims(rt)
+    default_keys = list(defaults)
+    out: list[MetricGroup] = []
+    meta = _meta
+    for g in groups:
+        if not g.metrics:
+            continue
+        key = g.key
+        if key is _DEFAULT_KEY or key == _DEFAULT_KEY:
+            dims = defaults
+            sets = [default_keys]
+        else:
+            dims = dict(defaults)
+            sets = []
+            for pairs in key:
+                keys = list(default_keys)
+                for k, v in pairs:
+                    dims[k] = v
+                    if k not in defaults:
+                        keys.append(k)
+                sets.append(keys)
+        props = g.properties
+        if props:
+            props = {k: v for k, v in props.items() if k not in dims and k not in g.metrics}
+            if len(props) != len(g.properties):  # type: ignore[arg-type]
+                _diagnostics.incr("metrics.clipped.property_conflict")
+        metrics = []
+        for name, values in g.metrics.items():
+            unit, resolution = meta.get(name, (semconv.UNIT_NONE, _STANDARD_RESOLUTION))
+            metrics.append((name, unit, resolution, values))
+        out.append(MetricGroup(g.ts_ms, dims, sets, metrics, props or None))
+    return MetricBatch(rt.config.namespace, out)
+
+
+def _write(rt: _pipeline.Runtime, groups: list[_Group]) -> None:
+    if not groups:
+        return
+    emitter = rt.metric_emitter
+    if emitter is None:
+        return
+    try:
+        batch = to_batch(rt, groups)
+    except Exception as exc:
+        _diagnostics.incr("metrics.internal_error")
+        _diagnostics.report_once("metrics.to_batch", "obskit: could not build a metric batch: %r", exc)
+        return
+    try:
+        emitter.emit(batch)
+    except Exception as exc:
+        _pipeline.emitter_failed(emitter, "emit", exc)
+
+
+# --- validation -------------------------------------------------------------------------------
+def _drop(reason: str, name: Any, why: str) -> None:
+    key = f"metrics.dropped.{reason}"
+    _diagnostics.incr(key)
+    shown = name if not isinstance(name, str) or len(name) <= 80 else name[:77] + "..."
+    _diagnostics.report_once(key, "obskit: dropped metric %r: %s (counted as %s)", shown, why, key)
+
+
+def _clip(reason: str, what: Any, why: str) -> None:
+    key = f"metrics.clipped.{reason}"
+    _diagnostics.incr(key)
+    shown = what if not isinstance(what, str) or len(what) <= 80 else what[:77] + "..."
+    _diagnostics.report_once(key, "obskit: clipped metric dimension %r: %s (counted as %s)", shown, why, key)
+
+
+def _check_value(name: str, value: Any) -> float | int | None:
+    """The value as a JSON number CloudWatch accepts, or ``None`` (dropped and counted)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (str, bytes)) or value is None:
+        _drop("not_a_number", name, f"value {value!r} is not a number")
+        return None
+    if isinstance(value, int):
+        if -MAX_VALUE <= value <= MAX_VALUE:
+            return value if -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT else float(value)
+        _drop("out_of_range", name, "the value is outside CloudWatch's range -2^360..2^360")
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        _drop("not_a_number", name, f"value of type {type(value).__name__} is not a number")
+        return None
+    if not math.isfinite(number):
+        _drop("non_finite", name, "NaN and infinities are not valid CloudWatch values")
+        return None
+    if not -MAX_VALUE <= number <= MAX_VALUE:
+        _drop("out_of_range", name, "the value is outside CloudWatch's range -2^360..2^360")
+        return None
+    return number
+
+
+def _register(name: Any, unit: Any, resolution: Any) -> bool:
+    """Validate a metric's name, unit and resolution; the first use of a name fixes the last two."""
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME or not name.strip():
+        _drop("invalid_name", name, f"a metric name must be a string of 1-{MAX_NAME} characters")
+        return False
+    if name == "_aws":
+        _drop("invalid_name", name, "'_aws' is the EMF metadata member")
+        return False
+    canonical = _UNITS_BY_LOWER.get(unit.lower()) if isinstance(unit, str) else None
+    if canonical is None:
+        _drop("invalid_unit", name, f"unit {unit!r} is not a CloudWatch unit")
+        return False
+    if isinstance(resolution, bool) or resolution not in (_HIGH_RESOLUTION, _STANDARD_RESOLUTION):
+        _drop("invalid_resolution", name, f"resolution {resolution!r} is neither 1 nor 60")
+        return False
+    resolution = int(resolution)
+    with _state_lock:
+        have = _meta.get(name)
+        if have is None:
+            if len(_meta) >= _runtime().config.option("metrics_max_names"):
+                _drop("too_many_names", name, "the per-process limit of distinct metric names is reached")
+                return False
+            _meta[name] = (canonical, resolution)
+            return True
+    if have[0] != canonical:
+        _drop("unit_conflict", name, f"it was first recorded with unit {have[0]!r}, now {canonical!r}")
+        return False
+    if have[1] != resolution:
+        _drop("resolution_conflict", name, f"it was first recorded with resolution {have[1]}, now {resolution}")
+        return False
+    return True
+
+
+def _dims_key(dimensions: Any) -> Any:
+    """The validated group key for a ``dimensions`` argument (cached); a list when sets conflict."""
+    try:
+        if isinstance(dimensions, Mapping):
+            raw: Any = tuple(dimensions.items())
+        else:
+            raw = tuple(tuple(m.items()) for m in dimensions)
+        hit = _dims_cache.get(raw)
+    except (TypeError, AttributeError):
+        raw, hit = None, None
+    if hit is not None:
+        return hit
+    key = _validate_dimensions(dimensions)
+    if raw is not None:
+        if len(_dims_cache) >= _MAX_CACHE:
+            _dims_cache.clear()
+        _dims_cache[raw] = key
+    return key
+
+
+def _validate_dimensions(dimensions: Any) -> Any:
+    if isinstance(dimensions, Mapping):
+        mappings: Sequence[Any] = (dimensions,)
+    elif isinstance(dimensions, (list, tuple)) and dimensions:
+        mappings = dimensions
+    else:
+        _clip("not_a_mapping", dimensions, "dimensions must be a mapping or a list of mappings")
+        return _DEFAULT_KEY
+    room = MAX_DIMENSIONS - len(_default_keys())
+    sets: list[tuple[tuple[str, str], ...]] = []
+    for m in mappings:
+        if not isinstance(m, Mapping):
+            _clip("not_a_mapping", m, "each dimension set must be a mapping")
+            continue
+        pairs = _validate_pairs(m, room)
+        if pairs not in sets:
+            sets.append(pairs)
+    if not sets:
+        return _DEFAULT_KEY
+    # All sets of one document share its root members: split sets that disagree on a value.
+    keys: list[tuple[tuple[tuple[str, str], ...], ...]] = []
+    pending = sets
+    while pending:
+        values: dict[str, str] = {}
+        here, later = [], []
+        for pairs in pending:
+            if all(values.get(k, v) == v for k, v in pairs):
+                values.update(pairs)
+                here.append(pairs)
+            else:
+                later.append(pairs)
+        keys.append(tuple(here))
+        pending = later
+    return keys[0] if len(keys) == 1 else keys
+
+
+def _validate_pairs(mapping: Mapping[Any, Any], room: int) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    limit: int = _runtime().config.option("metrics_max_dimension_values")
+    for k, v in mapping.items():
+        if not isinstance(k, str) or not k.strip() or len(k) > MAX_NAME or not k.isascii() or k.startswith(":"):
+            _clip("dimension_name", k, f"a dimension name must be 1-{MAX_NAME} ASCII characters, not starting with ':'")
+            continue
+        if k == "_aws":
+            _clip("dimension_name", k, "'_aws' is the EMF metadata member")
+            continue
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = str(v)
+        elif not isinstance(v, str):
+            _clip("dimension_value", k, f"the value of dimension {k!r} must be a string, not {type(v).__name__}")
+            continue
+        if not v.strip():
+            _clip("dimension_value", k, f"the value of dimension {k!r} is blank")
+            continue
+        if not v.isascii():
+            _clip("non_ascii", k, f"non-ASCII characters in the value of dimension {k!r} became '?'")
+            v = v.encode("ascii", "replace").decode("ascii")
+        if len(v) > MAX_DIMENSION_VALUE:
+            _clip("dimension_value_length", k, f"the value of dimension {k!r} was cut to {MAX_DIMENSION_VALUE}")
+            v = v[:MAX_DIMENSION_VALUE]
+        if any(k == have for have, _ in out):
+            continue
+        if len(out) >= room:
+            _clip("too_many_dimensions", k, f"a dimension set holds at most {MAX_DIMENSIONS} keys")
+            break
+        with _state_lock:
+            seen = _distinct.get(k)
+            if seen is None:
+                if len(_distinct) >= _MAX_DIMENSION_KEYS:
+                    seen = None
+                else:
+                    seen = _distinct[k] = set()
+            if seen is None:
+                admitted = False
+            elif v in seen:
+                admitted = True
+            elif len(seen) < limit:
+                seen.add(v)
+                admitted = True
+            else:
+                admitted = False
+        if not admitted:
+            _clip("cardinality", k, f"dimension {k!r} has reached its limit of distinct values; "
+                                    f"further values are recorded as {semconv.OTHER_DIMENSION_VALUE!r}")
+            v = semconv.OTHER_DIMENSION_VALUE
+        out.append((k, v))
+    return tuple(out)
+
+
+def _check_properties(properties: Any) -> dict[str, Any] | None:
+    if not isinstance(properties, Mapping):
+        _clip("property", properties, "properties must be a mapping")
+        return None
+    out: dict[str, Any] = {}
+    for k, v in properties.items():
+        if not isinstance(k, str) or not k or k == "_aws":
+            _clip("property", k, "a property name must be a non-empty string other than '_aws'")
+            continue
+        if isinstance(v, float) and not -MAX_VALUE <= v <= MAX_VALUE:
+            _clip("property", k, "a property value must be finite")
+            continue
+        if v is not None and not isinstance(v, (str, int, float, bool, list, dict)):
+            v = str(v)
+        out[k] = v
+    return out or None
+
+
+# --- the public API ---------------------------------------------------------------------------
+def record(
+    name: str,
+    value: float,
+    unit: str = "None",
+    *,
+    dimensions: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+    resolution: int = 60,
+    properties: Mapping[str, Any] | None = None,
+) -> None:
+    """Record one value of metric ``name``.
+
+    Never raises: a bad value, name, unit or dimension is dropped or clipped and counted in
+    ``obskit.diagnostics()`` (``metrics.dropped.*``, ``metrics.clipped.*``).
+
+    Args:
+        name: the metric name, 1-255 characters.
+        value: a finite number.
+        unit: a CloudWatch unit (``"Milliseconds"``, ``"Count"``, ``"Bytes"``, ... ``"None"``).
+            The first use of a name fixes its unit and resolution for the process: one metric,
+            one unit, so its statistics stay meaningful.
+        dimensions: extra dimensions on top of the defaults (``Service``, and ``Environment``
+            when configured), or a list of mappings to write the value under several dimension
+            sets at once (each set gets the defaults too).
+        resolution: ``60`` (standard) or ``1`` (high resolution, per-second data).
+        properties: non-metric fields for the document (for Logs Insights); one value per
+            property per document, the first recorded in a flush interval wins.
+    """
+    try:
+        meta = _meta.get(name)
+        if (meta is None or meta[0] != unit or meta[1] != resolution) and not _register(name, unit, resolution):
+            return
+        cls = value.__class__
+        if not ((cls is float and -MAX_VALUE <= value <= MAX_VALUE)
+                or (cls is int and -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT)):
+            value = _check_value(name, value)  # type: ignore[assignment]
+            if value is None:
+                return
+        rt = _rt or _runtime()
+        if rt.metric_emitter is None:
+            return
+        key = _DEFAULT_KEY if dimensions is None else _dims_key(dimensions)
+        props = None if properties is None else _check_properties(properties)
+        if key.__class__ is list:
+            for k in key:
+                _add(rt, k, name, value, props)
+        else:
+            _add(rt, key, name, value, props)
+    except Exception as exc:  # telemetry never breaks the app
+        _diagnostics.incr("metrics.internal_error")
+        _diagnostics.report_once("metrics.record", "obskit: metric %r not recorded: %r", name, exc)
+
+
+def _add(rt: _pipeline.Runtime, key: Any, name: str, value: float | int, props: Mapping[str, Any] | None) -> None:
+    scope = SCOPE.get()
+    if scope is not None:
+        buf = scope.metrics
+        if buf is None:
+            buf = scope.metrics = _Buffer(rt)
+        if not buf.closed:
+            if buf.add(key, name, value, props):
+                _hand_on(buf)
+            return
+    buf = _Process.buffer
+    if buf is None or buf.runtime is not rt:
+        buf = _process_buffer(rt)
+    if buf.add(key, name, value, props):
+        _write(buf.runtime, buf.take())
+
+
+def count(
+    name: str,
+    value: float = 1,
+    *,
+    dimensions: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+    properties: Mapping[str, Any] | None = None,
+) -> None:
+    """Count an occurrence (unit ``Count``); ``value`` adds several at once. Never raises.
+
+    Args:
+        name: the metric name, 1-255 characters.
+        value: how many occurrences (a finite number, default 1).
+        dimensions: as for ``record``.
+        properties: as for ``record``.
+    """
+    record(name, value, semconv.UNIT_COUNT, dimensions=dimensions, properties=properties)
+
+
+class timing:
+    """Record the duration of a block or of each call of a function, in milliseconds.
+
+    Example::
+
+        with metrics.timing("ChargeLatency"):
+            charge(card)
+
+        @metrics.timing("Render", dimensions={"Template": "invoice"})
+        async def render(): ...
+
+    The duration is recorded also when the block raises (the exception passes through).
+    """
+
+    __slots__ = ("_dimensions", "_name", "_starts")
+
+    def __init__(
+        self, name: str, *, dimensions: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None
+    ) -> None:
+        self._name = name
+        self._dimensions = dimensions
+        self._starts: list[int] = []
+
+    def __enter__(self) -> timing:
+        self._starts.append(time.perf_counter_ns())
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._starts:
+            elapsed = time.perf_counter_ns() - self._starts.pop()
+            record(self._name, elapsed / 1e6, semconv.UNIT_MILLISECONDS, dimensions=self._dimensions)
+
+    def __call__(self, fn: F) -> F:
+        name, dims = self._name, self._dimensions
+        if is_coroutine_function(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                start = time.perf_counter_ns()
+                try:
+                    return await fn(*args, **kwargs)
+                finally:
+                    elapsed = time.perf_counter_ns() - start
+                    record(name, elapsed / 1e6, semconv.UNIT_MILLISECONDS, dimensions=dims)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter_ns()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter_ns() - start
+                record(name, elapsed / 1e6, semconv.UNIT_MILLISECONDS, dimensions=dims)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def flush(timeout_s: float | None = None) -> bool:
+    """Write every buffered metric now and wait for the sink; ``True`` if it finished in time.
+
+    Inside a request scope the request's metrics are written too (they would otherwise wait
+    for the end of the request). Never raises.
+    """
+    try:
+        scope = SCOPE.get()
+        if scope is not None and scope.metrics is not None and scope.metrics.n:
+            buf = scope.metrics
+            _write(buf.runtime, buf.take())
+        _flush_process()
+        rt = _pipeline.RUNTIME
+        emitter = None if rt is None else rt.metric_emitter
+        if emitter is None:
+            return True
+        try:
+            return emitter.flush(timeout_s) is not False  # type: ignore[no-any-return]
+        except Exception as exc:
+            _pipeline.emitter_failed(emitter, "flush", exc)
+            return False
+    except Exception as exc:
+        _diagnostics.incr("metrics.internal_error")
+        _diagnostics.report_once("metrics.flush", "obskit: metric flush failed: %r", exc)
+        return False
+
+
+# --- for integrations (CONTRACT.md) -----------------------------------------------------------
+def record_request(operation: str | None, latency_ms: float, *, error: bool, fault: bool) -> None:
+    """Record the request metrics (``Latency``, ``Error``, ``Fault``) of one finished request.
+
+    Dimension sets ``[Service]`` and ``[Service, Operation]`` (only ``[Service]`` when
+    ``operation`` is ``None``), each with ``Environment`` when configured. Goes to the
+    request's accumulator inside a scope, else to the process buffer. Never raises.
+    """
+    dims: Any = None if operation is None else ({}, {semconv.DIM_OPERATION: operation})
+    record(semconv.METRIC_LATENCY, latency_ms, semconv.UNIT_MILLISECONDS, dimensions=dims)
+    record(semconv.METRIC_ERROR, 1 if error else 0, semconv.UNIT_COUNT, dimensions=dims)
+    record(semconv.METRIC_FAULT, 1 if fault else 0, semconv.UNIT_COUNT, dimensions=dims)
+
+
+def record_cold_start() -> None:
+    """Record ``ColdStart`` = 1 (Count) with ``[Service, FunctionName]`` (+ ``Environment``)."""
+    try:
+        function = _runtime().config.function_name
+    except Exception:
+        function = None
+    dims = None if not function else {semconv.DIM_FUNCTION_NAME: function}
+    count(semconv.METRIC_COLD_START, 1, dimensions=dims)
+
+
+def flush_scope(scope: RequestScope) -> None:
+    """Hand a finished request's metrics on; called once by the entry point, in ``finally``.
+
+    In Lambda the documents are written at once; on a server the values join the process
+    buffer, which writes few documents per flush interval. Never raises.
+    """
+    try:
+        buf = scope.metrics
+        if buf is None:
+            return
+        buf.closed = True  # late writers (threads outliving the request) go to the process buffer
+        _hand_on(buf)
+    except Exception as exc:
+        _diagnostics.incr("metrics.internal_error")
+        _diagnostics.report_once("metrics.flush_scope", "obskit: request metrics not written: %r", exc)
+
+
+def _hand_on(buf: _Buffer) -> None:
+    groups = buf.take()
+    if not groups:
+        return
+    rt = buf.runtime
+    if rt.config.in_lambda:
+        _write(rt, groups)
+        return
+    process = _process_buffer(rt)
+    if process.merge(groups):
+        _write(process.runtime, process.take())
+
+
+# --- lifecycle hooks --------------------------------------------------------------------------
+def _on_configure(runtime: _pipeline.Runtime, explicit: bool) -> None:
+    """A new configuration is live: write what the old one buffered (its emitter is still open)."""
+    _bind(runtime)
+    buf = _Process.buffer
+    if buf is not None and buf.runtime is not runtime and buf.n:
+        _write(buf.runtime, buf.take())
+
+
+def _on_reset() -> None:
+    global _rt
+    if _Process.stop is not None:
+        _Process.stop.set()
+    _Process.stop = None
+    _Process.buffer = None
+    _Process.flusher = None
+    with _state_lock:
+        _meta.clear()
+        _distinct.clear()
+        _dims_cache.clear()
+    _rt = None
+
+
+def _after_fork() -> None:
+    """In a child process: the parent's buffered values are the parent's to write."""
+    global _state_lock
+    _state_lock = threading.Lock()
+    _Process.lock = threading.Lock()
+    _Process.flusher = None
+    _Process.stop = None
+    buf = _Process.buffer
+    _Process.buffer = None
+    if buf is not None:
+        buf.lock = threading.Lock()
+
+
+_pipeline.on_flush(_flush_process)
+_pipeline.on_reset(_on_reset)
+_pipeline.on_fork(_after_fork)
