@@ -44,6 +44,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "metrics_max_names": ("OBSKIT_METRICS_MAX_NAMES",),
     "metrics_trace_id": ("OBSKIT_METRICS_TRACE_ID",),
     "xray_daemon_address": ("OBSKIT_XRAY_DAEMON_ADDRESS", "AWS_XRAY_DAEMON_ADDRESS"),
+    "propagate_to": ("OBSKIT_PROPAGATE_TO",),
     "xray_streaming_threshold": ("OBSKIT_XRAY_STREAMING_THRESHOLD",),
 }
 """Setting name -> environment variables that can provide it, highest precedence first."""

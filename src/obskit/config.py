@@ -53,6 +53,7 @@ _OPTION_PROVIDERS = (
     "obskit.emitters.sinks",
     "obskit.emitters.xray",
     "obskit.emitters.otel",
+    "obskit.integrations._outbound",
 )
 _SIGNAL_MODULES = ("obskit.logs", "obskit.metrics", "obskit.tracing")
 

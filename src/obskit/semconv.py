@@ -195,3 +195,21 @@ LOG_ACCESS_LOGGER: Final = "obskit.access"
 """Logger name of the access line that integrations write once per request."""
 LOG_OBSKIT_LOGGER: Final = "obskit"
 """Logger name of obskit's own diagnostics (standard library ``logging``)."""
+
+# --- outgoing calls and messaging (obskit.integrations: httpx, requests, botocore, sqs) -------
+RPC_SYSTEM_AWS_API: Final = "aws-api"
+"""``rpc.system`` of a span around an AWS API call (the X-Ray emitter puts these in the ``aws`` block)."""
+MESSAGING_SYSTEM_SQS: Final = "aws_sqs"
+MESSAGING_SYSTEM_SNS: Final = "aws_sns"
+MESSAGING_OPERATION_SEND: Final = "send"
+MESSAGING_OPERATION_PROCESS: Final = "process"
+SQS_MESSAGE_ATTRIBUTE_LIMIT: Final = 10
+"""Most message attributes an SQS message (and an SNS message bound for raw SQS delivery) may carry."""
+SQS_MAX_MESSAGE_BYTES: Final = 262_144
+"""Message body plus attributes (and a whole batch) that every SQS queue accepts, whatever its setting."""
+EVENTBRIDGE_TRACE_HEADER_MAX: Final = 500
+"""Longest ``TraceHeader`` an EventBridge ``PutEvents`` entry accepts."""
+LAMBDA_CLIENT_CONTEXT_MAX: Final = 3583
+"""Longest base64 ``ClientContext`` a Lambda ``Invoke`` accepts."""
+LAMBDA_CLIENT_CONTEXT_CUSTOM: Final = "custom"
+"""Key of the application's own mapping inside a Lambda client context."""
