@@ -256,7 +256,7 @@ def _composite() -> CompositePropagator:
 
 def _default_getter(carrier: Any) -> Getter:
     """Pick the getter for a carrier: ASGI scope or header list, WSGI environ, or a mapping."""
-    if isinstance(carrier, Mapping):
+    if carrier.__class__ is dict or isinstance(carrier, Mapping):
         if "REQUEST_METHOD" in carrier:
             return wsgi_getter
         if "headers" in carrier and "type" in carrier:

@@ -82,6 +82,8 @@ _BAGGAGE_SIMPLE = re.compile(rf"{_TOKEN_RE}={_OCTETS_RE}(?:,{_TOKEN_RE}={_OCTETS
 _ENC_CACHE: dict[str, str] = {}
 _DEC_CACHE: dict[str, str] = {}
 _CACHE_MAX = 1024
+_SEEN_MAX = 256
+_SEEN_MAX_CHARS = 512
 
 
 # --- traceparent -------------------------------------------------------------------------------
@@ -470,7 +472,7 @@ class W3CBaggagePropagator:
         max_members: the most members kept (at least 64, as the spec asks).
     """
 
-    __slots__ = ("_last", "_max", "_max_members")
+    __slots__ = ("_last", "_max", "_max_members", "_seen")
 
     fields = frozenset({HEADER_BAGGAGE})
 
@@ -480,6 +482,7 @@ class W3CBaggagePropagator:
         self._max = max_header_bytes
         self._max_members = max(64, max_members)
         self._last: tuple[Any, Any, str] = (None, None, "")
+        self._seen: dict[str, TelemetryContext] = {}
 
     def extract(self, carrier: Any, getter: Getter) -> TelemetryContext | None:
         """A context whose ``baggage`` (and ``baggage_properties``) hold the members, or ``None``."""
@@ -488,6 +491,12 @@ class W3CBaggagePropagator:
             return None
         if lines.__class__ is not list:
             lines = _texts(lines)
+        if len(lines) == 1:
+            # Services often receive the same baggage on every request (tenant, environment):
+            # the parsed result is immutable, so it is shared, and inject's memo then hits too.
+            cached = self._seen.get(lines[0])
+            if cached is not None:
+                return cached
         baggage, props, invalid, dropped = parse_baggage(
             lines, max_bytes=self._max, max_members=self._max_members
         )
@@ -502,11 +511,17 @@ class W3CBaggagePropagator:
             )
         if not baggage:
             return None
-        return _new_context(
+        ctx: TelemetryContext = _new_context(
             TelemetryContext,
             (_ZERO_TRACE, None, None, None, MappingProxyType(baggage), None, _EMPTY_MAP, None, False,
              False, MappingProxyType(props) if props else _EMPTY_MAP),
         )
+        if len(lines) == 1 and not invalid and not dropped and len(lines[0]) <= _SEEN_MAX_CHARS:
+            seen = self._seen
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen[lines[0]] = ctx
+        return ctx
 
     def inject(self, ctx: TelemetryContext, carrier: Any, setter: Setter) -> None:
         """Write ``baggage`` when the context has any.

@@ -1,0 +1,151 @@
+"""A small round-robin timing harness shared by every ``bench_*.py`` module.
+
+Imports: standard library only.
+
+Method (the one BASELINE.md describes, so numbers are comparable):
+
+* each case is a zero-argument callable doing one operation;
+* it is calibrated so one timed block lasts about 40 ms (``perf_counter_ns`` around a
+  ``for _ in repeat(None, n)`` loop; the loop's own cost is included, not subtracted);
+* blocks run round-robin over all cases for N rounds, so drift on a shared, noisy machine
+  hits every case alike; ``gc.collect()`` runs before each block and GC stays enabled;
+* the report is the median of the per-round microseconds per operation, with the minimum and
+  the inter-quartile range as a percentage of the median, and a ratio against a reference
+  case (a floor or a peer) measured in the same process.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+__all__ = ["Stats", "machine", "markdown_table", "measure", "rows"]
+
+_TIMES = "\u00d7"  # the multiplication sign of the ratio column
+BLOCK_S = 0.040
+ROUNDS = 11
+QUICK_BLOCK_S = 0.010
+QUICK_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Per-round timings of one case, in microseconds per operation."""
+
+    name: str
+    per_round_us: tuple[float, ...]
+
+    @property
+    def median_us(self) -> float:
+        return statistics.median(self.per_round_us)
+
+    @property
+    def min_us(self) -> float:
+        return min(self.per_round_us)
+
+    @property
+    def iqr_pct(self) -> float:
+        values = sorted(self.per_round_us)
+        if len(values) < 4:
+            return 100.0 * (values[-1] - values[0]) / self.median_us if self.median_us else 0.0
+        q = statistics.quantiles(values, n=4)
+        return 100.0 * (q[2] - q[0]) / self.median_us if self.median_us else 0.0
+
+
+def _time_block(fn: Callable[[], Any], n: int) -> int:
+    gc.collect()
+    t0 = time.perf_counter_ns()
+    for _ in repeat(None, n):
+        fn()
+    return time.perf_counter_ns() - t0
+
+
+def _calibrate(fn: Callable[[], Any], block_s: float) -> int:
+    """How many calls fill one block of ``block_s`` seconds."""
+    n = 1
+    while True:
+        elapsed = _time_block(fn, n)
+        if elapsed >= block_s * 1e9 / 4 or n >= 1 << 24:
+            return max(1, int(n * block_s * 1e9 / max(elapsed, 1)))
+        n *= 4
+
+
+def measure(
+    cases: Mapping[str, Callable[[], Any]], *, quick: bool = False, rounds: int | None = None,
+    block_s: float | None = None,
+) -> list[Stats]:
+    """Time every case, round-robin, and return their per-round timings in input order.
+
+    Args:
+        cases: case name to a zero-argument callable doing one operation.
+        quick: fewer, shorter rounds (a smoke run; numbers are indicative only).
+        rounds: override the number of rounds.
+        block_s: override the length of one timed block.
+    """
+    rounds = rounds or (QUICK_ROUNDS if quick else ROUNDS)
+    block_s = block_s or (QUICK_BLOCK_S if quick else BLOCK_S)
+    for fn in cases.values():  # warm up caches and lazy imports outside the timed blocks
+        fn()
+    sizes = {name: _calibrate(fn, block_s) for name, fn in cases.items()}
+    per_round: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            n = sizes[name]
+            per_round[name].append(_time_block(fn, n) / n / 1000.0)
+    return [Stats(name, tuple(values)) for name, values in per_round.items()]
+
+
+def rows(stats: Sequence[Stats], reference: str) -> list[dict[str, Any]]:
+    """One dict per case: case, median_us, min_us, iqr_pct, ratio (to ``reference``), reference."""
+    ref = next(s for s in stats if s.name == reference).median_us
+    return [
+        {
+            "case": s.name,
+            "median_us": round(s.median_us, 3),
+            "min_us": round(s.min_us, 3),
+            "iqr_pct": round(s.iqr_pct, 1),
+            "ratio": round(s.median_us / ref, 3) if ref else float("nan"),
+            "reference": reference,
+        }
+        for s in stats
+    ]
+
+
+def markdown_table(table: Sequence[Mapping[str, Any]]) -> str:
+    """Render ``rows()`` output as a Markdown table."""
+    if not table:
+        return "(no rows)\n"
+    reference = table[0].get("reference", "reference")
+    lines = [
+        f"| case | median µs | min µs | IQR % | {_TIMES} {reference} |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in table:
+        median, low, iqr, ratio = r["median_us"], r["min_us"], r["iqr_pct"], r["ratio"]
+        lines.append(f"| {r['case']} | {median:.3g} | {low:.3g} | {iqr:.0f} | {ratio:.2f}{_TIMES} |")
+    return "\n".join(lines) + "\n"
+
+
+def machine() -> str:
+    """A one-paragraph description of the machine and interpreter, for the results file."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} CPU; {platform.system()} {platform.release()}; "
+        f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})"
+    )
