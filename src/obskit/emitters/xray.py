@@ -1,0 +1,612 @@
+"""The X-Ray span emitter: finished spans as segment documents, sent to the daemon over UDP.
+
+Imports: standard library and obskit's core at import time; ``orjson`` (when installed) inside
+``create()``; ``aws_xray_sdk`` only inside ``use_with_aws_xray_sdk()``.
+
+Segment documents are built here as plain dicts and serialised in one call: aws-xray-sdk's
+entity model costs about 50 us per segment with one subsegment, most of it in ``to_dict`` and
+``json.dumps``. The rules (FORMATS.md section 4):
+
+* Each datagram is ``{"format":"json","version":1}\\n`` plus one document, under 64 KB.
+* A server span, or a span whose parent is remote or absent, is a *segment* named after the
+  service (X-Ray's convention; the span name goes to ``metadata.obskit.span_name``). Other
+  spans are *subsegments*: embedded in their segment's document while it is open and holds
+  fewer than ``xray_streaming_threshold`` of them, otherwise sent on their own (``type``,
+  ``trace_id``, ``parent_id``), as is anything that would push a document past 64 KB.
+* In Lambda the function's segment is Lambda's own (the facade named by ``_X_AMZN_TRACE_ID``):
+  every span is a subsegment, sent on its own as soon as it ends, parented to the facade.
+* Client and producer spans get ``namespace: "remote"`` (``"aws"`` for AWS SDK calls, with the
+  ``aws`` block); ``http`` blocks come from the ``semconv.ATTR_*`` attributes; ``error`` (4xx),
+  ``throttle`` (429) and ``fault`` (5xx, or a failed span without a status code) from the
+  status; ``cause`` from exception events, with at most 10 frames.
+* Attributes with an annotation-safe key (letters, digits, ``_``) and a str/number/bool value
+  become ``annotations`` (at most 50); the rest goes to ``metadata.default``.
+
+A dead daemon or a full socket buffer never raises: the datagram is dropped and counted
+(``xray.dropped.send_failed``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from obskit import _diagnostics
+from obskit.config import Option, parse_number
+from obskit.errors import ConfigError
+from obskit.semconv import (
+    ATTR_AWS_REQUEST_ID,
+    ATTR_CLIENT_ADDRESS,
+    ATTR_CLOUD_REGION,
+    ATTR_HTTP_METHOD,
+    ATTR_HTTP_RESPONSE_SIZE,
+    ATTR_HTTP_STATUS,
+    ATTR_RPC_METHOD,
+    ATTR_RPC_SERVICE,
+    ATTR_RPC_SYSTEM,
+    ATTR_SERVER_ADDRESS,
+    ATTR_URL_FULL,
+    ATTR_URL_PATH,
+    ATTR_URL_SCHEME,
+    ATTR_USER_AGENT,
+    SPAN_KIND_CLIENT,
+    SPAN_KIND_PRODUCER,
+    SPAN_KIND_SERVER,
+)
+
+__all__ = ["OPTIONS", "XRayEmitter", "create", "parse_daemon_address", "use_with_aws_xray_sdk"]
+
+DEFAULT_DAEMON_ADDRESS = ("127.0.0.1", 2000)
+HEADER = b'{"format":"json","version":1}\n'
+MAX_DATAGRAM = 64 * 1000
+"""Bytes per datagram, header included: under the daemon's 64 KiB buffer and UDP's 65,507."""
+MAX_ANNOTATIONS = 50
+MAX_ANNOTATION_LENGTH = 250
+MAX_NAME_LENGTH = 200
+DEFAULT_STREAMING_THRESHOLD = 30
+_MAX_OPEN = 10_000
+"""Open spans tracked for embedding; beyond that (spans never ended) everything streams."""
+_INVALID_NAME_CHARS = str.maketrans("", "", "?;*()!$~^<>")
+_AWS_RPC_SYSTEM = "aws-api"
+_SDK_NAME = "obskit"
+
+
+def parse_daemon_address(name: str, value: Any) -> tuple[str, int]:
+    """``host:port`` or ``tcp:host:port udp:host:port`` (either order) -> the UDP ``(host, port)``.
+
+    The same forms ``AWS_XRAY_DAEMON_ADDRESS`` takes; anything else is a ``ConfigError`` now,
+    not a silent loss of every trace later.
+    """
+    expected = "'host:port' or 'tcp:host:port udp:host:port' (e.g. '127.0.0.1:2000')"
+    if isinstance(value, tuple) and len(value) == 2:
+        value = f"{value[0]}:{value[1]}"
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"configure({name}={value!r}): expected {expected}")
+    parts = value.split()
+    where = f"{name}={value!r}" if name.isupper() else f"configure({name}={value!r})"
+    if len(parts) == 1:
+        return _host_port(parts[0], where, expected)
+    if len(parts) == 2:
+        found: dict[str, tuple[str, int]] = {}
+        for part in parts:
+            proto, sep, rest = part.partition(":")
+            if not sep or proto.lower() not in ("tcp", "udp") or proto.lower() in found:
+                raise ConfigError(f"{where}: expected {expected}")
+            found[proto.lower()] = _host_port(rest, where, expected)
+        return found["udp"]
+    raise ConfigError(f"{where}: expected {expected}")
+
+
+def _host_port(text: str, where: str, expected: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{where}: expected {expected}")
+    return host, int(port)
+
+
+def _parse_address_option(name: str, value: Any) -> tuple[str, int] | None:
+    return None if value is None else parse_daemon_address(name, value)
+
+
+OPTIONS: dict[str, Option] = {
+    "xray_daemon_address": Option(
+        None, _parse_address_option,
+        "UDP address of the X-Ray daemon ('host:port' or 'tcp:h:p udp:h:p'); default 127.0.0.1:2000",
+    ),
+    "xray_streaming_threshold": Option(
+        DEFAULT_STREAMING_THRESHOLD, parse_number(0, 1000, integer=True),
+        "subsegments embedded in an open segment's document before the rest are sent on their own",
+    ),
+}
+
+
+def sanitize_name(name: str, fallback: str = "unnamed") -> str:
+    """An X-Ray-safe segment name: no ``?;*()!$~^<>`` (as aws-xray-sdk strips), at most 200 characters."""
+    cleaned = name.translate(_INVALID_NAME_CHARS).strip()[:MAX_NAME_LENGTH]
+    return cleaned or fallback
+
+
+_MAPPED = frozenset({
+    ATTR_HTTP_METHOD, ATTR_HTTP_STATUS, ATTR_URL_FULL, ATTR_URL_PATH, ATTR_URL_SCHEME, ATTR_SERVER_ADDRESS,
+    ATTR_CLIENT_ADDRESS, ATTR_USER_AGENT, ATTR_HTTP_RESPONSE_SIZE, ATTR_RPC_SYSTEM, ATTR_RPC_SERVICE,
+    ATTR_RPC_METHOD, ATTR_CLOUD_REGION, ATTR_AWS_REQUEST_ID,
+})
+"""Attributes that become ``http``/``aws`` fields instead of annotations or metadata."""
+
+_key_ok: dict[str, bool] = {}
+
+
+def _annotation_key_ok(key: str) -> bool:
+    ok = _key_ok.get(key)
+    if ok is None:
+        ok = key.isascii() and key.replace("_", "a").isalnum()
+        if len(_key_ok) < 4096:
+            _key_ok[key] = ok
+    return ok
+
+
+class _OpenSegment:
+    """Finished subsegment documents of a segment that is still open, keyed by parent id."""
+
+    __slots__ = ("children", "count")
+
+    def __init__(self) -> None:
+        self.children: dict[str, list[dict[str, Any]]] = {}
+        self.count = 0
+
+
+class XRayEmitter:
+    """``SpanEmitter`` that writes X-Ray segment documents to the daemon over UDP.
+
+    Args:
+        service: the service name (segment ``name``).
+        address: the daemon's UDP ``(host, port)``.
+        dumps: a serialiser returning bytes (``orjson.dumps`` when installed).
+        in_lambda: stream every span as a subsegment of Lambda's facade segment.
+        streaming_threshold: subsegments embedded per open segment before the rest stream.
+        origin: the segment ``origin`` (``AWS::ECS::Container``...) or ``None``.
+    """
+
+    name = "xray"
+
+    def __init__(self, service: str, address: tuple[str, int], dumps: Callable[[Any], bytes], *,
+                 in_lambda: bool = False, streaming_threshold: int = DEFAULT_STREAMING_THRESHOLD,
+                 origin: str | None = None, sdk_version: str = "0") -> None:
+        self._service = sanitize_name(service, "unknown_service")
+        self._address = address
+        self._dumps = dumps
+        self._lambda = in_lambda
+        self._threshold = streaming_threshold
+        self._origin = origin
+        self._aws = {"xray": {"sdk": _SDK_NAME, "sdk_version": sdk_version}}
+        self._cwd = os.getcwd()
+        self._lock = threading.Lock()
+        self._open: dict[str, _OpenSegment] = {}
+        self._owner: dict[str, str] = {}
+        self._sock: socket.socket | None = None
+        self._connect()
+
+    # --- transport ---------------------------------------------------------------------------
+    def _connect(self) -> None:
+        """A connected, non-blocking UDP socket: ``send`` skips per-datagram address handling."""
+        try:
+            family = socket.AF_INET6 if ":" in self._address[0] else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.connect(self._address)
+        except OSError as exc:
+            _diagnostics.incr("xray.connect_failed")
+            _diagnostics.report_once("xray.connect", "obskit: cannot reach the X-Ray daemon at %s:%s: %r",
+                                     self._address[0], self._address[1], exc)
+            self._sock = None
+            return
+        self._sock = sock
+
+    def _send(self, payload: bytes) -> None:
+        sock = self._sock
+        if sock is None:
+            self._connect()
+            sock = self._sock
+            if sock is None:
+                _diagnostics.incr("xray.dropped.send_failed")
+                return
+        try:
+            sock.send(payload)
+        except OSError:  # buffer full (EAGAIN), daemon gone (ECONNREFUSED from an earlier ICMP)
+            _diagnostics.incr("xray.dropped.send_failed")
+
+    def send_document(self, doc: dict[str, Any]) -> None:
+        """Serialise and send one document, splitting out subsegments if it is too large."""
+        try:
+            body = self._dumps(doc)
+        except Exception:
+            _diagnostics.incr("xray.dropped.unserialisable")
+            return
+        if len(body) + len(HEADER) <= MAX_DATAGRAM:
+            self._send(HEADER + body)
+            return
+        children = doc.pop("subsegments", None)
+        if children:
+            _diagnostics.incr("xray.split")
+            trace_id = doc.get("trace_id")
+            for child in children:
+                if trace_id is not None:
+                    self._send_standalone(child, trace_id, doc["id"])
+            self.send_document(doc)
+            return
+        for field in ("metadata", "cause", "annotations", "http", "aws"):
+            if field in doc:
+                doc.pop(field)
+                _diagnostics.incr("xray.clipped.too_large")
+                self.send_document(doc)
+                return
+        _diagnostics.incr("xray.dropped.too_large")
+
+    def _send_standalone(self, doc: dict[str, Any], trace_id: str, parent_id: str) -> None:
+        doc["type"] = "subsegment"
+        doc["trace_id"] = trace_id
+        doc["parent_id"] = parent_id
+        self.send_document(doc)
+
+    # --- SpanEmitter -------------------------------------------------------------------------
+    def _is_segment(self, rec: Any) -> bool:
+        if rec.parent_span_id is None:
+            return True
+        if self._lambda:
+            return False
+        return rec.remote_parent or rec.kind == SPAN_KIND_SERVER  # type: ignore[no-any-return]
+
+    def on_start(self, rec: Any) -> None:
+        if self._lambda:
+            return
+        sid = rec.span_id
+        if self._is_segment(rec):
+            with self._lock:
+                if len(self._open) < _MAX_OPEN:
+                    self._open[sid] = _OpenSegment()
+            return
+        parent = rec.parent_span_id
+        with self._lock:
+            owner = parent if parent in self._open else self._owner.get(parent)
+            if owner is not None and len(self._owner) < _MAX_OPEN:
+                self._owner[sid] = owner
+
+    def on_end(self, rec: Any) -> None:
+        tid = rec.trace_id
+        xray_tid = f"1-{tid[:8]}-{tid[8:]}"
+        sid = rec.span_id
+        if self._is_segment(rec):
+            doc = self._segment(rec, xray_tid)
+            leftovers: dict[str, list[dict[str, Any]]] = {}
+            if not self._lambda:
+                with self._lock:
+                    seg = self._open.pop(sid, None)
+                if seg is not None:
+                    mine = seg.children.pop(sid, None)
+                    if mine:
+                        doc["subsegments"] = mine
+                    leftovers = seg.children
+            self.send_document(doc)
+            for parent_id, docs in leftovers.items():  # children of spans still running
+                for child in docs:
+                    self._send_standalone(child, xray_tid, parent_id)
+            return
+        doc = self._subsegment(rec)
+        parent = rec.parent_span_id
+        if not self._lambda:
+            with self._lock:
+                owner = self._owner.pop(sid, None)
+                seg = self._open.get(owner) if owner is not None else None
+                if seg is not None:
+                    mine = seg.children.pop(sid, None)
+                    if mine:
+                        doc["subsegments"] = mine
+                    if seg.count < self._threshold:
+                        seg.count += 1
+                        seg.children.setdefault(parent, []).append(doc)
+                        return
+        self._send_standalone(doc, xray_tid, parent)
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Datagrams leave as spans end; open segments are sent when they end, not before."""
+        return True
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def after_fork(self) -> None:
+        """A forked worker gets its own socket and forgets the parent's open spans."""
+        self._lock = threading.Lock()
+        self._open = {}
+        self._owner = {}
+        self._connect()
+
+    # --- documents ---------------------------------------------------------------------------
+    def _segment(self, rec: Any, xray_tid: str) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "name": self._service,
+            "id": rec.span_id,
+            "trace_id": xray_tid,
+            "start_time": rec.start_ns / 1e9,
+            "end_time": rec.end_ns / 1e9,
+            "in_progress": False,
+        }
+        if rec.parent_span_id is not None:
+            doc["parent_id"] = rec.parent_span_id
+        if self._origin is not None:
+            doc["origin"] = self._origin
+        doc["aws"] = self._aws
+        self._fill(doc, rec, True)
+        return doc
+
+    def _subsegment(self, rec: Any) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "name": sanitize_name(rec.name),
+            "id": rec.span_id,
+            "start_time": rec.start_ns / 1e9,
+            "end_time": rec.end_ns / 1e9,
+            "in_progress": False,
+        }
+        kind = rec.kind
+        if kind in (SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER):
+            attrs = rec.attributes
+            if attrs.get(ATTR_RPC_SYSTEM) == _AWS_RPC_SYSTEM:
+                doc["namespace"] = "aws"
+                service = attrs.get(ATTR_RPC_SERVICE)
+                if type(service) is str and service:
+                    doc["name"] = sanitize_name(service)
+                aws = {}
+                for key, field in ((ATTR_RPC_METHOD, "operation"), (ATTR_CLOUD_REGION, "region"),
+                                   (ATTR_AWS_REQUEST_ID, "request_id")):
+                    value = attrs.get(key)
+                    if value is not None:
+                        aws[field] = value
+                if aws:
+                    doc["aws"] = aws
+            else:
+                doc["namespace"] = "remote"
+        self._fill(doc, rec, False)
+        return doc
+
+    def _fill(self, doc: dict[str, Any], rec: Any, segment: bool) -> None:
+        """``http``, error flags, ``cause``, ``annotations`` and ``metadata`` from the record."""
+        attrs = rec.attributes
+        annotations: dict[str, Any] = {}
+        metadata: dict[str, Any] = {}
+        status_code = None
+        if attrs:
+            status_code = attrs.get(ATTR_HTTP_STATUS)
+            if ATTR_HTTP_METHOD in attrs or status_code is not None:
+                doc["http"] = self._http(attrs, segment, status_code)
+            for key, value in attrs.items():
+                if key in _MAPPED:
+                    continue
+                t = type(value)
+                if ((t is str and len(value) <= MAX_ANNOTATION_LENGTH) or t is int or t is float or t is bool) \
+                        and len(annotations) < MAX_ANNOTATIONS and _annotation_key_ok(key):
+                    annotations[key] = value
+                else:
+                    metadata[key] = value
+        if type(status_code) is int and status_code >= 400:
+            if status_code >= 500:
+                doc["fault"] = True
+            else:
+                doc["error"] = True
+                if status_code == 429:
+                    doc["throttle"] = True
+        elif rec.status == "error":
+            doc["fault"] = True
+        if rec.events:
+            cause = self._cause(rec)
+            if cause is not None:
+                doc["cause"] = cause
+        if annotations:
+            doc["annotations"] = annotations
+        if segment:
+            obskit_meta: dict[str, Any] = {"span_name": rec.name, "span_kind": rec.kind}
+            if metadata:
+                doc["metadata"] = {"default": metadata, _SDK_NAME: obskit_meta}
+            else:
+                doc["metadata"] = {_SDK_NAME: obskit_meta}
+        elif metadata:
+            doc["metadata"] = {"default": metadata}
+
+    def _http(self, attrs: dict[str, Any], segment: bool, status_code: Any) -> dict[str, Any]:
+        request: dict[str, Any] = {}
+        method = attrs.get(ATTR_HTTP_METHOD)
+        if method is not None:
+            request["method"] = method
+        url = attrs.get(ATTR_URL_FULL)
+        if url is None:
+            path = attrs.get(ATTR_URL_PATH)
+            host = attrs.get(ATTR_SERVER_ADDRESS)
+            url = f"{attrs.get(ATTR_URL_SCHEME) or 'http'}://{host}{path or ''}" if host is not None else path
+        if url is not None:
+            request["url"] = url
+        agent = attrs.get(ATTR_USER_AGENT)
+        if agent is not None:
+            request["user_agent"] = agent
+        if segment:
+            client = attrs.get(ATTR_CLIENT_ADDRESS)
+            if client is not None:
+                request["client_ip"] = client
+        http: dict[str, Any] = {"request": request} if request else {}
+        response: dict[str, Any] = {}
+        if type(status_code) is int:
+            response["status"] = status_code
+        size = attrs.get(ATTR_HTTP_RESPONSE_SIZE)
+        if type(size) is int:
+            response["content_length"] = size
+        if response:
+            http["response"] = response
+        return http
+
+    def _cause(self, rec: Any) -> dict[str, Any] | None:
+        exceptions = []
+        for event in rec.events:
+            if event.name != "exception":
+                continue
+            attrs = event.attributes
+            entry: dict[str, Any] = {
+                "id": f"{int.from_bytes(os.urandom(8), 'big'):016x}",
+                "type": attrs.get("exception.type"),
+                "message": attrs.get("exception.message"),
+            }
+            if event.frames:
+                # outermost first, as aws-xray-sdk writes them; file names only, like the SDK
+                entry["stack"] = [
+                    {"path": os.path.basename(path), "line": line, "label": label}
+                    for path, line, label in event.frames
+                ]
+            exceptions.append(entry)
+        if not exceptions:
+            return None
+        return {"working_directory": self._cwd, "exceptions": exceptions}
+
+
+def _detect_origin() -> str | None:
+    """The segment ``origin`` from the environment, read once at configure time."""
+    from obskit import _env
+
+    if os.environ.get(_env.ECS_CONTAINER_METADATA_URI_V4) or os.environ.get(_env.ECS_CONTAINER_METADATA_URI):
+        return "AWS::ECS::Container"
+    if os.environ.get(_env.ELASTIC_BEANSTALK_ENVIRONMENT):
+        return "AWS::ElasticBeanstalk::Environment"
+    if os.environ.get(_env.KUBERNETES_SERVICE_HOST):
+        return "AWS::EKS::Container"
+    return None
+
+
+def _json_dumps() -> Callable[[Any], bytes]:
+    try:
+        import orjson
+    except ImportError:
+        import json
+
+        encode = json.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=False).encode
+
+        def dumps(doc: Any) -> bytes:
+            return encode(doc).encode("utf-8")
+
+        return dumps
+    opts = orjson.OPT_NON_STR_KEYS
+
+    def orjson_dumps(doc: Any) -> bytes:
+        return orjson.dumps(doc, default=str, option=opts)
+
+    return orjson_dumps
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("obskit")
+    except Exception:
+        return "0+unknown"
+
+
+def create(config: Any) -> XRayEmitter:
+    """Factory for ``traces="xray"``: checks the daemon address now, opens the UDP socket.
+
+    Raises:
+        ConfigError: the daemon address is malformed (``AWS_XRAY_DAEMON_ADDRESS`` or the option).
+    """
+    address = config.option("xray_daemon_address") or DEFAULT_DAEMON_ADDRESS
+    return XRayEmitter(
+        config.service,
+        address,
+        _json_dumps(),
+        in_lambda=config.in_lambda,
+        streaming_threshold=0 if config.in_lambda else config.option("xray_streaming_threshold"),
+        origin=None if config.in_lambda else _detect_origin(),
+        sdk_version=_version(),
+    )
+
+
+def use_with_aws_xray_sdk(recorder: Any = None) -> Any:
+    """Let aws-xray-sdk's patchers (botocore, requests, httpx...) record under obskit's spans.
+
+    Installs a context on the SDK's recorder whose segment is always the *current obskit span*
+    (a facade, never sent, as in Lambda), and sets ``streaming_threshold=0`` so each SDK
+    subsegment is sent on its own as it ends, with ``parent_id`` = the obskit span id and
+    obskit's trace id. Outside an obskit span, or in an unsampled trace, the SDK records
+    nothing. Call it once after ``obskit.configure()`` and ``aws_xray_sdk.core.patch(...)``;
+    the SDK sends to its own daemon address (``AWS_XRAY_DAEMON_ADDRESS``), the same daemon.
+
+    Args:
+        recorder: the recorder to configure; defaults to ``aws_xray_sdk.core.xray_recorder``.
+
+    Returns:
+        The recorder.
+    """
+    from obskit._deps import require
+
+    core = require("aws_xray_sdk.core", "xray", feature="use_with_aws_xray_sdk")
+    from aws_xray_sdk.core.context import Context
+    from aws_xray_sdk.core.models.dummy_entities import DummySegment
+    from aws_xray_sdk.core.models.facade_segment import FacadeSegment
+
+    from obskit._context import CURRENT
+
+    class ObskitSDKContext(Context):  # type: ignore[misc]
+        """aws-xray-sdk context whose segment follows obskit's current span."""
+
+        def __init__(self) -> None:
+            super().__init__(context_missing="IGNORE_ERROR")
+
+        def put_segment(self, segment: Any) -> None:
+            """Segments belong to obskit: a segment the SDK opens itself is ignored."""
+
+        def end_segment(self, end_time: Any = None) -> None:
+            """See ``put_segment``."""
+
+        def _facade(self) -> Any:
+            ctx = CURRENT.get()
+            if not ctx.is_valid or ctx.span_id is None:
+                return None
+            local = self._local
+            key = (ctx.trace_id, ctx.span_id)
+            if getattr(local, "obskit_key", None) != key:
+                if ctx.sampled:
+                    segment = FacadeSegment(name="obskit", traceid=ctx.xray_trace_id,
+                                            entityid=ctx.span_id, sampled=True)
+                else:
+                    segment = DummySegment()
+                local.obskit_key = key
+                local.segment = segment
+                local.entities = []
+            return local.segment
+
+        def put_subsegment(self, subsegment: Any) -> None:
+            entity = self.get_trace_entity()
+            if entity is None:
+                return
+            entity.add_subsegment(subsegment)
+            self._local.entities.append(subsegment)
+
+        def get_trace_entity(self) -> Any:
+            segment = self._facade()
+            if segment is None:
+                return None
+            entities = getattr(self._local, "entities", None)
+            return entities[-1] if entities else segment
+
+        def set_trace_entity(self, trace_entity: Any) -> None:
+            self._local.entities = [trace_entity] if self._is_subsegment(trace_entity) else []
+
+        def handle_context_missing(self) -> None:
+            """Outside an obskit span the SDK records nothing, quietly."""
+
+    rec = recorder if recorder is not None else core.xray_recorder
+    rec.configure(context=ObskitSDKContext(), streaming_threshold=0, sampling=False)
+    return rec

@@ -1,0 +1,654 @@
+"""Spans: ``obskit.span`` (context manager and decorator), ``start_span`` and the ``Span`` handle.
+
+Imports: standard library and obskit's core (``_context``, ``_diagnostics``, ``_pipeline``,
+``context``, ``ids``, ``semconv``). Emitters are reached only through ``runtime.span_emitters``.
+
+obskit's context owns the ids: a span takes its trace id and sampling decision from the
+parent context (a new trace when there is none), gets a fresh span id and becomes the current
+context, so log lines inside carry its ``span_id``. What happens to a finished span is the
+emitters' business (X-Ray, OpenTelemetry, memory); this module only builds the record.
+
+Three cost levels, because spans sit on hot paths:
+
+* recorded (sampled and at least one emitter): a ``SpanRecord`` is built, attributes are
+  checked and clipped, and every emitter sees ``on_start``/``on_end``;
+* not recorded (unsampled, or no emitter): ids and context only, no record;
+* a decorated function with no emitter inside an existing trace: the call runs in the
+  caller's context, at the cost of a plain call (``OBSKIT_TRACES=none`` must cost nothing).
+
+Nothing here raises into user code: bad attributes are dropped or clipped and counted, a
+failing emitter is counted by ``_pipeline.emitter_failed``, ending a span twice does nothing.
+User exceptions are recorded (status error, an ``exception`` event) and re-raised unchanged;
+``BaseException`` (cancellation, ``SystemExit``) passes through untouched.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+from obskit import _diagnostics, _pipeline
+from obskit._context import CURRENT, TelemetryContext
+from obskit.context import is_async_generator_function, is_coroutine_function, is_generator_function
+from obskit.ids import INVALID_TRACE_ID
+from obskit.semconv import SPAN_KIND_INTERNAL, SPAN_KINDS
+
+__all__ = ["OPTIONS", "Span", "SpanEvent", "SpanRecord", "span", "start_span"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_ATTRIBUTES = 128
+"""Attributes kept per span (the OpenTelemetry default); later ones are dropped and counted."""
+MAX_ATTRIBUTE_LENGTH = 4096
+"""Characters kept of a string attribute; longer values are clipped and counted."""
+MAX_EVENTS = 32
+"""Events (exceptions) kept per span."""
+MAX_STACK_FRAMES = 10
+"""Innermost frames kept of an exception's stack (aws-xray-sdk keeps 10 too)."""
+MAX_MESSAGE_LENGTH = 1024
+"""Characters kept of an exception message."""
+
+_PRIMITIVES = (str, bool, int, float)
+_tuple_new = tuple.__new__
+_STATUS_UNSET = "unset"
+_STATUS_OK = "ok"
+_STATUS_ERROR = "error"
+
+OPTIONS: dict[str, Any] = {}
+"""No tracing-level options yet: sampling is ``configure(trace_sample_rate=...)``."""
+
+
+class SpanEvent:
+    """Something that happened during a span; today only exceptions (``name == "exception"``).
+
+    ``frames`` holds the innermost stack frames as ``(path, line, function)`` tuples so the
+    X-Ray emitter can build ``cause.exceptions[].stack`` without parsing text.
+    """
+
+    __slots__ = ("attributes", "frames", "name", "time_ns")
+
+    def __init__(self, name: str, time_ns: int, attributes: dict[str, Any],
+                 frames: tuple[tuple[str, int, str], ...] = ()) -> None:
+        self.name = name
+        self.time_ns = time_ns
+        self.attributes = attributes
+        self.frames = frames
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "time_ns": self.time_ns, "attributes": dict(self.attributes)}
+
+
+class SpanRecord:
+    """A recorded span as emitters see it: mutable until ``end``, read-only after.
+
+    Emitters receive the same object in ``on_start`` (``end_ns`` is ``None``) and ``on_end``;
+    they must not change it. ``to_dict()`` is what ``obskit.testing.capture()`` stores.
+    """
+
+    __slots__ = (
+        "attributes",
+        "context",
+        "dropped_attributes",
+        "end_ns",
+        "events",
+        "kind",
+        "links",
+        "name",
+        "parent_span_id",
+        "remote_parent",
+        "span_id",
+        "start_ns",
+        "status",
+        "status_description",
+        "trace_id",
+    )
+
+    def __init__(self, name: str, context: TelemetryContext, parent_span_id: str | None, kind: str,
+                 attributes: dict[str, Any], start_ns: int, remote_parent: bool,
+                 links: tuple[TelemetryContext, ...]) -> None:
+        self.name = name
+        self.context = context
+        """The span's own context (what was activated): ids, baggage, correlation id."""
+        self.trace_id = context[0]
+        self.span_id: str = context[1]
+        self.parent_span_id = parent_span_id
+        self.kind = kind
+        self.attributes = attributes
+        self.start_ns = start_ns
+        self.end_ns: int | None = None
+        self.status = _STATUS_UNSET
+        self.status_description: str | None = None
+        self.events: list[SpanEvent] = []
+        self.links = links
+        self.remote_parent = remote_parent
+        """``True`` when the parent span lives in another process (or is Lambda's facade)."""
+        self.dropped_attributes = 0
+
+    @property
+    def sampled(self) -> bool:
+        """Always ``True``: only sampled spans are recorded."""
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-ready copy of the record."""
+        return {
+            "name": self.name,
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "parent_span_id": self.parent_span_id,
+            "kind": self.kind,
+            "attributes": dict(self.attributes),
+            "status": self.status,
+            "status_description": self.status_description,
+            "start_ns": self.start_ns,
+            "end_ns": self.end_ns,
+            "events": [e.to_dict() for e in self.events],
+            "links": [{"trace_id": c.trace_id, "span_id": c.span_id} for c in self.links],
+            "sampled": True,
+            "remote_parent": self.remote_parent,
+        }
+
+    def __repr__(self) -> str:
+        return f"SpanRecord(name={self.name!r}, trace_id={self.trace_id!r}, span_id={self.span_id!r})"
+
+
+# --- attribute hygiene -----------------------------------------------------------------------
+def _clean_value(value: Any) -> Any:
+    """The value to keep, or ``_DROP``. Strings are clipped; sequences must be homogeneous."""
+    t = type(value)
+    if t is str:
+        if len(value) > MAX_ATTRIBUTE_LENGTH:
+            _diagnostics.incr("tracing.attribute_clipped")
+            return value[:MAX_ATTRIBUTE_LENGTH]
+        return value
+    if t is int or t is float or t is bool:
+        return value
+    if t is list or t is tuple:
+        if not value:
+            return ()
+        first = type(value[0])
+        if first not in _PRIMITIVES or any(type(v) is not first for v in value):
+            return _DROP
+        if len(value) > MAX_ATTRIBUTES:
+            _diagnostics.incr("tracing.attribute_clipped")
+            value = value[:MAX_ATTRIBUTES]
+        if first is str:
+            return tuple(v[:MAX_ATTRIBUTE_LENGTH] for v in value)
+        return tuple(value)
+    if isinstance(value, _PRIMITIVES):  # subclasses (IntEnum, str enums): keep the plain value
+        for base in _PRIMITIVES:
+            if isinstance(value, base):
+                return _clean_value(base(value) if base is not bool else bool(value))
+    return _DROP
+
+
+_DROP = object()
+
+
+def _set_attribute(record: SpanRecord, key: Any, value: Any) -> None:
+    attrs = record.attributes
+    if type(key) is not str or not key:
+        record.dropped_attributes += 1
+        _diagnostics.incr("tracing.attribute_dropped.key")
+        return
+    if value is None:  # OpenTelemetry: None means "unset"
+        attrs.pop(key, None)
+        return
+    value = _clean_value(value)
+    if value is _DROP:
+        record.dropped_attributes += 1
+        _diagnostics.incr("tracing.attribute_dropped.type")
+        return
+    if key not in attrs and len(attrs) >= MAX_ATTRIBUTES:
+        record.dropped_attributes += 1
+        _diagnostics.incr("tracing.attribute_dropped.limit")
+        return
+    attrs[key] = value
+
+
+def _clean_attributes(record: SpanRecord, attributes: Mapping[str, Any]) -> None:
+    try:
+        items = list(attributes.items())
+    except Exception:
+        _diagnostics.incr("tracing.attribute_dropped.type")
+        return
+    for key, value in items:
+        _set_attribute(record, key, value)
+
+
+def _exception_event(exc: BaseException, time_ns: int) -> SpanEvent:
+    """An OpenTelemetry-shaped ``exception`` event with a bounded stack."""
+    cls = type(exc)
+    module = cls.__module__
+    type_name = cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<unprintable exception>"
+    if len(message) > MAX_MESSAGE_LENGTH:
+        message = message[:MAX_MESSAGE_LENGTH]
+    frames: list[tuple[str, int, str]] = []
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        frames.append((code.co_filename, tb.tb_lineno, code.co_name))
+        tb = tb.tb_next
+    skipped = max(0, len(frames) - MAX_STACK_FRAMES)
+    frames = frames[-MAX_STACK_FRAMES:]
+    lines = ["Traceback (most recent call last):"]
+    if skipped:
+        lines.append(f"  ... {skipped} frames omitted")
+    lines.extend(f'  File "{p}", line {n}, in {f}' for p, n, f in frames)
+    lines.append(f"{type_name}: {message}")
+    attributes = {
+        "exception.type": type_name,
+        "exception.message": message,
+        "exception.stacktrace": "\n".join(lines),
+    }
+    return SpanEvent("exception", time_ns, attributes, tuple(frames))
+
+
+# --- the handle --------------------------------------------------------------------------------
+class Span:
+    """The handle of a started span: ids, attributes, status, exceptions, end.
+
+    Every method is safe to call at any time: on a span that is not recorded (unsampled or no
+    emitter) they do nothing, and after ``end()`` they are ignored. ``context`` is the
+    ``TelemetryContext`` to activate to make the span current (``obskit.activate``).
+    """
+
+    __slots__ = ("_name", "_record", "_runtime", "context", "parent_span_id")
+
+    def __init__(self, context: TelemetryContext, parent_span_id: str | None, name: str,
+                 record: SpanRecord | None, runtime: Any) -> None:
+        self.context = context
+        self.parent_span_id = parent_span_id
+        self._name = name
+        self._record = record
+        self._runtime = runtime
+
+    @property
+    def trace_id(self) -> str:
+        """32 lower-case hex digits."""
+        return self.context[0]
+
+    @property
+    def span_id(self) -> str:
+        """16 lower-case hex digits (what log lines inside carry)."""
+        return self.context[1]  # type: ignore[no-any-return]
+
+    @property
+    def is_recording(self) -> bool:
+        """``True`` until ``end()`` when the span is sampled and some emitter receives it."""
+        return self._record is not None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        """Rename before the span ends (integrations set the route template once it is known)."""
+        if type(value) is str and value:
+            self._name = value
+            rec = self._record
+            if rec is not None:
+                rec.name = value
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute: str, bool, int, float or a homogeneous list of them.
+
+        Long strings are clipped, other types dropped; both are counted, never raised.
+        """
+        rec = self._record
+        if rec is not None:
+            _set_attribute(rec, key, value)
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """Set several attributes at once (same rules as ``set_attribute``)."""
+        rec = self._record
+        if rec is not None:
+            _clean_attributes(rec, attributes)
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Add an ``exception`` event (type, message, innermost frames) without changing the status."""
+        rec = self._record
+        if rec is None:
+            return
+        if len(rec.events) >= MAX_EVENTS:
+            _diagnostics.incr("tracing.event_dropped")
+            return
+        try:
+            rec.events.append(_exception_event(exc, self._runtime.clock()))
+        except Exception:
+            _diagnostics.incr("tracing.event_dropped")
+
+    def set_status(self, ok: bool, description: str | None = None) -> None:
+        """Mark the span successful (``ok=True``) or failed; a success is final (OpenTelemetry rule)."""
+        rec = self._record
+        if rec is None or rec.status == _STATUS_OK:
+            return
+        if ok:
+            rec.status = _STATUS_OK
+            rec.status_description = None
+        else:
+            rec.status = _STATUS_ERROR
+            if description is not None:
+                rec.status_description = str(description)[:MAX_MESSAGE_LENGTH]
+
+    def end(self, end_ns: int | None = None) -> None:
+        """Finish the span and hand it to the emitters; a second call does nothing."""
+        rec = self._record
+        if rec is None:
+            return
+        self._record = None
+        rt = self._runtime
+        rec.end_ns = end_ns if end_ns is not None else rt.clock()
+        for emitter in rt.span_emitters:
+            try:
+                emitter.on_end(rec)
+            except Exception as exc:
+                _pipeline.emitter_failed(emitter, "on_end", exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        """Record an exception that escaped the span's block: event plus status error."""
+        rec = self._record
+        if rec is None:
+            return
+        self.record_exception(exc)
+        if rec.status != _STATUS_OK:
+            rec.status = _STATUS_ERROR
+            if rec.status_description is None:
+                try:
+                    rec.status_description = f"{type(exc).__name__}: {exc}"[:MAX_MESSAGE_LENGTH]
+                except Exception:
+                    rec.status_description = type(exc).__name__
+
+    def __repr__(self) -> str:
+        return f"Span(name={self._name!r}, trace_id={self.trace_id!r}, span_id={self.span_id!r})"
+
+
+def start_span(
+    name: str,
+    *,
+    kind: str = SPAN_KIND_INTERNAL,
+    attributes: Mapping[str, Any] | None = None,
+    parent: TelemetryContext | None = None,
+    links: Sequence[TelemetryContext] = (),
+    start_ns: int | None = None,
+) -> Span:
+    """Create and start a span without making it current (for integrations).
+
+    Args:
+        name: the operation (route template for server spans; renameable until ``end``).
+        kind: ``internal``, ``server``, ``client``, ``producer`` or ``consumer``.
+        attributes: initial attributes (OpenTelemetry semantic conventions, ``obskit.semconv.ATTR_*``).
+        parent: the parent context; defaults to ``obskit.current()``. An invalid one (no trace)
+            starts a new trace, sampled by ``configure(trace_sample_rate=...)``.
+        links: contexts of related traces (e.g. the messages of an SQS batch).
+        start_ns: the start time in epoch nanoseconds, when it is already past.
+
+    Returns:
+        The ``Span``; activate ``span.context`` to make it current, and call ``end()``.
+    """
+    return _start(name, kind, attributes, parent, links, start_ns, _pipeline.RUNTIME or _pipeline.get())
+
+
+def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: TelemetryContext | None,
+           links: Sequence[TelemetryContext], start_ns: int | None, rt: Any) -> Span:
+    if parent is None:
+        parent = CURRENT.get()
+    ids = rt.ids
+    tid = parent[0]
+    if tid != INVALID_TRACE_ID:
+        parent_sid = parent[1]
+        remote = parent[9]
+        sampled = parent[2]
+        if sampled is None:  # X-Ray "Sampled=?": the decision is ours, and travels on
+            sampled = rt.sample(int(tid, 16))
+        ctx = _tuple_new(TelemetryContext, (
+            tid, "%016x" % ids.span_id(), sampled, parent[3], parent[4], parent[5], parent[6],  # noqa: UP031 - faster
+            parent[7], parent[8], False, parent[10],
+        ))
+    else:
+        tid_int = ids.trace_id()
+        sampled = rt.sample(tid_int)
+        parent_sid = None
+        remote = False
+        ctx = _tuple_new(TelemetryContext, (
+            "%032x" % tid_int, "%016x" % ids.span_id(), sampled, parent[3], parent[4], None, parent[6],  # noqa: UP031
+            None, True, False, parent[10],
+        ))
+    emitters = rt.span_emitters
+    if not (sampled and emitters):
+        return Span(ctx, parent_sid, name, None, rt)
+    if kind not in SPAN_KINDS:
+        _diagnostics.incr("tracing.invalid_kind")
+        kind = SPAN_KIND_INTERNAL
+    if type(name) is not str or not name:
+        name = str(name) if name else "span"
+    record = SpanRecord(name, ctx, parent_sid, kind, {}, start_ns if start_ns is not None else rt.clock(),
+                        bool(remote and parent_sid is not None), tuple(links) if links else ())
+    if attributes:
+        _clean_attributes(record, attributes)
+    for emitter in emitters:
+        try:
+            emitter.on_start(record)
+        except Exception as exc:
+            _pipeline.emitter_failed(emitter, "on_start", exc)
+    return Span(ctx, parent_sid, name, record, rt)
+
+
+# --- span(): context manager and decorator -----------------------------------------------------
+class span:
+    """Mark a unit of work as a span: a context manager and a decorator (sync, async, generators).
+
+    Example::
+
+        with obskit.span("charge", attributes={"order.id": 7}) as s:
+            s.set_attribute("amount", 12.5)
+            log.info("charging")        # carries this span's trace_id and span_id
+
+        @obskit.span()                  # name: the function's qualified name
+        async def fetch_prices(): ...
+
+    The span is current inside the block, so ``obskit.current().span_id`` is its id and log
+    lines and outgoing headers carry it. An exception is recorded on the span (status error,
+    an ``exception`` event) and re-raised unchanged. For generators the span covers the whole
+    iteration and is current only while the generator body runs.
+
+    Args:
+        name: the span name; for a decorator it defaults to the function's ``__qualname__``.
+        kind: ``internal`` (default), ``server``, ``client``, ``producer`` or ``consumer``.
+        attributes: initial attributes.
+    """
+
+    __slots__ = ("_attributes", "_kind", "_name", "_stack")
+
+    def __init__(self, name: str | Callable[..., Any] | None = None, *, kind: str = SPAN_KIND_INTERNAL,
+                 attributes: Mapping[str, Any] | None = None) -> None:
+        self._name = name
+        self._kind = kind
+        self._attributes = attributes
+        self._stack: list[tuple[Span, Any]] = []
+
+    def __new__(cls, name: Any = None, **kwargs: Any) -> Any:
+        if callable(name) and not isinstance(name, str):  # bare @obskit.span
+            return _decorate(name, name.__qualname__ if hasattr(name, "__qualname__") else repr(name),
+                             SPAN_KIND_INTERNAL, None)
+        return object.__new__(cls)
+
+    def __enter__(self) -> Span:
+        rt = _pipeline.RUNTIME or _pipeline.get()
+        sp = _start(self._name or "span", self._kind, self._attributes, None, (), None, rt)  # type: ignore[arg-type]
+        self._stack.append((sp, CURRENT.set(sp.context)))
+        return sp
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if not self._stack:
+            return
+        sp, token = self._stack.pop()
+        CURRENT.reset(token)
+        if exc is not None and isinstance(exc, Exception):
+            sp._fail(exc)
+        sp.end()
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, fn: F) -> F:
+        name = self._name if isinstance(self._name, str) and self._name else getattr(fn, "__qualname__", repr(fn))
+        return _decorate(fn, name, self._kind, self._attributes)
+
+
+def _decorate(fn: F, name: str, kind: str, attributes: Mapping[str, Any] | None) -> F:
+    """Wrap ``fn`` so each call runs in a span; the wrapper matches ``fn``'s flavour."""
+    if is_async_generator_function(fn):
+        return _wrap_async_generator(fn, name, kind, attributes)  # type: ignore[return-value]
+    if is_generator_function(fn):
+        return _wrap_generator(fn, name, kind, attributes)  # type: ignore[return-value]
+    if is_coroutine_function(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            rt = _pipeline.RUNTIME or _pipeline.get()
+            if not rt.span_emitters and CURRENT.get()[0] != INVALID_TRACE_ID:
+                return await fn(*args, **kwargs)
+            sp = _start(name, kind, attributes, None, (), None, rt)
+            token = CURRENT.set(sp.context)
+            try:
+                return await fn(*args, **kwargs)
+            except Exception as exc:
+                sp._fail(exc)
+                raise
+            finally:
+                CURRENT.reset(token)
+                sp.end()
+
+        return async_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        rt = _pipeline.RUNTIME
+        if rt is not None and not rt.span_emitters and CURRENT.get()[0] != INVALID_TRACE_ID:
+            return fn(*args, **kwargs)  # tracing off: the cost of a plain call
+        sp = _start(name, kind, attributes, None, (), None, rt or _pipeline.get())
+        token = CURRENT.set(sp.context)
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            sp._fail(exc)
+            raise
+        finally:
+            CURRENT.reset(token)
+            sp.end()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _wrap_generator(fn: Callable[..., Any], name: str, kind: str,
+                    attributes: Mapping[str, Any] | None) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        sp = _start(name, kind, attributes, None, (), None, _pipeline.RUNTIME or _pipeline.get())
+        ctx = sp.context
+        token = CURRENT.set(ctx)
+        try:
+            gen = fn(*args, **kwargs)
+        except Exception as exc:
+            sp._fail(exc)
+            sp.end()
+            raise
+        finally:
+            CURRENT.reset(token)
+        # Drive the generator by hand so the span is current only while its body runs:
+        # between items the consumer keeps its own context.
+        send_value: Any = None
+        thrown: BaseException | None = None
+        try:
+            while True:
+                token = CURRENT.set(ctx)
+                try:
+                    item = gen.throw(thrown) if thrown is not None else gen.send(send_value)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    CURRENT.reset(token)
+                thrown = None
+                try:
+                    send_value = yield item
+                except GeneratorExit:
+                    token = CURRENT.set(ctx)
+                    try:
+                        gen.close()
+                    finally:
+                        CURRENT.reset(token)
+                    raise
+                except BaseException as exc:  # thrown in by the consumer: forward it
+                    thrown = exc
+                    send_value = None
+        except Exception as exc:
+            sp._fail(exc)
+            raise
+        finally:
+            sp.end()
+
+    return wrapper
+
+
+def _wrap_async_generator(fn: Callable[..., Any], name: str, kind: str,
+                          attributes: Mapping[str, Any] | None) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        sp = _start(name, kind, attributes, None, (), None, _pipeline.RUNTIME or _pipeline.get())
+        ctx = sp.context
+        token = CURRENT.set(ctx)
+        try:
+            agen = fn(*args, **kwargs)
+        finally:
+            CURRENT.reset(token)
+        send_value: Any = None
+        thrown: BaseException | None = None
+        try:
+            while True:
+                token = CURRENT.set(ctx)
+                try:
+                    if thrown is not None:
+                        item = await agen.athrow(thrown)
+                    else:
+                        item = await agen.asend(send_value)
+                except StopAsyncIteration:
+                    return
+                finally:
+                    CURRENT.reset(token)
+                thrown = None
+                try:
+                    send_value = yield item
+                except GeneratorExit:
+                    token = CURRENT.set(ctx)
+                    try:
+                        await agen.aclose()
+                    finally:
+                        CURRENT.reset(token)
+                    raise
+                except BaseException as exc:
+                    thrown = exc
+                    send_value = None
+        except Exception as exc:
+            sp._fail(exc)
+            raise
+        finally:
+            sp.end()
+
+    return wrapper
+
+
+def _on_configure(runtime: Any, explicit: bool) -> None:
+    """Nothing to prepare: spans read the live runtime on every start."""
