@@ -210,6 +210,10 @@ class _Ctx:
     def add(self, line: int | None, fld: str, message: str, fix: str | None = None) -> None:
         self.problems.append(SLOProblem(self.file, line, fld, message, fix))
 
+    def error(self) -> SLOSpecError:
+        """Every problem so far, in line order (a stable sort keeps a line's problems together)."""
+        return SLOSpecError(sorted(self.problems, key=lambda p: (p.line is None, p.line or 0)))
+
 
 def _line(node: Any) -> int:
     return int(node.start_mark.line) + 1
@@ -470,7 +474,7 @@ def parse(text: str, file: str = "<string>") -> SLOConfig:
     ctx = _Ctx(file)
     config = _read_config(ctx, first)
     if ctx.problems or config is None:
-        raise SLOSpecError(ctx.problems)
+        raise ctx.error()
     return config
 
 
