@@ -221,6 +221,17 @@ class _Buffer:
             return self.n >= self.limit
 
 
+class _Ended:
+    """Stands in the scope of a request that ended before it recorded anything."""
+
+    __slots__ = ()
+    closed = True
+    n = 0
+
+
+_ENDED = _Ended()
+
+
 def _trace_property(rt: _pipeline.Runtime) -> dict[str, Any] | None:
     if not rt.config.option("metrics_trace_id"):
         return None
@@ -787,8 +798,9 @@ def flush_scope(scope: RequestScope) -> None:
     try:
         buf = scope.metrics
         if buf is None:
+            scope.metrics = _ENDED  # late writers (threads outliving the request) use the process buffer
             return
-        buf.closed = True  # late writers (threads outliving the request) go to the process buffer
+        buf.closed = True
         _hand_on(buf)
     except Exception as exc:
         _diagnostics.incr("metrics.internal_error")
