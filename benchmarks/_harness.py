@@ -103,10 +103,18 @@ def measure(
     return [Stats(name, tuple(values)) for name, values in per_round.items()]
 
 
-def rows(stats: Sequence[Stats], reference: str) -> list[dict[str, Any]]:
-    """One dict per case: case, median_us, min_us, iqr_pct, ratio (to ``reference``), reference."""
+def rows(
+    stats: Sequence[Stats], reference: str, peers: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """One dict per case: case, median_us, min_us, iqr_pct, ratio (to ``reference``), reference.
+
+    ``peers`` maps a case to the peer case that did the same work on the same input; those rows
+    also get ``peer_ratio`` (case median / peer median), the fairest single number on a noisy
+    machine because both sides of it ran in the same rounds.
+    """
     ref = next(s for s in stats if s.name == reference).median_us
-    return [
+    by_name = {s.name: s for s in stats}
+    out = [
         {
             "case": s.name,
             "median_us": round(s.median_us, 3),
@@ -117,6 +125,11 @@ def rows(stats: Sequence[Stats], reference: str) -> list[dict[str, Any]]:
         }
         for s in stats
     ]
+    for row in out:
+        peer = (peers or {}).get(row["case"])
+        if peer in by_name and by_name[peer].median_us:
+            row["peer_ratio"] = round(by_name[row["case"]].median_us / by_name[peer].median_us, 3)
+    return out
 
 
 def markdown_table(table: Sequence[Mapping[str, Any]]) -> str:
@@ -124,13 +137,17 @@ def markdown_table(table: Sequence[Mapping[str, Any]]) -> str:
     if not table:
         return "(no rows)\n"
     reference = table[0].get("reference", "reference")
-    lines = [
-        f"| case | median µs | min µs | IQR % | {_TIMES} {reference} |",
-        "|---|---:|---:|---:|---:|",
-    ]
+    paired = any("peer_ratio" in r for r in table)
+    head = f"| case | median µs | min µs | IQR % | {_TIMES} {reference} |"
+    rule = "|---|---:|---:|---:|---:|"
+    lines = [head + (f" {_TIMES} same-input peer |" if paired else ""), rule + ("---:|" if paired else "")]
     for r in table:
         median, low, iqr, ratio = r["median_us"], r["min_us"], r["iqr_pct"], r["ratio"]
-        lines.append(f"| {r['case']} | {median:.3g} | {low:.3g} | {iqr:.0f} | {ratio:.2f}{_TIMES} |")
+        line = f"| {r['case']} | {median:.3g} | {low:.3g} | {iqr:.0f} | {ratio:.2f}{_TIMES} |"
+        if paired:
+            peer = r.get("peer_ratio")
+            line += f" {peer:.2f}{_TIMES} |" if peer is not None else " |"
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 

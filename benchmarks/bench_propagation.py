@@ -140,7 +140,15 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     cases: dict[str, Any] = {"floor: 5 dict reads + 5-key dict": _floor}
     cases.update(_obskit_cases())
     cases.update(_otel_cases())
-    return rows(measure(cases, quick=quick), reference=REFERENCE)
+    peers = {
+        "obskit: extract + inject": REFERENCE,
+        "obskit: extract + inject (unique values per request)":
+            "OTel composite: extract + inject (unique values per request)",
+        "obskit: extract + inject (mixed-case names)": "OTel composite: extract + inject (mixed-case names)",
+        "obskit: extract only": "OTel composite: extract only",
+        "obskit: inject only": "OTel composite: inject only",
+    }
+    return rows(measure(cases, quick=quick), reference=REFERENCE, peers=peers)
 
 
 if __name__ == "__main__":
