@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from _emf_schema import assert_emf
 
 import obskit
+from _emf_schema import assert_emf
 from obskit import metrics
 from obskit.emitters import emf
 from obskit.metrics import MetricBatch, MetricGroup
