@@ -32,6 +32,13 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "correlation_headers": ("OBSKIT_CORRELATION_HEADERS",),
     "disabled": ("OBSKIT_DISABLED",),
     "debug": ("OBSKIT_DEBUG",),
+    # log options (obskit.logs)
+    "log_redact_keys": ("OBSKIT_LOG_REDACT_KEYS",),
+    "logs_bridge": ("OBSKIT_LOGS_BRIDGE",),
+    "log_debug_buffer_bytes": ("OBSKIT_LOG_DEBUG_BUFFER_BYTES",),
+    "log_max_bytes": ("OBSKIT_LOG_MAX_BYTES",),
+    "log_serializer": ("OBSKIT_LOG_SERIALIZER",),
+    "log_stream": ("OBSKIT_LOG_STREAM",),
     # emitter options
     "emf_agent_endpoint": ("OBSKIT_EMF_AGENT_ENDPOINT", "AWS_EMF_AGENT_ENDPOINT"),
     "emf_agent_queue_size": ("OBSKIT_EMF_AGENT_QUEUE_SIZE",),
