@@ -259,6 +259,10 @@ _YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff
 _RESERVED = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
 
 
+_STR_CACHE: dict[str, str] = {}
+_KEY_CACHE: dict[str, str] = {}
+
+
 def _scalar(value: Any) -> str:
     if value is True:
         return "true"
@@ -271,9 +275,12 @@ def _scalar(value: Any) -> str:
     if isinstance(value, float):
         return repr(value) if not value.is_integer() else str(int(value))
     text = str(value)
-    if _PLAIN.match(text) and text.lower() not in _RESERVED:
-        return text
-    return _quote(text)
+    done = _STR_CACHE.get(text)
+    if done is None:
+        done = text if _PLAIN.match(text) and text.lower() not in _RESERVED else _quote(text)
+        if len(_STR_CACHE) < 10_000:  # names, dimensions and ids repeat; descriptions mostly do not
+            _STR_CACHE[text] = done
+    return done
 
 
 def _quote(text: str) -> str:
@@ -282,29 +289,40 @@ def _quote(text: str) -> str:
 
 
 def _key(key: str) -> str:
-    return key if _PLAIN_KEY.match(key) and key.lower() not in _RESERVED else _quote(key)
+    done = _KEY_CACHE.get(key)
+    if done is None:
+        done = key if _PLAIN_KEY.match(key) and key.lower() not in _RESERVED else _quote(key)
+        if len(_KEY_CACHE) < 10_000:
+            _KEY_CACHE[key] = done
+    return done
 
 
 def _emit(obj: Any, pad: str, out: list[str]) -> None:
-    if isinstance(obj, dict):
+    append = out.append
+    if type(obj) is dict:
         for k, v in obj.items():
-            if isinstance(v, dict | list) and v:
-                out.append(f"{pad}{_key(k)}:")
-                _emit(v, pad + "  ", out)
-            elif isinstance(v, dict | list):
-                out.append(f"{pad}{_key(k)}: {'{}' if isinstance(v, dict) else '[]'}")
+            kind = type(v)
+            if kind is dict or kind is list:
+                if v:
+                    append(f"{pad}{_key(k)}:")
+                    _emit(v, pad + "  ", out)
+                else:
+                    append(f"{pad}{_key(k)}: {'{}' if kind is dict else '[]'}")
             else:
-                out.append(f"{pad}{_key(k)}: {_scalar(v)}")
-    else:
-        for item in obj:
-            if isinstance(item, dict | list) and item:
-                start = len(out)
-                _emit(item, pad + "  ", out)
-                out[start] = f"{pad}- {out[start][len(pad) + 2:]}"
-            elif isinstance(item, dict | list):
-                out.append(f"{pad}- {'{}' if isinstance(item, dict) else '[]'}")
-            else:
-                out.append(f"{pad}- {_scalar(item)}")
+                append(f"{pad}{_key(k)}: {_scalar(v)}")
+        return
+    inner = pad + "  "
+    cut = len(inner)
+    for item in obj:
+        kind = type(item)
+        if (kind is dict or kind is list) and item:
+            start = len(out)
+            _emit(item, inner, out)
+            out[start] = f"{pad}- {out[start][cut:]}"
+        elif kind is dict or kind is list:
+            append(f"{pad}- {'{}' if kind is dict else '[]'}")
+        else:
+            append(f"{pad}- {_scalar(item)}")
 
 
 def dump_yaml(obj: dict[str, Any]) -> str:
