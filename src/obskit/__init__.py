@@ -7,7 +7,6 @@ orjson, aws-xray-sdk, opentelemetry, boto3, frameworks) are imported by the func
 them, when it is first used.
 """
 
-from __future__ import annotations
 
 from obskit.errors import (
     ConfigError,
