@@ -1,0 +1,209 @@
+"""Pure ASGI middleware: every HTTP request gets a server span, an access line and its metrics.
+
+Imports: standard library and obskit's core (``obskit.scope``, ``obskit.propagation``,
+``obskit.semconv``). No framework: it works under any ASGI server and app (Starlette,
+FastAPI, Quart, Django's ASGI handler).
+
+Why pure ASGI and not Starlette's ``BaseHTTPMiddleware``: that one runs the app in a separate
+task, so a ContextVar the endpoint sets never comes back, a streamed body is buffered through
+a memory stream, and every request pays for the task. Here the app is awaited in the same task,
+``send`` is wrapped to see the status, the body size and the last chunk, and ``receive`` to see
+a client that goes away.
+
+What it does per ``http`` request (``lifespan`` and ``websocket`` pass through untouched):
+
+* the span starts named by the method and is renamed to ``GET /orders/{order_id}`` from
+  ``scope["route"].path``, which Starlette's router writes into the shared scope;
+* the latency ends when the last body chunk is sent (background tasks run after that);
+* an exception before the response started counts as a 500 fault; one after it started is a
+  fault with the status that was sent; both are re-raised unchanged;
+* a client that disconnects is logged as ``client_disconnected`` (499 if nothing was sent),
+  not as a fault of the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from obskit import _diagnostics
+from obskit.propagation import asgi_getter
+from obskit.scope import DIAG_ERROR, ScopeOptions, request_scope
+
+__all__ = ["ObskitMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_UA = b"user-agent"
+_HOST = b"host"
+_XFF = b"x-forwarded-for"
+DIAG_BAD_HEADERS = "scope.malformed_asgi_headers"
+
+
+class _Request(request_scope):
+    """One ASGI request: ``request_scope`` plus the wrapped ``send`` and ``receive``."""
+
+    __slots__ = ("_extra_headers", "_receive", "_send", "complete", "started")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, options: ScopeOptions) -> None:
+        ua = host = xff = None
+        try:
+            for name, value in scope.get("headers") or ():
+                if name == _UA:
+                    ua = value.decode("latin-1")
+                elif name == _HOST:
+                    host = value.decode("latin-1")
+                elif name == _XFF:
+                    xff = value.decode("latin-1") if xff is None else f"{xff},{value.decode('latin-1')}"
+        except Exception:  # a hand-built scope with odd headers: propagation copes, so do we
+            _diagnostics.incr(DIAG_BAD_HEADERS)
+        client = scope.get("client")
+        peer = client[0] if client else None
+        root = scope.get("root_path") or ""
+        path = scope.get("path")
+        request_scope.__init__(
+            self, scope.get("method") or "GET", root + path if root and path else path,
+            carrier=scope, getter=asgi_getter, peer=peer, forwarded_for=xff, user_agent=ua,
+            scheme=scope.get("scheme"), host=host, request=scope, options=options,
+        )
+        self._send = send
+        self._receive = receive
+        self.started = False
+        self.complete = False
+        extra = self.response_headers()
+        self._extra_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra] if extra else None
+
+    async def send(self, message: Message) -> None:
+        kind = message.get("type")
+        if kind == "http.response.start":
+            self.started = True
+            self.status = message.get("status")
+            extra = self._extra_headers
+            if extra:
+                message = _with_headers(message, extra)
+        elif kind == "http.response.body":
+            body = message.get("body")
+            if body:
+                self.response_size = (self.response_size or 0) + len(body)
+            elif self.response_size is None:
+                self.response_size = 0
+            if not message.get("more_body", False):
+                self.complete = True
+                try:
+                    await self._send(message)
+                except OSError:
+                    self.disconnected = True
+                    raise
+                self.finish_response()
+                return
+        try:
+            await self._send(message)
+        except OSError:  # the server could not write: the client went away
+            self.disconnected = True
+            raise
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message.get("type") == "http.disconnect" and not self.complete:
+            self.disconnected = True
+        return message
+
+
+def _with_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> Message:
+    """A copy of ``http.response.start`` with our headers added (unless the app set them)."""
+    headers = list(message.get("headers") or ())
+    if headers:
+        present = {bytes(h[0]).lower() for h in headers}
+        headers.extend(h for h in extra if h[0] not in present)
+    else:
+        headers.extend(extra)
+    out = dict(message)
+    out["headers"] = headers
+    return out
+
+
+def _route_of(scope: Scope, root_path: str) -> str | None:
+    """The route template the router matched, with the prefix of any ``Mount`` it went through."""
+    route = scope.get("route")
+    if route is None:
+        return None
+    path = getattr(route, "path", None)
+    if path.__class__ is not str:
+        return None
+    mounted = scope.get("root_path") or ""
+    if mounted != root_path and mounted.startswith(root_path):
+        return mounted[len(root_path):] + path
+    return path  # type: ignore[no-any-return]
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) or type(exc).__name__ == "ClientDisconnect"
+
+
+class ObskitMiddleware:
+    """Wrap an ASGI app so that each HTTP request is traced, logged and measured.
+
+    Example::
+
+        app = ObskitMiddleware(app, excluded_routes=["/health"])
+
+    Args:
+        app: the ASGI application.
+        **options: ``excluded_routes``, ``record_4xx_as_error``, ``response_headers``,
+            ``trust_forwarded_for``, ``trusted_proxies``, ``access_log``,
+            ``correlation_headers``, ``request_hook(span, scope)`` and
+            ``log_fields(scope) -> mapping`` (see ``obskit.scope.OPTIONS``); they override
+            ``configure()`` for this app.
+
+    Raises:
+        ConfigError: for an unknown option or a bad value, at once.
+    """
+
+    __slots__ = ("_options", "app")
+
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        self.app = app
+        self._options = ScopeOptions(options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        settings = self._options.settings()
+        if settings is None or settings.excluded(scope.get("path")):
+            await self.app(scope, receive, send)
+            return
+        root_path = scope.get("root_path") or ""
+        req = _Request(scope, receive, send, self._options)
+        if not req.active:
+            await self.app(scope, receive, send)
+            return
+        exc: BaseException | None = None
+        try:
+            await self.app(scope, req.receive, req.send)
+        except Exception as e:
+            exc = e
+            raise
+        finally:
+            _close(req, scope, root_path, exc)
+
+
+def _close(req: _Request, scope: Scope, root_path: str, exc: BaseException | None) -> None:
+    try:
+        req.set_route(_route_of(scope, root_path))
+        if exc is not None and _is_disconnect(exc) and (req.disconnected or req.started):
+            req.disconnected = True
+            exc = None
+        if exc is None and not req.complete:
+            if req.disconnected or req.started:
+                # Started but never finished: the client went away (or the task was cancelled).
+                req.disconnected = True
+            else:
+                req.status = 500  # the server answers an app that returned nothing with a 500
+    except Exception:  # never let telemetry bookkeeping mask the app's outcome
+        _diagnostics.incr(DIAG_ERROR)
+    req.end(exc)

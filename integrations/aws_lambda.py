@@ -1,0 +1,414 @@
+"""AWS Lambda: ``@instrument_handler`` gives each invocation a span, an access line and metrics.
+
+Imports: standard library and obskit's core (``obskit.scope``, ``obskit.metrics``,
+``obskit.propagation``, ``obskit._pipeline``, ``obskit.semconv``).
+
+Per invocation: the event's source is recognised (API Gateway REST and HTTP APIs, ALB,
+Function URLs, SQS, SNS, EventBridge, other record batches, direct invoke); the trace comes
+from the event's headers or Lambda's ``_X_AMZN_TRACE_ID``, and each SQS message's
+``AWSTraceHeader`` becomes a span link; the Lambda context's fields (``function_name``,
+``function_request_id``, ``function_arn``, ``function_memory_size``, ``cold_start``) are bound
+to every log line; the HTTP status is read from the response as API Gateway, ALB or the
+Function URL will read it; and ``obskit.flush()`` runs before the handler returns or raises,
+so nothing is left in a buffer when Lambda freezes the process.
+
+Cold start: the first invocation of the process records ``ColdStart`` once (also when it
+raises), except in provisioned concurrency (``AWS_LAMBDA_INITIALIZATION_TYPE``), where the
+initialisation happened before any request waited for it. ``obskit.testing.reset()`` makes the
+next invocation a cold start again.
+
+Timeout guard: Lambda kills a timed-out invocation without running ``finally`` blocks, so its
+telemetry would be lost with it. One watchdog thread (started on the first invocation, idle
+otherwise) wakes ``lambda_timeout_margin_ms`` before ``get_remaining_time_in_millis()`` runs
+out, writes a ``timeout_imminent`` line, ends the server span as a fault, records the
+request's metrics and flushes every emitter. Registering an invocation with it costs a lock
+and, only when the watchdog is idle, one notify.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from obskit.integrations._lambda_events import batch_failures, parse_event, response_status
+
+from obskit import _diagnostics, _pipeline
+from obskit._context import CURRENT, SCOPE
+from obskit.context import is_coroutine_function
+from obskit.propagation import mapping_getter
+from obskit.scope import DIAG_ERROR, ScopeOptions, request_scope
+from obskit.semconv import (
+    ATTR_AWS_REQUEST_ID,
+    ATTR_CLOUD_REGION,
+    ATTR_CLOUD_RESOURCE_ID,
+    ATTR_FAAS_COLDSTART,
+    ATTR_FAAS_INVOCATION_ID,
+    ATTR_FAAS_NAME,
+    ATTR_FAAS_TIMEOUT_IMMINENT,
+    ATTR_FAAS_TRIGGER,
+    ATTR_MESSAGING_BATCH_COUNT,
+    LOG_BATCH_FAILURES,
+    LOG_BATCH_SIZE,
+    LOG_COLD_START,
+    LOG_FUNCTION_ARN,
+    LOG_FUNCTION_MEMORY_SIZE,
+    LOG_FUNCTION_NAME,
+    LOG_FUNCTION_REQUEST_ID,
+    LOG_REMAINING_MS,
+    LOG_TRIGGER,
+    TIMEOUT_MESSAGE,
+)
+
+__all__ = ["instrument_handler"]
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
+PROVISIONED = "provisioned-concurrency"
+
+_record_cold_start: Any = None
+
+
+# --- cold start ----------------------------------------------------------------------------------
+_cold = True
+
+
+def _take_cold_start() -> bool:
+    """``True`` for the first invocation of a process that was not pre-initialised."""
+    global _cold
+    if not _cold:
+        return False
+    _cold = False
+    return os.environ.get(INITIALIZATION_TYPE) != PROVISIONED
+
+
+def _reset_cold_start() -> None:
+    global _cold
+    _cold = True
+
+
+# --- the timeout guard ---------------------------------------------------------------------------
+class _Watchdog:
+    """One daemon thread that fires for invocations about to time out."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._active: dict[int, tuple[float, _Invocation]] = {}
+        self._wake_at = math.inf
+        self._thread: threading.Thread | None = None
+
+    def watch(self, inv: _Invocation, deadline: float) -> None:
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="obskit-lambda-timeout", daemon=True)
+                self._thread.start()
+            self._active[id(inv)] = (deadline, inv)
+            if deadline < self._wake_at:
+                self._cond.notify()
+
+    def release(self, inv: _Invocation) -> bool:
+        """Stop watching ``inv``; ``False`` when the guard already fired for it."""
+        with self._cond:
+            return self._active.pop(id(inv), None) is not None
+
+    def clear(self) -> None:
+        with self._cond:
+            self._active.clear()
+
+    def after_fork(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._active = {}
+        self._wake_at = math.inf
+        self._thread = None
+
+    def _run(self) -> None:
+        cond = self._cond
+        with cond:
+            while True:
+                now = time.monotonic()
+                due = [key for key, (deadline, _) in self._active.items() if deadline <= now]
+                if due:
+                    fired = [self._active.pop(key)[1] for key in due]
+                    cond.release()
+                    try:
+                        for inv in fired:
+                            inv.timeout_imminent()
+                    finally:
+                        cond.acquire()
+                    continue
+                nxt = min((d for d, _ in self._active.values()), default=math.inf)
+                self._wake_at = nxt
+                cond.wait(None if nxt == math.inf else nxt - now)
+                self._wake_at = -math.inf  # awake: a new deadline need not notify
+
+
+_watchdog = _Watchdog()
+
+
+def _reset() -> None:
+    _reset_cold_start()
+    _watchdog.clear()
+
+
+_pipeline.on_reset(_reset)
+_pipeline.on_fork(_watchdog.after_fork)
+
+
+# --- one invocation ------------------------------------------------------------------------------
+_arn_regions: dict[str, str | None] = {}
+
+
+def _region(arn: str | None) -> str | None:
+    if arn is None:
+        return None
+    got = _arn_regions.get(arn, "")
+    if got == "":
+        parts = arn.split(":")
+        got = parts[3] if len(parts) > 4 and parts[3] else None
+        if len(_arn_regions) < 64:
+            _arn_regions[arn] = got
+    return got
+
+
+def _attr(context: Any, name: str) -> Any:
+    try:
+        value = getattr(context, name, None)
+    except Exception:
+        return None
+    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+class _Invocation(request_scope):
+    """One invocation: ``request_scope`` plus the event, the guard and the cold-start flag."""
+
+    __slots__ = ("cold_start", "event", "margin_ms", "watched")
+
+    def __init__(self, event: Any, context: Any, options: ScopeOptions) -> None:
+        global _record_cold_start
+        ev = self.event = parse_event(event)
+        cold = self.cold_start = _take_cold_start()
+        name = _attr(context, "function_name")
+        request_id = _attr(context, "aws_request_id")
+        arn = _attr(context, "invoked_function_arn")
+        fields = {
+            LOG_COLD_START: cold,
+            LOG_FUNCTION_NAME: name,
+            LOG_FUNCTION_REQUEST_ID: request_id,
+            LOG_FUNCTION_ARN: arn,
+            LOG_FUNCTION_MEMORY_SIZE: _attr(context, "memory_limit_in_mb"),
+        }
+        attrs = ev.attributes
+        attrs[ATTR_FAAS_TRIGGER] = ev.faas_trigger
+        attrs[ATTR_FAAS_COLDSTART] = cold
+        if request_id is not None:
+            attrs[ATTR_FAAS_INVOCATION_ID] = request_id
+            attrs[ATTR_AWS_REQUEST_ID] = request_id
+        if name is not None:
+            attrs[ATTR_FAAS_NAME] = name
+        if arn is not None:
+            attrs[ATTR_CLOUD_RESOURCE_ID] = arn
+            region = _region(arn)
+            if region:
+                attrs[ATTR_CLOUD_REGION] = region
+        if ev.http:
+            request_scope.__init__(
+                self, ev.method, ev.path, route=ev.route, carrier=ev.headers, getter=mapping_getter,
+                attributes=attrs, fields=fields, peer=ev.peer, forwarded_for=ev.forwarded_for,
+                user_agent=ev.user_agent, scheme=ev.scheme, host=ev.host, request=event, options=options,
+            )
+        else:
+            request_scope.__init__(
+                self, None, operation=ev.operation or name or "invoke", carrier=ev.headers,
+                getter=mapping_getter, links=ev.links, kind=ev.kind, attributes=attrs, fields=fields,
+                request=event, options=options,
+            )
+        self.watched = False
+        self.margin_ms = 0
+        if not self.active:
+            return
+        if cold:
+            if _record_cold_start is None:
+                from obskit.metrics import record_cold_start
+
+                _record_cold_start = record_cold_start
+            try:
+                _record_cold_start()
+            except Exception:  # metrics never raise; belt and braces for the one-off path
+                _diagnostics.incr(DIAG_ERROR)
+        settings = self._settings
+        margin = settings.timeout_margin_ms if settings is not None else 0
+        if margin:
+            self._guard(context, margin)
+
+    def _guard(self, context: Any, margin: int) -> None:
+        try:
+            remaining = context.get_remaining_time_in_millis()
+        except Exception:  # no context, or not Lambda's: no guard
+            return
+        if not isinstance(remaining, (int, float)) or isinstance(remaining, bool) or remaining <= 0:
+            return
+        self.margin_ms = margin
+        self.watched = True
+        _watchdog.watch(self, time.monotonic() + max(0.0, remaining - margin) / 1000.0)
+
+    def complete(self, response: Any, exc: BaseException | None) -> Any:
+        """Finish the invocation (unless the guard did) and return the response to hand back."""
+        if self.watched and not _watchdog.release(self):
+            self.detach()  # the guard wrote this invocation's telemetry already
+            return response
+        ev = self.event
+        if exc is None:
+            if ev.http:
+                self.set_status(response_status(ev, response))
+                response = self._with_headers(response)
+            failures = batch_failures(response)
+            extra = {LOG_TRIGGER: ev.trigger}
+            if failures is not None:
+                extra[LOG_BATCH_FAILURES] = failures
+                extra[LOG_BATCH_SIZE] = ev.attributes.get(ATTR_MESSAGING_BATCH_COUNT)
+        else:
+            extra = {LOG_TRIGGER: ev.trigger}
+        self.finish(exc, extra=extra)
+        self.detach()
+        return response
+
+    def _with_headers(self, response: Any) -> Any:
+        if not isinstance(response, dict) or "statusCode" not in response:
+            return response
+        add = self.response_headers()
+        if not add:
+            return response
+        out = dict(response)  # never mutate what the handler returned: it may be a shared constant
+        multi = out.get("multiValueHeaders")
+        headers = out.get("headers")
+        if isinstance(multi, dict) and not isinstance(headers, dict):
+            present = {k.lower() for k in multi}
+            out["multiValueHeaders"] = {**multi, **{k: [v] for k, v in add if k not in present}}
+        else:
+            headers = headers if isinstance(headers, dict) else {}
+            present = {k.lower() for k in headers if isinstance(k, str)}
+            out["headers"] = {**headers, **{k: v for k, v in add if k not in present}}
+        return out
+
+    def timeout_imminent(self) -> None:
+        """Called by the watchdog thread: leave the invocation's telemetry before Lambda kills it."""
+        ctx = self.context
+        token = CURRENT.set(ctx) if ctx is not None else None
+        stoken = SCOPE.set(self)
+        try:
+            settings = self._settings
+            if settings is not None:
+                try:
+                    settings.logger.warning(TIMEOUT_MESSAGE, **{LOG_REMAINING_MS: self.margin_ms,
+                                                                LOG_TRIGGER: self.event.trigger})
+                except Exception:
+                    _diagnostics.incr(DIAG_ERROR)
+            span = self.span
+            if span is not None:
+                span.set_attribute(ATTR_FAAS_TIMEOUT_IMMINENT, True)
+            self.finish(error_type="timeout", extra={LOG_TRIGGER: self.event.trigger})
+        finally:
+            SCOPE.reset(stoken)
+            if token is not None:
+                CURRENT.reset(token)
+            _pipeline.flush()
+
+
+_MISSING: Any = object()
+
+
+def _build(handler: H, options: ScopeOptions) -> H:
+    if is_coroutine_function(handler):
+
+        @functools.wraps(handler)
+        async def async_wrapper(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
+            inv = _Invocation(event, context, options)
+            if not inv.active:
+                return await handler(event, context, *args, **kwargs)
+            response = _MISSING
+            try:
+                response = await handler(event, context, *args, **kwargs)
+            except Exception as exc:
+                response = None
+                inv.complete(None, exc)
+                _pipeline.flush()
+                raise
+            finally:
+                if response is _MISSING:  # cancelled or exiting: still leave the telemetry
+                    inv.complete(None, None)
+                    _pipeline.flush()
+            response = inv.complete(response, None)
+            _pipeline.flush()
+            return response
+
+        return async_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(handler)
+    def wrapper(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
+        inv = _Invocation(event, context, options)
+        if not inv.active:
+            return handler(event, context, *args, **kwargs)
+        response = _MISSING
+        try:
+            response = handler(event, context, *args, **kwargs)
+        except Exception as exc:
+            response = None
+            inv.complete(None, exc)
+            _pipeline.flush()
+            raise
+        finally:
+            if response is _MISSING:  # SystemExit and friends: still leave the telemetry
+                inv.complete(None, None)
+                _pipeline.flush()
+        response = inv.complete(response, None)
+        _pipeline.flush()
+        return response
+
+    return wrapper  # type: ignore[return-value]
+
+
+@overload
+def instrument_handler(handler: H, /, **options: Any) -> H: ...
+
+
+@overload
+def instrument_handler(handler: None = None, /, **options: Any) -> Callable[[H], H]: ...
+
+
+def instrument_handler(handler: H | None = None, /, **options: Any) -> H | Callable[[H], H]:
+    """Trace, log and measure every invocation of a Lambda handler (sync or async).
+
+    Example::
+
+        @obskit.integrations.aws_lambda.instrument_handler
+        def handler(event, context):
+            ...
+
+        @instrument_handler(lambda_timeout_margin_ms=500, excluded_routes=["/ping"])
+        def handler(event, context): ...
+
+    The handler's result and exceptions pass through unchanged, except that for HTTP
+    events the response gets the configured ``response_headers`` (in a copy of the dict).
+
+    Args:
+        handler: the handler; omit it to pass options (decorator with arguments).
+        **options: ``lambda_timeout_margin_ms``, ``excluded_routes``, ``record_4xx_as_error``,
+            ``response_headers``, ``access_log``, ``correlation_headers``,
+            ``request_hook(span, event)`` and ``log_fields(event) -> mapping``.
+
+    Returns:
+        The wrapped handler, or a decorator when ``handler`` is omitted.
+
+    Raises:
+        ConfigError: for an unknown option or a bad value, at decoration time.
+    """
+    scope_options = ScopeOptions(options)
+    if handler is None:
+        return lambda fn: _build(fn, scope_options)
+    return _build(handler, scope_options)
+

@@ -1,0 +1,151 @@
+"""WSGI middleware: every request gets a server span, an access line and its metrics.
+
+Imports: standard library and obskit's core (``obskit.scope``, ``obskit.propagation``). No
+framework: Flask's integration builds on it, and any WSGI app (Django, Pyramid, Falcon) can
+use it directly.
+
+A WSGI response is not over when the app returns: the server still iterates the body (a
+streamed response produces it then) and calls ``close()`` at the end. So the request's
+telemetry is finished when the body is exhausted (or closed early), not when the app
+returns; the latency ends at the last chunk, and log lines written while a generator
+produces the body still carry the request's ids. (A test client that never reads the body
+never finishes it either: read ``response.data`` or close the response.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from obskit.propagation import wsgi_getter
+from obskit.scope import ScopeOptions, request_scope
+
+__all__ = ["ObskitMiddleware"]
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _Request(request_scope):
+    """One WSGI request: ``request_scope`` plus the wrapped ``start_response``."""
+
+    __slots__ = ("_extra_headers", "_start_response")
+
+    def __init__(self, environ: dict[str, Any], start_response: Callable[..., Any], options: ScopeOptions) -> None:
+        path = environ.get("PATH_INFO") or "/"
+        script = environ.get("SCRIPT_NAME")
+        request_scope.__init__(
+            self, environ.get("REQUEST_METHOD") or "GET", script + path if script else path,
+            carrier=environ, getter=wsgi_getter, peer=environ.get("REMOTE_ADDR"),
+            forwarded_for=environ.get("HTTP_X_FORWARDED_FOR"), user_agent=environ.get("HTTP_USER_AGENT"),
+            scheme=environ.get("wsgi.url_scheme"), host=environ.get("HTTP_HOST"), request=environ,
+            options=options,
+        )
+        self._start_response = start_response
+        self._extra_headers = self.response_headers() or None
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        try:
+            self.status = int(status[:3])
+        except (TypeError, ValueError):
+            self.status = None
+        extra = self._extra_headers
+        if extra:
+            present = {h[0].lower() for h in headers}
+            headers = headers + [h for h in extra if h[0] not in present]
+        if exc_info is None:
+            return self._start_response(status, headers)
+        return self._start_response(status, headers, exc_info)
+
+
+class _Body:
+    """The app's response iterable, counting bytes and finishing the request at its end.
+
+    A class, not a generator: a generator would run its ``finally`` only when collected if
+    the server never iterates to the end, and would hide the app iterable's ``close``.
+    """
+
+    __slots__ = ("_iter", "_req", "_result")
+
+    def __init__(self, result: Iterable[bytes], req: _Request) -> None:
+        self._result = result
+        self._req = req
+        self._iter: Iterator[bytes] | None = None
+
+    def __iter__(self) -> _Body:
+        if self._iter is None:
+            try:
+                self._iter = iter(self._result)
+            except Exception as exc:
+                self._req.end(exc)
+                raise
+        return self
+
+    def __next__(self) -> bytes:
+        it = self._iter
+        if it is None:
+            it = self.__iter__()._iter
+        try:
+            chunk = next(it)  # type: ignore[arg-type]
+        except StopIteration:
+            self._req.end()  # the response is complete: time it and write its telemetry now
+            raise
+        except Exception as exc:
+            self._req.end(exc)
+            raise
+        req = self._req
+        req.response_size = (req.response_size or 0) + len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        req = self._req
+        close = getattr(self._result, "close", None)
+        try:
+            if close is not None:
+                close()
+        except Exception as exc:
+            req.end(exc)
+            raise
+        req.end()
+
+
+class ObskitMiddleware:
+    """Wrap a WSGI app so that each request is traced, logged and measured.
+
+    Example::
+
+        app.wsgi_app = ObskitMiddleware(app.wsgi_app, excluded_routes=["/health"])
+
+    Args:
+        app: the WSGI application.
+        **options: ``excluded_routes``, ``record_4xx_as_error``, ``response_headers``,
+            ``trust_forwarded_for``, ``trusted_proxies``, ``access_log``,
+            ``correlation_headers``, ``request_hook(span, environ)`` and
+            ``log_fields(environ) -> mapping``; they override ``configure()`` for this app.
+
+    Raises:
+        ConfigError: for an unknown option or a bad value, at once.
+    """
+
+    __slots__ = ("_options", "app")
+
+    def __init__(self, app: WSGIApp, **options: Any) -> None:
+        self.app = app
+        self._options = ScopeOptions(options)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        settings = self._options.settings()
+        if settings is None or settings.excluded(environ.get("PATH_INFO")):
+            return self.app(environ, start_response)
+        req = _Request(environ, start_response, self._options)
+        if not req.active:
+            return self.app(environ, start_response)
+        result = None
+        try:
+            result = self.app(environ, req.start_response)
+        except Exception as exc:
+            req.end(exc)
+            raise
+        finally:
+            if result is None:  # cancelled or exiting: still leave the telemetry behind
+                req.end()
+        return _Body(result, req)

@@ -1,0 +1,771 @@
+"""One request, start to end: server span, access line, request metrics, correlated logs.
+
+Imports: standard library and obskit's core (``_context``, ``_diagnostics``, ``_pipeline``,
+``config``, ``semconv``). ``obskit.tracing``, ``obskit.metrics``, ``obskit.logs`` and
+``obskit.propagation`` are bound when the first settings are built (they are stdlib-only at
+import too, but binding late keeps ``configure()``'s scan of ``OPTIONS`` free of import cycles).
+
+Every integration (ASGI, WSGI, Flask, FastAPI, Lambda) is a thin shell around
+``request_scope``; the semantics of DESIGN.md section 4 live here once:
+
+1. extract the incoming context (headers, or what the Lambda integration pre-extracted);
+2. open a server span named by the route template (``GET /orders/{order_id}``, never the raw
+   path: the route is often known only after routing, so the span is renamed then), make it
+   current and install this object as the request's ``RequestScope`` accumulator, once;
+3. the integration runs the app and reports the status (``set_status``) and body size;
+4. ``end()``: end the span (fault on 5xx or an exception), write one access line, record
+   ``Latency``/``Error``/``Fault``, hand the request's metrics on, let the log module write or
+   drop the buffered DEBUG lines, and reset the context.
+
+Speed is a feature here: this runs on every request. ``request_scope`` is a slotted class
+(no generator context manager, no per-request closures), the settings that depend on the
+configuration are computed once per ``Config`` object (``ScopeOptions.settings``), and the
+steps that could fail are each isolated so that telemetry never raises into the application.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import Token
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+from obskit import _diagnostics, _pipeline
+from obskit._context import CURRENT, SCOPE, RequestScope, TelemetryContext
+from obskit.config import Option, parse_bool, parse_number, parse_str_tuple
+from obskit.errors import ConfigError
+from obskit.semconv import (
+    ACCESS_LOGGER,
+    ACCESS_MESSAGE,
+    ATTR_CLIENT_ADDRESS,
+    ATTR_CLIENT_DISCONNECTED,
+    ATTR_ERROR_TYPE,
+    ATTR_HTTP_METHOD,
+    ATTR_HTTP_RESPONSE_SIZE,
+    ATTR_HTTP_ROUTE,
+    ATTR_HTTP_STATUS,
+    ATTR_SERVER_ADDRESS,
+    ATTR_URL_PATH,
+    ATTR_URL_SCHEME,
+    ATTR_USER_AGENT,
+    HEADER_CORRELATION_ID,
+    HEADER_TRACEPARENT,
+    HEADER_XRAY,
+    LOG_CLIENT_DISCONNECTED,
+    LOG_CLIENT_IP,
+    LOG_DURATION_MS,
+    LOG_ERROR_TYPE,
+    LOG_HTTP_METHOD,
+    LOG_HTTP_PATH,
+    LOG_HTTP_ROUTE,
+    LOG_HTTP_STATUS,
+    LOG_RESPONSE_SIZE,
+    LOG_USER_AGENT,
+    SPAN_KIND_SERVER,
+)
+
+__all__ = [
+    "OPTIONS",
+    "ScopeOptions",
+    "ScopeSettings",
+    "current_request",
+    "request_scope",
+    "set_route",
+]
+
+_RESPONSE_HEADER_CHOICES = (HEADER_CORRELATION_ID, HEADER_TRACEPARENT, HEADER_XRAY)
+
+
+def _parse_response_headers(name: str, value: Any) -> tuple[str, ...]:
+    items = tuple(v.lower() for v in parse_str_tuple(name, value))
+    bad = [v for v in items if v not in _RESPONSE_HEADER_CHOICES]
+    if bad:
+        raise ConfigError(
+            f"{name}={value!r}: unknown response header {bad[0]!r}; accepted: "
+            f"{', '.join(repr(c) for c in _RESPONSE_HEADER_CHOICES)} (or an empty list for none)"
+        )
+    return items
+
+
+def _parse_routes(name: str, value: Any) -> tuple[str, ...]:
+    items = parse_str_tuple(name, value)
+    bad = [v for v in items if not v.startswith("/")]
+    if bad:
+        raise ConfigError(f"{name}={value!r}: {bad[0]!r} is not a path; routes start with '/' (e.g. '/health')")
+    return items
+
+
+def _parse_proxies(name: str, value: Any) -> tuple[str, ...]:
+    items = parse_str_tuple(name, value)
+    import ipaddress
+
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name}={value!r}: {item!r} is not an IP address or network; "
+                "expected addresses or CIDRs like '10.0.0.0/8', or '*' for any peer"
+            ) from None
+    return items
+
+
+OPTIONS: dict[str, Option] = {
+    "excluded_routes": Option(
+        (), _parse_routes,
+        "Paths that get no span, no metrics and no access line (health checks); "
+        "an entry ending in '*' is a prefix. Matched against the raw path.",
+    ),
+    "record_4xx_as_error": Option(True, parse_bool, "Count 4xx responses in the Error metric."),
+    "response_headers": Option(
+        (HEADER_CORRELATION_ID,), _parse_response_headers,
+        "Headers added to every response so clients can quote the ids: "
+        "'x-correlation-id', 'traceparent', 'x-amzn-trace-id'.",
+    ),
+    "trust_forwarded_for": Option(
+        False, parse_bool,
+        "Take client_ip from X-Forwarded-For (from any peer); set it behind a load balancer.",
+    ),
+    "trusted_proxies": Option(
+        (), _parse_proxies,
+        "Peers (addresses or CIDRs, '*' for any) whose X-Forwarded-For is believed; the client is "
+        "the right-most address that is not a trusted proxy.",
+    ),
+    "access_log": Option(True, parse_bool, "Write one access line per request on the 'obskit.access' logger."),
+    "lambda_timeout_margin_ms": Option(
+        300, parse_number(0, 900_000, integer=True),
+        "Lambda: flush telemetry and log 'timeout_imminent' this many ms before the function "
+        "times out (0 turns the guard off).",
+    ),
+}
+"""Options of ``configure()`` (and of every ``instrument()``, which override them per app)."""
+
+_HOOKS = ("request_hook", "log_fields", "correlation_headers")
+"""Options only ``instrument()``/middleware take: callables and per-app header lists."""
+
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+_OTHER_METHOD = "_OTHER"
+"""What an unknown HTTP method becomes in span names and the Operation dimension (OTel's rule):
+a client that sends ``FOO1``, ``FOO2``... must not create a metric per method."""
+
+_MAX_TEXT = 1024
+"""Longest user agent / path / forwarded-for value written to logs and spans."""
+_MAX_FORWARDED = 2048
+
+DIAG_ERROR = "scope.error"
+DIAG_HOOK = "scope.hook_failure"
+DIAG_CLIPPED = "scope.clipped"
+
+# Bound from the signal modules when the first settings are built (see _bind).
+_start_span: Any = None
+_record_request: Any = None
+_flush_scope: Any = None
+_start_request: Any = None
+_end_request: Any = None
+_get_logger: Any = None
+_extract: Any = None
+
+
+def _bind() -> None:
+    global _start_span, _record_request, _flush_scope, _start_request, _end_request, _get_logger, _extract
+    if _extract is not None:
+        return
+    from obskit import logs, metrics, tracing
+    from obskit.propagation import extract
+
+    _start_span = tracing.start_span
+    _record_request = metrics.record_request
+    _flush_scope = metrics.flush_scope
+    _start_request = logs.start_request
+    _end_request = logs.end_request
+    _get_logger = logs.get_logger
+    _extract = extract
+
+
+def normalize_method(method: str) -> str:
+    """The method as it may appear in a span name or a dimension (``_OTHER`` if unknown)."""
+    if method in _KNOWN_METHODS:
+        return method
+    upper = method.upper() if method.__class__ is str else ""
+    return upper if upper in _KNOWN_METHODS else _OTHER_METHOD
+
+
+def _clip(value: str | None) -> str | None:
+    if value is None or len(value) <= _MAX_TEXT:
+        return value
+    _diagnostics.incr(DIAG_CLIPPED)
+    return value[:_MAX_TEXT]
+
+
+class ScopeSettings:
+    """What ``request_scope`` needs, resolved once per configuration and per app.
+
+    Built by ``ScopeOptions.settings()``: the options given to ``instrument()`` win over
+    ``configure()``/environment, which win over the defaults in ``OPTIONS``.
+    """
+
+    __slots__ = (
+        "access_log",
+        "clock",
+        "config",
+        "correlation",
+        "excluded_exact",
+        "excluded_prefixes",
+        "log_fields",
+        "logger",
+        "record_4xx",
+        "request_hook",
+        "rh_correlation",
+        "rh_traceparent",
+        "rh_xray",
+        "timeout_margin_ms",
+        "trust_all",
+        "trusted_exact",
+        "trusted_networks",
+    )
+
+    def __init__(self, runtime: Any, values: Mapping[str, Any], hooks: Mapping[str, Any]) -> None:
+        _bind()
+        self.config = runtime.config
+        self.clock: Callable[[], int] = runtime.clock
+        excluded = values["excluded_routes"]
+        self.excluded_exact = frozenset(r for r in excluded if not r.endswith("*"))
+        self.excluded_prefixes = tuple(r[:-1] for r in excluded if r.endswith("*"))
+        self.record_4xx: bool = values["record_4xx_as_error"]
+        headers = values["response_headers"]
+        self.rh_correlation = HEADER_CORRELATION_ID in headers
+        self.rh_traceparent = HEADER_TRACEPARENT in headers
+        self.rh_xray = HEADER_XRAY in headers
+        self.access_log: bool = values["access_log"]
+        self.timeout_margin_ms: int = values["lambda_timeout_margin_ms"]
+        proxies = values["trusted_proxies"]
+        self.trust_all = "*" in proxies or (not proxies and values["trust_forwarded_for"])
+        self.trusted_exact: frozenset[str] = frozenset()
+        self.trusted_networks: tuple[Any, ...] = ()
+        if proxies and not self.trust_all:
+            import ipaddress
+
+            nets = [ipaddress.ip_network(p, strict=False) for p in proxies]
+            self.trusted_exact = frozenset(str(n.network_address) for n in nets if n.num_addresses == 1)
+            self.trusted_networks = tuple(n for n in nets if n.num_addresses > 1)
+        self.request_hook: Callable[[Any, Any], None] | None = hooks.get("request_hook")
+        self.log_fields: Callable[[Any], Mapping[str, Any] | None] | None = hooks.get("log_fields")
+        self.correlation: Any = None
+        if hooks.get("correlation_headers"):
+            from obskit.propagation import CompositePropagator
+
+            self.correlation = CompositePropagator((), correlation_headers=hooks["correlation_headers"])
+        self.logger = _get_logger(ACCESS_LOGGER)
+
+    def excluded(self, path: str | None) -> bool:
+        """Whether requests to ``path`` get no telemetry at all (health checks)."""
+        if path is None:
+            return False
+        if path in self.excluded_exact:
+            return True
+        return any(path.startswith(prefix) for prefix in self.excluded_prefixes)
+
+    def trusts(self, peer: str | None) -> bool:
+        """Whether ``peer`` is a proxy whose ``X-Forwarded-For`` is believed."""
+        if self.trust_all:
+            return True
+        if peer is None or not (self.trusted_exact or self.trusted_networks):
+            return False
+        if peer in self.trusted_exact:
+            return True
+        if self.trusted_networks:
+            import ipaddress
+
+            try:
+                addr = ipaddress.ip_address(peer)
+            except ValueError:
+                return False
+            return any(addr in net for net in self.trusted_networks)
+        return False
+
+    def client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:
+        """The client's address: the peer, or from ``X-Forwarded-For`` when the peer is trusted.
+
+        Walks ``X-Forwarded-For`` from the right (the entries nearest to us were added by our
+        own proxies) and returns the first address that is not a trusted proxy. With
+        ``trust_forwarded_for`` every proxy is trusted, so that is the left-most entry. A
+        client can prepend anything it likes to the header; only what our proxies appended
+        is believed.
+        """
+        if not forwarded_for or not self.trusts(peer):
+            return peer
+        if len(forwarded_for) > _MAX_FORWARDED:
+            _diagnostics.incr(DIAG_CLIPPED)
+            forwarded_for = forwarded_for[-_MAX_FORWARDED:]
+        hops = [h.strip() for h in forwarded_for.split(",")]
+        hops = [h for h in hops if h]
+        if not hops:
+            return peer
+        if self.trust_all:
+            return _clip(hops[0])
+        for hop in reversed(hops):
+            if not self.trusts(hop):
+                return _clip(hop)
+        return _clip(hops[0])
+
+
+class ScopeOptions:
+    """The options one app was instrumented with, validated at once, settings built lazily.
+
+    ``instrument(app, excluded_routes=[...])`` validates here, at import time of the app, and
+    raises ``ConfigError`` for a bad name or value. The settings derived from them and from
+    the live configuration are rebuilt only when ``configure()`` installs a new configuration
+    (also inside ``obskit.testing.capture()``), so apps can be instrumented before
+    ``configure()`` runs.
+    """
+
+    __slots__ = ("_cfg", "_given", "_hooks", "_settings")
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        given: dict[str, Any] = {}
+        hooks: dict[str, Any] = {}
+        for key, value in (options or {}).items():
+            if key in OPTIONS:
+                if value is not None:
+                    given[key] = OPTIONS[key].parse(key, value)
+            elif key in _HOOKS:
+                if key == "correlation_headers":
+                    value = tuple(h.lower() for h in parse_str_tuple(key, value)) if value is not None else None
+                elif value is not None and not callable(value):
+                    raise ConfigError(f"{key}={value!r}: expected a callable or None")
+                hooks[key] = value
+            else:
+                import difflib
+
+                known = sorted((*OPTIONS, *_HOOKS))
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"unknown option {key!r}{hint}; known options: {', '.join(known)}")
+        self._given = MappingProxyType(given)
+        self._hooks = MappingProxyType(hooks)
+        self._cfg: Any = None
+        self._settings: ScopeSettings | None = None
+
+    def settings(self) -> ScopeSettings | None:
+        """The settings for the configuration in force; ``None`` when obskit is disabled."""
+        rt = _pipeline.get()
+        cfg = rt.config
+        if cfg is self._cfg:
+            return self._settings
+        return self._rebuild(rt)
+
+    def _rebuild(self, rt: Any) -> ScopeSettings | None:
+        cfg = rt.config
+        settings: ScopeSettings | None = None
+        if not cfg.disabled:
+            values = {}
+            for key, opt in OPTIONS.items():
+                if key in self._given:
+                    values[key] = self._given[key]
+                else:
+                    try:
+                        values[key] = cfg.option(key)
+                    except KeyError:  # a configuration built without this module's options
+                        values[key] = opt.default
+            settings = ScopeSettings(rt, values, self._hooks)
+        self._settings = settings
+        self._cfg = cfg
+        return settings
+
+
+_DEFAULT_OPTIONS = ScopeOptions()
+
+
+class request_scope(RequestScope):
+    """The telemetry of one request: use as a context manager, or call ``begin``/``end``.
+
+    It is the request's ``RequestScope`` accumulator too (``obskit._context.SCOPE``), so code
+    inside the request reaches it with ``current_request()`` (e.g. to ``set_route``).
+
+    Example (a framework obskit has no integration for)::
+
+        with request_scope("GET", path, carrier=headers) as req:
+            req.set_route("/orders/{order_id}")
+            response = handle()
+            req.set_status(response.status)
+
+    Args:
+        method: the HTTP method, or ``None`` for a non-HTTP invocation (a queue message).
+        path: the raw path, for the log line and ``url.path`` (never for names).
+        route: the route template when it is already known (else call ``set_route``).
+        operation: the name of a non-HTTP operation (``process orders``); HTTP operations are
+            ``"METHOD route"``.
+        carrier: incoming headers to ``extract`` from (a mapping, ASGI scope, WSGI environ).
+        getter: how to read ``carrier`` (``obskit.propagation``'s getters).
+        context: an already extracted context (then ``carrier`` is only read for a per-app
+            correlation header).
+        links: contexts to link the span to (SQS messages of a batch).
+        kind: the span kind.
+        attributes: extra span attributes.
+        fields: log fields bound for the whole request (Lambda context fields).
+        peer: the address of the connected peer.
+        forwarded_for: the ``X-Forwarded-For`` value, believed only from trusted proxies.
+        user_agent: the ``User-Agent`` value.
+        scheme: ``http``/``https``.
+        host: the ``Host`` the request was sent to.
+        request: the framework's request object, handed to the hooks.
+        options: a ``ScopeOptions`` (integrations build one per app); defaults otherwise.
+    """
+
+    __slots__ = (
+        "_ctx_token",
+        "_ended",
+        "_scope_token",
+        "_settings",
+        "context",
+        "disconnected",
+        "end_ns",
+        "exception",
+        "method",
+        "path",
+        "peer",
+        "response_size",
+        "route",
+        "start_ns",
+        "user_agent",
+    )
+
+    def __init__(
+        self,
+        method: str | None,
+        path: str | None = None,
+        *,
+        route: str | None = None,
+        operation: str | None = None,
+        carrier: Any = None,
+        getter: Any = None,
+        context: TelemetryContext | None = None,
+        links: Sequence[TelemetryContext] = (),
+        kind: str = SPAN_KIND_SERVER,
+        attributes: Mapping[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None,
+        peer: str | None = None,
+        forwarded_for: str | None = None,
+        user_agent: str | None = None,
+        scheme: str | None = None,
+        host: str | None = None,
+        request: Any = None,
+        options: ScopeOptions | None = None,
+    ) -> None:
+        RequestScope.__init__(self)
+        self._settings = (options or _DEFAULT_OPTIONS).settings()
+        self.method = method
+        self.path = path
+        self.route = None
+        self.status = None
+        self.response_size: int | None = None
+        self.disconnected = False
+        self.exception: BaseException | None = None
+        self.end_ns: int | None = None
+        self._ended = self._settings is None or self._settings.excluded(path)
+        self._ctx_token: Token[TelemetryContext] | None = None
+        self._scope_token: Token[RequestScope | None] | None = None
+        self.context: TelemetryContext | None = None
+        self.start_ns = 0
+        self.peer: str | None = None
+        self.user_agent: str | None = None
+        if self._ended:
+            return
+        self._begin(
+            route, operation, carrier, getter, context, links, kind, attributes, fields,
+            peer, forwarded_for, user_agent, scheme, host, request,
+        )
+
+    # -- begin ------------------------------------------------------------------------------
+    def _begin(
+        self, route: str | None, operation: str | None, carrier: Any, getter: Any,
+        context: TelemetryContext | None, links: Sequence[TelemetryContext], kind: str,
+        attributes: Mapping[str, Any] | None, fields: Mapping[str, Any] | None, peer: str | None,
+        forwarded_for: str | None, user_agent: str | None, scheme: str | None, host: str | None,
+        request: Any,
+    ) -> None:
+        st: ScopeSettings = self._settings  # type: ignore[assignment]
+        try:
+            self.start_ns = st.clock()
+            ctx = context if context is not None else _extract(carrier, getter)
+            if st.correlation is not None and carrier is not None:
+                cid = st.correlation.correlation_id(carrier, getter or _default_getter(carrier))
+                if cid is not None:
+                    ctx = _with(ctx, correlation_id=cid)
+            if st.log_fields is not None:
+                extra = _call_hook(st.log_fields, request)
+                if extra:
+                    fields = {**fields, **extra} if fields else extra
+            if fields:
+                ctx = _with(ctx, fields=MappingProxyType({**ctx.fields, **fields}))
+            method = self.method
+            attrs: dict[str, Any] = {}
+            if method is not None:
+                method = self.method = normalize_method(method)
+                attrs[ATTR_HTTP_METHOD] = method
+                if self.path is not None:
+                    attrs[ATTR_URL_PATH] = self.path = _clip(self.path)
+                if scheme:
+                    attrs[ATTR_URL_SCHEME] = scheme
+                if host:
+                    attrs[ATTR_SERVER_ADDRESS] = _clip(host)
+                client = st.client_ip(peer, forwarded_for)
+                if client:
+                    attrs[ATTR_CLIENT_ADDRESS] = client
+                self.peer = client
+                if user_agent:
+                    attrs[ATTR_USER_AGENT] = self.user_agent = _clip(user_agent)
+            if attributes:
+                attrs.update(attributes)
+            if route is not None:
+                self.route = route
+                name = self.operation = f"{method} {route}" if method is not None else route
+                attrs[ATTR_HTTP_ROUTE] = route
+            elif operation is not None:
+                name = self.operation = operation
+            else:
+                name = method or "request"
+            span = self.span = _start_span(
+                name, kind=kind, attributes=attrs, parent=ctx, links=links, start_ns=self.start_ns
+            )
+            if st.request_hook is not None:
+                _call_hook(st.request_hook, span, request)
+            sctx = self.context = span.context
+            self._ctx_token = CURRENT.set(sctx)
+            self._scope_token = SCOPE.set(self)
+            _start_request(self, sctx)
+        except Exception as exc:
+            _failed("begin", exc)
+
+    # -- what the integration reports -------------------------------------------------------
+    def set_route(self, route: str | None) -> None:
+        """Name the span and the Operation after the route template, once routing matched it."""
+        if route is None or self._ended:
+            return
+        self.route = route
+        method = self.method
+        self.operation = f"{method} {route}" if method is not None else route
+
+    def set_status(self, status: int | None) -> None:
+        """Record the response status (HTTP) that the client was sent."""
+        self.status = status
+
+    def add_response_size(self, n: int) -> None:
+        """Add ``n`` body bytes to the response size."""
+        self.response_size = (self.response_size or 0) + n
+
+    def finish_response(self) -> None:
+        """Mark the end of the response (its last byte): the latency ends here.
+
+        Streaming frameworks call it when the last body chunk is sent; work after that
+        (background tasks, teardown) is not what the client waited for.
+        """
+        if self.end_ns is None and self._settings is not None:
+            self.end_ns = self._settings.clock()
+
+    @property
+    def active(self) -> bool:
+        """Whether telemetry is being recorded for this request (not excluded, not ended)."""
+        return not self._ended
+
+    @property
+    def correlation_id(self) -> str | None:
+        ctx = self.context
+        return ctx.correlation_id if ctx is not None else None
+
+    def response_headers(self) -> list[tuple[str, str]]:
+        """The headers the configuration asks to add to the response (lower-case names)."""
+        st = self._settings
+        ctx = self.context
+        if st is None or ctx is None:
+            return []
+        out: list[tuple[str, str]] = []
+        if st.rh_correlation and ctx.correlation_id:
+            out.append((HEADER_CORRELATION_ID, ctx.correlation_id))
+        if st.rh_traceparent:
+            tp = ctx.traceparent
+            if tp:
+                out.append((HEADER_TRACEPARENT, tp))
+        if st.rh_xray and ctx.is_valid:
+            out.append((HEADER_XRAY, f"Root={ctx.xray_trace_id}"))
+        return out
+
+    # -- end --------------------------------------------------------------------------------
+    def __enter__(self) -> request_scope:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.end(exc)
+
+    def end(self, exc: BaseException | None = None) -> None:
+        """Finish the request's telemetry and reset the context. Idempotent; never raises.
+
+        Args:
+            exc: the exception the handler raised, if any: recorded on the span, and the
+                request counts as a fault whatever status was sent.
+        """
+        self.finish(exc)
+        self.detach()
+
+    def detach(self) -> None:
+        """Reset the context variables this scope set (done by ``end``)."""
+        token, self._ctx_token = self._ctx_token, None
+        if token is not None:
+            try:
+                CURRENT.reset(token)
+            except ValueError:  # ended in another context (a WSGI server closing elsewhere)
+                pass
+        stoken, self._scope_token = self._scope_token, None
+        if stoken is not None:
+            try:
+                SCOPE.reset(stoken)
+            except ValueError:
+                pass
+
+    def finish(self, exc: BaseException | None = None, *, error_type: str | None = None,
+               extra: Mapping[str, Any] | None = None) -> None:
+        """Write the request's telemetry: span, access line, metrics. Idempotent; never raises.
+
+        ``end()`` is ``finish()`` plus ``detach()``; the Lambda timeout guard calls
+        ``finish`` from its own thread (with this request's context active there).
+
+        Args:
+            exc: the exception the handler raised, if any.
+            error_type: marks a fault without an exception (``timeout``).
+            extra: more fields for the access line.
+        """
+        if self._ended:
+            return
+        self._ended = True
+        st: ScopeSettings = self._settings  # type: ignore[assignment]
+        span = self.span
+        if span is None:  # begin failed: nothing to finish
+            return
+        end_ns = self.end_ns
+        if end_ns is None:
+            end_ns = self.end_ns = st.clock()
+        status = self.status
+        http = self.method is not None
+        if exc is None:
+            exc = self.exception  # recorded by a framework hook (Flask's got_request_exception)
+        if exc is not None:
+            self.exception = exc
+            error_type = exc.__class__.__qualname__
+            if http and status is None:
+                status = self.status = 500  # what every server sends for an unhandled exception
+        elif http and status is None and self.disconnected:
+            status = self.status = 499  # the client closed the connection before any response
+        fault = error_type is not None or (status is not None and status >= 500)
+        error = not fault and st.record_4xx and status is not None and 400 <= status < 500
+        route = self.route
+        operation = self.operation
+        duration_ms = (end_ns - self.start_ns) / 1e6
+        try:
+            if route is not None:
+                span.name = operation
+                span.set_attribute(ATTR_HTTP_ROUTE, route)
+            if status is not None:
+                span.set_attribute(ATTR_HTTP_STATUS, status)
+            if self.response_size is not None:
+                span.set_attribute(ATTR_HTTP_RESPONSE_SIZE, self.response_size)
+            if self.disconnected:
+                span.set_attribute(ATTR_CLIENT_DISCONNECTED, True)
+            if exc is not None and isinstance(exc, Exception):
+                span.record_exception(exc)
+            if fault:
+                span.set_attribute(ATTR_ERROR_TYPE, error_type or str(status))
+                span.set_status(False, error_type or f"HTTP {status}")
+            span.end(end_ns)
+        except Exception as e:
+            _failed("span", e)
+        if st.access_log:
+            try:
+                line: dict[str, Any] = {}
+                if http:
+                    line[LOG_HTTP_METHOD] = self.method
+                    line[LOG_HTTP_ROUTE] = route
+                    line[LOG_HTTP_PATH] = self.path
+                    line[LOG_HTTP_STATUS] = status
+                else:
+                    line[LOG_HTTP_ROUTE] = operation
+                line[LOG_DURATION_MS] = round(duration_ms, 3)
+                if http:
+                    line[LOG_CLIENT_IP] = self.peer
+                    line[LOG_USER_AGENT] = self.user_agent
+                    line[LOG_RESPONSE_SIZE] = self.response_size
+                if self.disconnected:
+                    line[LOG_CLIENT_DISCONNECTED] = True
+                if fault and error_type is not None:
+                    line[LOG_ERROR_TYPE] = error_type
+                if extra:
+                    line.update(extra)
+                if fault:
+                    st.logger.error(ACCESS_MESSAGE, **line)
+                else:
+                    st.logger.info(ACCESS_MESSAGE, **line)
+            except Exception as e:
+                _failed("access_log", e)
+        try:
+            _record_request(operation, duration_ms, error=error, fault=fault)
+        except Exception as e:
+            _failed("metrics", e)
+        try:
+            _flush_scope(self)
+        except Exception as e:
+            _failed("metrics", e)
+        try:
+            _end_request(self, failed=fault)
+        except Exception as e:
+            _failed("logs", e)
+
+
+def _with(ctx: TelemetryContext, *, correlation_id: str | None = None,
+          fields: Mapping[str, Any] | None = None) -> TelemetryContext:
+    return TelemetryContext(
+        ctx.trace_id, ctx.span_id, ctx.sampled,
+        ctx.correlation_id if correlation_id is None else correlation_id,
+        ctx.baggage, ctx.tracestate, ctx.fields if fields is None else fields,
+        ctx.xray_extra, ctx.random_flag, ctx.remote, ctx.baggage_properties,
+    )
+
+
+def _default_getter(carrier: Any) -> Any:
+    from obskit.propagation import _default_getter as pick
+
+    return pick(carrier)
+
+
+def _call_hook(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:
+        _diagnostics.incr(DIAG_HOOK)
+        name = getattr(fn, "__qualname__", repr(fn))
+        _diagnostics.report_once(f"{DIAG_HOOK}.{name}", "obskit: request hook %s raised %r (counted)", name, exc)
+        return None
+
+
+def _failed(step: str, exc: BaseException) -> None:
+    _diagnostics.incr(f"{DIAG_ERROR}.{step}")
+    _diagnostics.report_once(f"{DIAG_ERROR}.{step}", "obskit: request telemetry step %r failed: %r", step, exc)
+
+
+def current_request() -> request_scope | None:
+    """The ``request_scope`` of the request in progress, or ``None`` outside one."""
+    scope = SCOPE.get()
+    return scope if isinstance(scope, request_scope) else None
+
+
+def set_route(route: str | None) -> None:
+    """Name the current request after its route template (``/orders/{order_id}``).
+
+    For frameworks whose route is only known inside the app (Flask's ``url_rule``).
+    Outside a request it does nothing.
+    """
+    scope = SCOPE.get()
+    if isinstance(scope, request_scope):
+        scope.set_route(route)
