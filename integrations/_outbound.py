@@ -144,6 +144,9 @@ class HostPolicy:
                 self._all = True
             elif pattern.lower() == OWN_DOMAIN:
                 self._own = True
+            elif "://" in pattern:
+                host = pattern.split("://", 1)[1].split("/", 1)[0]
+                raise ConfigError(f"{option}: {raw!r} is a URL; patterns are host names only (use {host!r})")
             elif "/" in pattern:
                 import ipaddress
 
