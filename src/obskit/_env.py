@@ -53,6 +53,14 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "xray_daemon_address": ("OBSKIT_XRAY_DAEMON_ADDRESS", "AWS_XRAY_DAEMON_ADDRESS"),
     "propagate_to": ("OBSKIT_PROPAGATE_TO",),
     "xray_streaming_threshold": ("OBSKIT_XRAY_STREAMING_THRESHOLD",),
+    # request middleware (obskit.scope)
+    "excluded_routes": ("OBSKIT_EXCLUDED_ROUTES",),
+    "record_4xx_as_error": ("OBSKIT_RECORD_4XX_AS_ERROR",),
+    "response_headers": ("OBSKIT_RESPONSE_HEADERS",),
+    "trust_forwarded_for": ("OBSKIT_TRUST_FORWARDED_FOR",),
+    "trusted_proxies": ("OBSKIT_TRUSTED_PROXIES",),
+    "access_log": ("OBSKIT_ACCESS_LOG",),
+    "lambda_timeout_margin_ms": ("OBSKIT_LAMBDA_TIMEOUT_MARGIN_MS",),
 }
 """Setting name -> environment variables that can provide it, highest precedence first."""
 
@@ -61,6 +69,9 @@ LAMBDA_LOG_LEVEL = "AWS_LAMBDA_LOG_LEVEL"
 
 LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
 LAMBDA_TASK_ROOT = "LAMBDA_TASK_ROOT"
+LAMBDA_INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
+"""Read once, at the first invocation, by the Lambda integration: ``provisioned-concurrency``
+means the process was initialised before any request waited for it (not a cold start)."""
 OTEL_TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"
 OTEL_EXPORTER_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
