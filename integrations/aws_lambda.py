@@ -39,6 +39,7 @@ from obskit.integrations._lambda_events import batch_failures, parse_event, resp
 
 from obskit import _diagnostics, _pipeline
 from obskit._context import CURRENT, SCOPE
+from obskit._env import LAMBDA_INITIALIZATION_TYPE
 from obskit.context import is_coroutine_function
 from obskit.propagation import mapping_getter
 from obskit.scope import DIAG_ERROR, ScopeOptions, request_scope
@@ -68,7 +69,6 @@ __all__ = ["instrument_handler"]
 
 H = TypeVar("H", bound=Callable[..., Any])
 
-INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 PROVISIONED = "provisioned-concurrency"
 
 _record_cold_start: Any = None
@@ -84,7 +84,7 @@ def _take_cold_start() -> bool:
     if not _cold:
         return False
     _cold = False
-    return os.environ.get(INITIALIZATION_TYPE) != PROVISIONED
+    return os.environ.get(LAMBDA_INITIALIZATION_TYPE) != PROVISIONED
 
 
 def _reset_cold_start() -> None:
