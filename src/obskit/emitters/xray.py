@@ -102,8 +102,12 @@ def parse_daemon_address(name: str, value: Any) -> tuple[str, int]:
 
 def _host_port(text: str, where: str, expected: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if host.startswith("[") and host.endswith("]"):  # [IPv6]:port
+        host = host[1:-1]
+        ok = bool(host) and all(c in "0123456789abcdefABCDEF:." for c in host)
+    else:
+        ok = bool(host) and all(c.isalnum() or c in ".-_" for c in host)
+    if not sep or not ok or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"{where}: expected {expected}")
     return host, int(port)
 
@@ -183,6 +187,11 @@ class XRayEmitter:
         self._threshold = streaming_threshold
         self._origin = origin
         self._aws = {"xray": {"sdk": _SDK_NAME, "sdk_version": sdk_version}}
+        import platform
+
+        self._service_block = {
+            "runtime": platform.python_implementation(), "runtime_version": platform.python_version(),
+        }
         self._cwd = os.getcwd()
         self._lock = threading.Lock()
         self._open: dict[str, _OpenSegment] = {}
@@ -193,12 +202,15 @@ class XRayEmitter:
     # --- transport ---------------------------------------------------------------------------
     def _connect(self) -> None:
         """A connected, non-blocking UDP socket: ``send`` skips per-datagram address handling."""
+        sock = None
         try:
             family = socket.AF_INET6 if ":" in self._address[0] else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_DGRAM)
             sock.setblocking(False)
             sock.connect(self._address)
         except OSError as exc:
+            if sock is not None:
+                sock.close()
             _diagnostics.incr("xray.connect_failed")
             _diagnostics.report_once("xray.connect", "obskit: cannot reach the X-Ray daemon at %s:%s: %r",
                                      self._address[0], self._address[1], exc)
@@ -295,7 +307,7 @@ class XRayEmitter:
                 for child in docs:
                     self._send_standalone(child, xray_tid, parent_id)
             return
-        doc = self._subsegment(rec)
+        doc = self._subsegment(rec, xray_tid)
         parent = rec.parent_span_id
         if not self._lambda:
             with self._lock:
@@ -345,16 +357,23 @@ class XRayEmitter:
         if self._origin is not None:
             doc["origin"] = self._origin
         doc["aws"] = self._aws
+        doc["service"] = self._service_block
         self._fill(doc, rec, True)
         return doc
 
-    def _subsegment(self, rec: Any) -> dict[str, Any]:
+    def _subsegment(self, rec: Any, xray_tid: str) -> dict[str, Any]:
+        # trace_id, parent_id and type are required only on a subsegment sent on its own;
+        # aws-xray-sdk writes them on embedded ones too, and so do we (X-Ray accepts both).
         doc: dict[str, Any] = {
             "name": sanitize_name(rec.name),
             "id": rec.span_id,
+            "trace_id": xray_tid,
+            "parent_id": rec.parent_span_id,
+            "type": "subsegment",
             "start_time": rec.start_ns / 1e9,
             "end_time": rec.end_ns / 1e9,
             "in_progress": False,
+            "namespace": "local",
         }
         kind = rec.kind
         if kind in (SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER):
@@ -460,6 +479,7 @@ class XRayEmitter:
                 "id": f"{int.from_bytes(os.urandom(8), 'big'):016x}",
                 "type": attrs.get("exception.type"),
                 "message": attrs.get("exception.message"),
+                "remote": False,
             }
             if event.frames:
                 # outermost first, as aws-xray-sdk writes them; file names only, like the SDK

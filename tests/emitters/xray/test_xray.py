@@ -1,0 +1,463 @@
+"""X-Ray emitter: daemon protocol, segment rules, Lambda streaming, bad input, SDK parity and interop."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+
+import obskit
+from obskit import semconv
+from obskit.emitters.xray import MAX_DATAGRAM, parse_daemon_address
+from obskit.errors import ConfigError
+from obskit.tracing import start_span
+
+from .conftest import Daemon
+
+TRACE = "5759e988bd862e3fe1be46a994272793"
+XRAY_TRACE = "1-5759e988-bd862e3fe1be46a994272793"
+PARENT = "53995c3f42cd8ad8"
+HEADER = f"Root={XRAY_TRACE};Parent={PARENT};Sampled=1"
+
+
+def configure(daemon: Daemon, **kwargs: Any) -> None:
+    obskit.configure(service="checkout", traces="xray", xray_daemon_address=daemon.address, **kwargs)
+
+
+def test_server_span_is_a_segment_parented_by_the_incoming_header(daemon: Daemon) -> None:
+    """A server span under an incoming X-Amzn-Trace-Id arrives as one segment with the header's ids."""
+    configure(daemon)
+    incoming = obskit.extract({"X-Amzn-Trace-Id": HEADER})
+    with obskit.activate(incoming), obskit.span("GET /orders/{id}", kind="server") as s:
+        pass
+    (doc,) = daemon.receive()
+    assert doc["id"] == s.span_id
+    assert doc["trace_id"] == XRAY_TRACE
+    assert doc["parent_id"] == PARENT
+    assert doc["name"] == "checkout"
+    assert doc["metadata"]["obskit"]["span_name"] == "GET /orders/{id}"
+    assert doc["end_time"] >= doc["start_time"] > 1e9
+    assert doc["in_progress"] is False
+    assert doc["aws"]["xray"]["sdk"] == "obskit"
+
+
+def test_root_only_header_makes_a_segment_without_parent(daemon: Daemon) -> None:
+    """A Root-only header (ALB, API Gateway) gives a segment in that trace with no parent_id."""
+    configure(daemon)
+    with obskit.activate(obskit.extract({"x-amzn-trace-id": f"Root={XRAY_TRACE}"})), \
+            obskit.span("GET /", kind="server"):
+        pass
+    (doc,) = daemon.receive()
+    assert doc["trace_id"] == XRAY_TRACE
+    assert "parent_id" not in doc
+
+
+def test_children_are_embedded_as_subsegments(daemon: Daemon) -> None:
+    """Child spans arrive nested inside their segment's document, in one datagram."""
+    configure(daemon)
+    with obskit.span("GET /", kind="server") as root, obskit.span("load") as load, obskit.span("query") as q:
+        pass
+    (doc,) = daemon.receive()
+    assert doc["id"] == root.span_id
+    (sub,) = doc["subsegments"]
+    assert (sub["id"], sub["name"], sub["namespace"]) == (load.span_id, "load", "local")
+    assert sub["subsegments"][0]["id"] == q.span_id
+    assert daemon.nothing_more()
+
+
+def test_client_span_is_a_remote_subsegment_with_http(daemon: Daemon) -> None:
+    """A client span becomes a remote subsegment with an http block built from the attributes."""
+    configure(daemon)
+    with obskit.span("GET /", kind="server"), obskit.span("GET", kind="client", attributes={
+        semconv.ATTR_HTTP_METHOD: "GET", semconv.ATTR_URL_FULL: "https://api.example.com/p",
+        semconv.ATTR_HTTP_STATUS: 200,
+    }):
+        pass
+    sub = daemon.receive()[0]["subsegments"][0]
+    assert sub["namespace"] == "remote"
+    assert sub["http"] == {"request": {"method": "GET", "url": "https://api.example.com/p"},
+                           "response": {"status": 200}}
+    assert "error" not in sub
+    assert "fault" not in sub
+
+
+def test_aws_call_is_an_aws_subsegment(daemon: Daemon) -> None:
+    """A client span with rpc.system=aws-api gets namespace aws, the service as name and the aws block."""
+    configure(daemon)
+    with obskit.span("GET /", kind="server"), obskit.span("DynamoDB.GetItem", kind="client", attributes={
+        semconv.ATTR_RPC_SYSTEM: "aws-api", semconv.ATTR_RPC_SERVICE: "DynamoDB",
+        semconv.ATTR_RPC_METHOD: "GetItem", semconv.ATTR_CLOUD_REGION: "eu-west-1",
+        semconv.ATTR_AWS_REQUEST_ID: "REQ1",
+    }):
+        pass
+    sub = daemon.receive()[0]["subsegments"][0]
+    assert (sub["namespace"], sub["name"]) == ("aws", "DynamoDB")
+    assert sub["aws"] == {"operation": "GetItem", "region": "eu-west-1", "request_id": "REQ1"}
+
+
+def test_segment_http_block_from_request_attributes(daemon: Daemon) -> None:
+    """A server span's request attributes fill the segment's http request and response."""
+    configure(daemon)
+    with obskit.span("GET /orders/{id}", kind="server", attributes={
+        semconv.ATTR_HTTP_METHOD: "GET", semconv.ATTR_URL_SCHEME: "https", semconv.ATTR_SERVER_ADDRESS: "shop",
+        semconv.ATTR_URL_PATH: "/orders/7", semconv.ATTR_USER_AGENT: "curl", semconv.ATTR_CLIENT_ADDRESS: "10.0.0.1",
+        semconv.ATTR_HTTP_STATUS: 200, semconv.ATTR_HTTP_RESPONSE_SIZE: 12,
+    }):
+        pass
+    (doc,) = daemon.receive()
+    assert doc["http"] == {
+        "request": {"method": "GET", "url": "https://shop/orders/7", "user_agent": "curl", "client_ip": "10.0.0.1"},
+        "response": {"status": 200, "content_length": 12},
+    }
+    assert "metadata" not in doc or "default" not in doc["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("status", "flags"),
+    [(200, set()), (404, {"error"}), (429, {"error", "throttle"}), (503, {"fault"})],
+)
+def test_status_code_sets_error_throttle_fault(daemon: Daemon, status: int, flags: set[str]) -> None:
+    """4xx sets error, 429 also throttle, 5xx fault, as aws-xray-sdk maps them."""
+    configure(daemon)
+    with obskit.span("GET /", kind="server", attributes={semconv.ATTR_HTTP_STATUS: status}):
+        pass
+    (doc,) = daemon.receive()
+    assert {f for f in ("error", "throttle", "fault") if doc.get(f)} == flags
+
+
+def test_exception_gives_fault_and_bounded_cause(daemon: Daemon) -> None:
+    """An exception escaping a span sets fault and a cause whose stack holds at most 10 frames."""
+    configure(daemon)
+
+    def deep(n: int) -> None:
+        if n == 0:
+            raise RuntimeError("db down")
+        deep(n - 1)
+
+    with pytest.raises(RuntimeError), obskit.span("job"):
+        deep(40)
+    (doc,) = daemon.receive()
+    assert doc["fault"] is True
+    (exc,) = doc["cause"]["exceptions"]
+    assert (exc["type"], exc["message"]) == ("RuntimeError", "db down")
+    assert len(exc["id"]) == 16
+    assert len(exc["stack"]) == 10
+    assert exc["stack"][-1]["label"] == "deep"
+    assert doc["cause"]["working_directory"] == os.getcwd()
+
+
+def test_annotations_need_valid_keys_and_simple_values(daemon: Daemon) -> None:
+    """Only alnum/_ keys with str/number/bool values become annotations; the rest goes to metadata."""
+    configure(daemon)
+    with obskit.span("GET /", kind="server", attributes={
+        "order_id": 7, "paid": True, "tier": "gold", "order.total": 12.5, "bad-key": "x",
+        "tags": ["a", "b"], "long_text": "y" * 300,
+    }):
+        pass
+    (doc,) = daemon.receive()
+    assert doc["annotations"] == {"order_id": 7, "paid": True, "tier": "gold"}
+    assert doc["metadata"]["default"] == {
+        "order.total": 12.5, "bad-key": "x", "tags": ["a", "b"], "long_text": "y" * 300,
+    }
+
+
+def test_names_are_sanitised(daemon: Daemon) -> None:
+    """Characters X-Ray rejects are stripped from segment and subsegment names."""
+    obskit.configure(service="shop<eu>!", traces="xray", xray_daemon_address=daemon.address)
+    with obskit.span("GET /", kind="server"), obskit.span("load(x)?"):
+        pass
+    (doc,) = daemon.receive()
+    assert doc["name"] == "shopeu"
+    assert doc["subsegments"][0]["name"] == "loadx"
+
+
+def test_subsegments_beyond_the_threshold_are_streamed(daemon: Daemon) -> None:
+    """Past xray_streaming_threshold, finished subsegments are sent on their own with trace and parent ids."""
+    configure(daemon, xray_streaming_threshold=2)
+    with obskit.span("GET /", kind="server") as root:
+        for i in range(4):
+            with obskit.span(f"step{i}"):
+                pass
+    docs = daemon.receive(3)
+    streamed = [d for d in docs if d.get("type") == "subsegment"]
+    (segment,) = [d for d in docs if "subsegments" in d]
+    assert [d["name"] for d in streamed] == ["step2", "step3"]
+    assert all(d["parent_id"] == root.span_id and d["trace_id"] == segment["trace_id"] for d in streamed)
+    assert [s["name"] for s in segment["subsegments"]] == ["step0", "step1"]
+
+
+def test_large_trees_are_split_under_64_kb(daemon: Daemon) -> None:
+    """A segment whose document would pass 64 KB is sent as several datagrams, each under the limit."""
+    configure(daemon)
+    with obskit.span("GET /", kind="server"):
+        for i in range(25):
+            with obskit.span(f"chunk{i}", attributes={"blob": "z" * 4000}):
+                pass
+    docs = daemon.receive(26)
+    assert max(daemon.sizes) <= MAX_DATAGRAM
+    names = {d["name"] for d in docs} | {s["name"] for d in docs for s in d.get("subsegments", [])}
+    assert {f"chunk{i}" for i in range(25)} <= names
+
+
+def test_huge_attribute_still_fits_one_datagram(daemon: Daemon) -> None:
+    """A 10 MB attribute is clipped, so the segment still arrives in one datagram."""
+    configure(daemon)
+    with obskit.span("GET /", kind="server", attributes={"body": "b" * 10_000_000}):
+        pass
+    (doc,) = daemon.receive()
+    assert len(doc["metadata"]["default"]["body"]) < 10_000
+    assert obskit.diagnostics()["tracing.attribute_clipped"] == 1
+
+
+def test_unsampled_trace_sends_nothing(daemon: Daemon) -> None:
+    """Spans in an unsampled trace reach no daemon."""
+    configure(daemon)
+    with obskit.activate(obskit.extract({"X-Amzn-Trace-Id": f"Root={XRAY_TRACE};Parent={PARENT};Sampled=0"})), \
+            obskit.span("GET /", kind="server"):
+        pass
+    assert daemon.nothing_more()
+
+
+def test_lambda_streams_every_span_as_a_subsegment_of_the_facade(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In Lambda each span is sent as it ends, as a subsegment of the facade named by _X_AMZN_TRACE_ID."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "fn")
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", HEADER)
+    configure(daemon)
+    with obskit.activate(obskit.extract({})), obskit.span("handler", kind="server") as h:
+        with obskit.span("work") as w:
+            pass
+        (first,) = daemon.receive()
+        assert first["id"] == w.span_id
+    (second,) = daemon.receive()
+    assert second["id"] == h.span_id
+    for doc in (first, second):
+        assert doc["type"] == "subsegment"
+        assert doc["trace_id"] == XRAY_TRACE
+    assert first["parent_id"] == h.span_id
+    assert second["parent_id"] == PARENT
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.1:2000", ("127.0.0.1", 2000)),
+        ("daemon.local:3000", ("daemon.local", 3000)),
+        ("tcp:127.0.0.1:2000 udp:127.0.0.2:2001", ("127.0.0.2", 2001)),
+        ("udp:10.0.0.1:2001 tcp:10.0.0.1:2000", ("10.0.0.1", 2001)),
+        ("[::1]:2000", ("::1", 2000)),
+    ],
+)
+def test_daemon_address_forms(value: str, expected: tuple[str, int]) -> None:
+    """host:port and the tcp/udp pair (either order) are accepted; the UDP address is used."""
+    assert parse_daemon_address("xray_daemon_address", value) == expected
+
+
+@pytest.mark.parametrize("value", ["", "127.0.0.1", "127.0.0.1:99999", "udp:1.2.3.4:2000", "tcp:a:1 tcp:b:2",
+                                   "http://x:2000", "a:1 b:2 c:3"])
+def test_bad_daemon_address_fails_at_configure_time(value: str) -> None:
+    """A malformed daemon address raises ConfigError naming the option when configure() runs."""
+    with pytest.raises(ConfigError, match="xray_daemon_address"):
+        obskit.configure(traces="xray", xray_daemon_address=value)
+
+
+def test_daemon_address_from_the_environment(daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS_XRAY_DAEMON_ADDRESS points the emitter at the daemon; a bad value names the variable."""
+    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", daemon.address)
+    obskit.configure(traces="xray")
+    with obskit.span("GET /", kind="server"):
+        pass
+    assert daemon.receive()[0]["name"]
+    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", "nonsense")
+    with pytest.raises(ConfigError, match="AWS_XRAY_DAEMON_ADDRESS"):
+        obskit.configure(traces="xray")
+
+
+def test_dead_daemon_never_raises_and_is_counted() -> None:
+    """With nothing listening, spans end normally and failed sends are counted."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    obskit.configure(traces="xray", xray_daemon_address=f"127.0.0.1:{port}")
+    for _ in range(5):
+        with obskit.span("GET /", kind="server"):
+            pass
+    assert obskit.diagnostics().get("xray.dropped.send_failed", 0) >= 1
+
+
+def test_both_emitters_get_the_same_ids(daemon: Daemon) -> None:
+    """traces=["xray", "otel"] sends one span to both, with the same ids."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    obskit.configure(traces=["xray", "otel"], xray_daemon_address=daemon.address, tracer_provider=provider)
+    with obskit.span("GET /", kind="server") as s:
+        pass
+    (doc,) = daemon.receive()
+    (otel_span,) = exporter.get_finished_spans()
+    assert doc["id"] == s.span_id == f"{otel_span.context.span_id:016x}"
+    assert doc["trace_id"].replace("-", "")[1:] == f"{otel_span.context.trace_id:032x}"
+
+
+def test_log_line_carries_the_ids_of_the_segment(daemon: Daemon) -> None:
+    """A log line inside a span carries the ids that the X-Ray segment has."""
+    configure(daemon)
+    log = obskit.get_logger("t")
+    with obskit.testing.capture() as cap, obskit.span("GET /", kind="server") as s:
+        log.info("inside")
+    line = cap.logs_with(message="inside")[0]
+    assert (line["trace_id"], line["span_id"]) == (s.trace_id, s.span_id)
+    assert line["xray_trace_id"] == f"1-{s.trace_id[:8]}-{s.trace_id[8:]}"
+
+
+# --- parity with aws-xray-sdk -------------------------------------------------------------------
+def _shape(value: Any) -> Any:
+    """The structure of a document: keys and value types, ignoring ids, times and versions."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):  # repeated shapes count once (stack depths differ by caller)
+        unique: list[Any] = []
+        for shape in map(_shape, value):
+            if shape not in unique:
+                unique.append(shape)
+        return unique
+    return type(value).__name__
+
+
+def _sdk_documents() -> list[dict[str, Any]]:
+    from aws_xray_sdk.core import AWSXRayRecorder
+    from aws_xray_sdk.core.models import http
+    from aws_xray_sdk.core.sampling.local.sampler import LocalSampler
+    from aws_xray_sdk.core.utils import stacktrace
+
+    docs: list[dict[str, Any]] = []
+
+    class Capture:
+        def send_entity(self, entity: Any) -> None:
+            docs.append(json.loads(entity.serialize()))
+
+        def set_daemon_address(self, address: Any) -> None:
+            pass
+
+    rec = AWSXRayRecorder()
+    rec.emitter._socket.close()  # the SDK opens a UDP socket in its constructor; we replace the emitter
+    rec.configure(sampling=False, emitter=Capture(), sampler=LocalSampler(), plugins=(), service="checkout",
+                  context_missing="IGNORE_ERROR")
+    seg = rec.begin_segment("checkout", traceid=XRAY_TRACE, parent_id=PARENT, sampling=1)
+    for key, value in ((http.METHOD, "GET"), (http.URL, "https://shop/orders/7"), (http.USER_AGENT, "curl"),
+                       (http.CLIENT_IP, "10.0.0.1"), (http.STATUS, 503), (http.CONTENT_LENGTH, 12)):
+        seg.put_http_meta(key, value)
+    seg.put_annotation("order_id", 7)
+    seg.put_metadata("bad-key", "x")
+    sub = rec.begin_subsegment("api.example.com", "remote")
+    sub.put_http_meta(http.METHOD, "POST")
+    sub.put_http_meta(http.URL, "https://api.example.com/p")
+    sub.put_http_meta(http.STATUS, 429)
+    rec.end_subsegment()
+    sub = rec.begin_subsegment("inner")
+    try:
+        raise KeyError("k")
+    except KeyError as exc:
+        sub.add_exception(exc, stacktrace.get_stacktrace(limit=10))
+    rec.end_subsegment()
+    rec.end_segment()
+    return docs
+
+
+def _obskit_documents(daemon: Daemon) -> list[dict[str, Any]]:
+    configure(daemon)
+    with obskit.activate(obskit.extract({"X-Amzn-Trace-Id": HEADER})):
+        root = start_span("GET /orders/{id}", kind="server", attributes={
+            semconv.ATTR_HTTP_METHOD: "GET", semconv.ATTR_URL_FULL: "https://shop/orders/7",
+            semconv.ATTR_USER_AGENT: "curl", semconv.ATTR_CLIENT_ADDRESS: "10.0.0.1",
+            semconv.ATTR_HTTP_STATUS: 503, semconv.ATTR_HTTP_RESPONSE_SIZE: 12, "order_id": 7, "bad-key": "x",
+        })
+        with obskit.activate(root.context):
+            with obskit.span("api.example.com", kind="client", attributes={
+                semconv.ATTR_HTTP_METHOD: "POST", semconv.ATTR_URL_FULL: "https://api.example.com/p",
+                semconv.ATTR_HTTP_STATUS: 429,
+            }):
+                pass
+            with pytest.raises(KeyError), obskit.span("inner"):
+                raise KeyError("k")
+        root.end()
+    return daemon.receive()
+
+
+def test_documents_have_the_same_fields_as_aws_xray_sdk(daemon: Daemon) -> None:
+    """For the same span tree obskit's segment document has aws-xray-sdk's structure, field by field."""
+    (sdk,) = _sdk_documents()
+    (ours,) = _obskit_documents(daemon)
+    # obskit adds one thing: the span name, since a segment is named after the service
+    ours["metadata"].pop("obskit")
+    assert _shape(ours) == _shape(sdk)
+    assert ours["trace_id"] == sdk["trace_id"]
+    assert ours["parent_id"] == sdk["parent_id"]
+    assert ours["http"] == sdk["http"]
+    assert ours["annotations"] == sdk["annotations"]
+    assert ours["metadata"] == sdk["metadata"]
+    for mine, theirs in zip(ours["subsegments"], sdk["subsegments"], strict=True):
+        for key in ("name", "namespace", "http", "error", "throttle", "fault", "type", "trace_id"):
+            assert mine.get(key) == theirs.get(key)
+        assert mine["parent_id"] == ours["id"]
+    assert ours["subsegments"][1]["cause"]["exceptions"][0]["message"] == \
+        sdk["subsegments"][1]["cause"]["exceptions"][0]["message"]
+
+
+_BRIDGE_SCRIPT = textwrap.dedent("""
+    import json, sys, threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class H(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+            self.wfile.write(b"ok")
+        def log_message(self, *a):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    import obskit
+    from aws_xray_sdk.core import patch
+    from obskit.emitters.xray import use_with_aws_xray_sdk
+    obskit.configure(service="checkout", traces="xray", xray_daemon_address=sys.argv[1])
+    patch(["requests"])
+    use_with_aws_xray_sdk()
+    import requests
+    requests.get("http://127.0.0.1:%d/outside" % server.server_port)  # no obskit span: nothing recorded
+    with obskit.span("GET /", kind="server") as s:
+        requests.get("http://127.0.0.1:%d/x" % server.server_port)
+    print(json.dumps({"trace_id": s.trace_id, "span_id": s.span_id}))
+    server.shutdown()
+""")
+
+
+@pytest.mark.slow
+def test_aws_xray_sdk_patchers_record_under_the_current_obskit_span(daemon: Daemon) -> None:
+    """With use_with_aws_xray_sdk(), the SDK's requests patcher sends subsegments parented to obskit's span."""
+    env = {**os.environ, "AWS_XRAY_DAEMON_ADDRESS": daemon.address, "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"}
+    out = subprocess.run([sys.executable, "-c", _BRIDGE_SCRIPT, daemon.address], env=env, check=True,
+                         capture_output=True, text=True, timeout=60)
+    ids = json.loads(out.stdout.strip().splitlines()[-1])
+    docs = daemon.receive(2)
+    (sdk_doc,) = [d for d in docs if d.get("namespace") == "remote"]
+    (segment,) = [d for d in docs if d.get("id") == ids["span_id"]]
+    assert sdk_doc["type"] == "subsegment"
+    assert sdk_doc["parent_id"] == ids["span_id"]
+    assert sdk_doc["trace_id"] == segment["trace_id"] == f"1-{ids['trace_id'][:8]}-{ids['trace_id'][8:]}"
+    assert sdk_doc["http"]["request"]["url"].endswith("/x")
+    assert daemon.nothing_more()
