@@ -377,12 +377,13 @@ def _dumps_hostile(st: _State, d: dict[str, Any]) -> Any:
 
 def _run_processors(st: _State, level_name: str, d: dict[str, Any]) -> dict[str, Any] | None:
     method = level_name.lower()
+    drop = _drop_event()
     for proc in st.processors:
         try:
             out = proc(None, method, d)
+        except drop:  # structlog's way of dropping a line (a BaseException: control flow)
+            return None
         except Exception as exc:
-            if type(exc).__name__ == "DropEvent":
-                return None
             _diagnostics.incr("logs.processor_failure")
             _diagnostics.report_once(
                 f"logs.processor.{getattr(proc, '__qualname__', type(proc).__name__)}",
@@ -397,6 +398,18 @@ def _run_processors(st: _State, level_name: str, d: dict[str, Any]) -> dict[str,
             if isinstance(k, str) and st.classifier.is_secret(k) and d[k] is not None:
                 d[k] = semconv.LOG_REDACTED
     return d
+
+
+def _drop_event() -> type[BaseException]:
+    try:
+        from structlog import DropEvent
+    except ImportError:  # processors without structlog installed cannot raise it
+        return _NeverRaised
+    return DropEvent
+
+
+class _NeverRaised(Exception):
+    pass
 
 
 # --- writing -------------------------------------------------------------------------------------
