@@ -7,4 +7,5 @@ from __future__ import annotations
 
 from obskit.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -135,10 +135,14 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``obskit`` parser with every command of ``COMMANDS``."""
-    from obskit import __version__
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        installed = version("obskit")
+    except PackageNotFoundError:  # a source tree that was never installed
+        installed = "0+unknown"
     parser = argparse.ArgumentParser(prog="obskit", description="obskit: observability for Python services on AWS.")
-    parser.add_argument("--version", action="version", version=f"obskit {__version__}")
+    parser.add_argument("--version", action="version", version=f"obskit {installed}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for register in COMMANDS.values():
         register(sub)
