@@ -376,6 +376,7 @@ class ScopeOptions:
 
 
 _DEFAULT_OPTIONS = ScopeOptions()
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
 class request_scope(RequestScope):
@@ -489,7 +490,12 @@ class request_scope(RequestScope):
         st: ScopeSettings = self._settings  # type: ignore[assignment]
         try:
             self.start_ns = st.clock()
-            ctx = context if context is not None else _extract(carrier, getter)
+            if context is not None:
+                ctx = context
+            elif carrier is not None:
+                ctx = _extract(carrier, getter)
+            else:
+                ctx = _extract(_NO_HEADERS, None)  # still reads Lambda's _X_AMZN_TRACE_ID
             if st.correlation is not None and carrier is not None:
                 cid = st.correlation.correlation_id(carrier, getter or _default_getter(carrier))
                 if cid is not None:

@@ -1,0 +1,295 @@
+"""request_scope: the request semantics every integration shares (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+import pytest
+
+import obskit
+from obskit import semconv
+from obskit._context import SCOPE
+from obskit.errors import ConfigError
+from obskit.scope import ScopeOptions, current_request, request_scope, set_route
+from obskit.testing import FixedClock, capture
+
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+PARENT = "b7ad6b7169203331"
+TRACEPARENT = f"00-{TRACE}-{PARENT}-01"
+
+
+def _access(cap):
+    lines = [line for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER]
+    assert len(lines) == 1, cap.logs
+    return lines[0]
+
+
+def test_span_continues_incoming_trace_and_is_named_by_route() -> None:
+    """An incoming traceparent is the parent of the server span, named METHOD + route template."""
+    with capture() as cap, request_scope("GET", "/orders/7", carrier={"traceparent": TRACEPARENT}) as req:
+        req.set_route("/orders/{order_id}")
+        req.set_status(200)
+    (span,) = cap.spans
+    assert span["name"] == "GET /orders/{order_id}"
+    assert span["trace_id"] == TRACE
+    assert span["parent_span_id"] == PARENT
+    assert span["kind"] == "server"
+    assert span["attributes"][semconv.ATTR_HTTP_ROUTE] == "/orders/{order_id}"
+    assert span["attributes"][semconv.ATTR_URL_PATH] == "/orders/7"
+
+
+def test_operation_dimension_is_the_route_template() -> None:
+    """The Operation dimension of the request metrics is 'METHOD template', never the raw path."""
+    with capture() as cap, request_scope("GET", "/orders/7", route="/orders/{order_id}") as req:
+        req.set_status(200)
+    assert cap.metric_values(semconv.METRIC_LATENCY, {semconv.DIM_OPERATION: "GET /orders/{order_id}"})
+    assert not [d for d in cap.metrics if d.get(semconv.DIM_OPERATION) == "GET /orders/7"]
+
+
+def test_unmatched_route_records_service_level_metrics_only() -> None:
+    """Without a route template the request counts at [Service] level and the span is named by method."""
+    with capture() as cap, request_scope("GET", "/wp-admin.php") as req:
+        req.set_status(404)
+    assert cap.spans[0]["name"] == "GET"
+    assert cap.metric_values(semconv.METRIC_ERROR) == [1]
+    assert all(semconv.DIM_OPERATION not in d for d in cap.metrics)
+
+
+def test_log_lines_inside_carry_the_server_span_ids() -> None:
+    """Lines logged inside the scope carry the request's trace id and server span id."""
+    log = obskit.get_logger("t")
+    with capture() as cap:
+        with request_scope("GET", "/", carrier={"traceparent": TRACEPARENT}):
+            log.info("inside")
+        line = cap.logs_with(message="inside")[0]
+    assert line["trace_id"] == TRACE
+    assert line["span_id"] == cap.spans[0]["span_id"]
+
+
+def test_access_line_has_the_request_fields() -> None:
+    """One access line: method, route, path, status, duration_ms, client_ip, user_agent, response_size."""
+    clock = FixedClock()
+    with capture(clock=clock) as cap:
+        req = request_scope("POST", "/orders", route="/orders", peer="10.0.0.1", user_agent="curl/8")
+        clock.advance(ms=12.5)
+        req.set_status(201)
+        req.add_response_size(42)
+        req.end()
+    line = _access(cap)
+    assert line["message"] == semconv.ACCESS_MESSAGE
+    assert line[semconv.LOG_HTTP_METHOD] == "POST"
+    assert line[semconv.LOG_HTTP_ROUTE] == "/orders"
+    assert line[semconv.LOG_HTTP_STATUS] == 201
+    assert line[semconv.LOG_DURATION_MS] == 12.5
+    assert line[semconv.LOG_CLIENT_IP] == "10.0.0.1"
+    assert line[semconv.LOG_USER_AGENT] == "curl/8"
+    assert line[semconv.LOG_RESPONSE_SIZE] == 42
+    assert cap.metric_values(semconv.METRIC_LATENCY) == [12.5]
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "fault"),
+    [(200, 0, 0), (302, 0, 0), (404, 1, 0), (429, 1, 0), (500, 0, 1), (503, 0, 1)],
+)
+def test_error_and_fault_follow_the_status(status: int, error: int, fault: int) -> None:
+    """4xx counts as Error, 5xx as Fault, everything else as neither."""
+    with capture() as cap, request_scope("GET", "/x", route="/x") as req:
+        req.set_status(status)
+    assert cap.metric_values(semconv.METRIC_ERROR) == [error]
+    assert cap.metric_values(semconv.METRIC_FAULT) == [fault]
+    assert cap.spans[0]["status"] == ("error" if fault else "unset")
+
+
+def test_exception_is_a_fault_recorded_on_the_span_and_re_raised() -> None:
+    """A handler exception passes through unchanged, counts as a 500 fault and lands on the span."""
+    with capture() as cap, pytest.raises(KeyError, match="boom"), request_scope("GET", "/x", route="/x"):
+        raise KeyError("boom")
+    assert cap.metric_values(semconv.METRIC_FAULT) == [1]
+    span = cap.spans[0]
+    assert span["status"] == "error"
+    assert span["attributes"][semconv.ATTR_ERROR_TYPE] == "KeyError"
+    assert span["events"]
+    line = _access(cap)
+    assert line[semconv.LOG_HTTP_STATUS] == 500
+    assert line[semconv.LOG_ERROR_TYPE] == "KeyError"
+    assert line["level"] == "ERROR"
+
+
+def test_record_4xx_as_error_false_keeps_error_at_zero() -> None:
+    """With record_4xx_as_error=False a 404 is neither an Error nor a Fault."""
+    opts = ScopeOptions({"record_4xx_as_error": False})
+    with capture() as cap, request_scope("GET", "/x", route="/x", options=opts) as req:
+        req.set_status(404)
+    assert cap.metric_values(semconv.METRIC_ERROR) == [0]
+
+
+def test_excluded_route_leaves_no_telemetry() -> None:
+    """A path in excluded_routes gets no span, no metrics and no access line."""
+    opts = ScopeOptions({"excluded_routes": ["/health", "/internal/*"]})
+    with capture() as cap:
+        for path in ("/health", "/internal/ready"):
+            with request_scope("GET", path, options=opts) as req:
+                assert not req.active
+                assert current_request() is None
+                req.set_status(200)
+    assert cap.spans == []
+    assert cap.metrics == []
+    assert cap.logs == []
+
+
+def test_excluded_routes_from_configure() -> None:
+    """excluded_routes given to configure() applies to every request scope."""
+    obskit.configure(excluded_routes="/ping")
+    with capture() as cap, request_scope("GET", "/ping"):
+        pass
+    assert cap.spans == []
+
+
+def test_scope_is_installed_once_and_reset_after() -> None:
+    """Inside, SCOPE holds this request; after end() both context variables are back to before."""
+    before = obskit.current()
+    with capture(), request_scope("GET", "/") as req:
+        assert SCOPE.get() is req
+        assert current_request() is req
+        assert obskit.current().span_id == req.span.span_id
+    assert SCOPE.get() is None
+    assert obskit.current() == before
+
+
+def test_set_route_from_inside_names_the_request() -> None:
+    """obskit.scope.set_route, called by code inside the request, renames span and Operation."""
+    with capture() as cap, request_scope("DELETE", "/orders/7"):
+        set_route("/orders/{order_id}")
+    assert cap.spans[0]["name"] == "DELETE /orders/{order_id}"
+
+
+def test_unknown_method_becomes_other() -> None:
+    """An unknown HTTP method is named _OTHER, so clients cannot mint new metric dimensions."""
+    with capture() as cap, request_scope("FOO1", "/x", route="/x"):
+        pass
+    assert cap.spans[0]["name"] == "_OTHER /x"
+
+
+def test_hooks_add_span_attributes_and_log_fields() -> None:
+    """request_hook sets span attributes and log_fields binds fields on every line of the request."""
+    def hook(span, request):
+        span.set_attribute("tenant", request["tenant"])
+
+    opts = ScopeOptions({"request_hook": hook, "log_fields": lambda request: {"tenant": request["tenant"]}})
+    with capture() as cap, request_scope("GET", "/", options=opts, request={"tenant": "acme"}):
+        obskit.get_logger("t").info("inside")
+    assert cap.spans[0]["attributes"]["tenant"] == "acme"
+    assert cap.logs_with(message="inside")[0]["tenant"] == "acme"
+    assert _access(cap)["tenant"] == "acme"
+
+
+def test_failing_hook_is_counted_and_the_request_goes_on() -> None:
+    """A hook that raises is counted in diagnostics; the request still gets its telemetry."""
+    def hook(span, request):
+        raise RuntimeError("bad hook")
+
+    opts = ScopeOptions({"request_hook": hook})
+    with capture() as cap, request_scope("GET", "/", options=opts):
+        pass
+    assert cap.spans
+    assert obskit.diagnostics().get("scope.hook_failure") == 1
+
+
+def test_response_headers_carry_correlation_id_and_traceparent() -> None:
+    """response_headers lists the ids clients can quote; the correlation id is the incoming one."""
+    opts = ScopeOptions({"response_headers": ["x-correlation-id", "traceparent"]})
+    carrier = {"traceparent": TRACEPARENT, "x-correlation-id": "order-77"}
+    with capture(), request_scope("GET", "/", carrier=carrier, options=opts) as req:
+        headers = dict(req.response_headers())
+    assert headers["x-correlation-id"] == "order-77"
+    assert headers["traceparent"].startswith(f"00-{TRACE}-{req.span.span_id}-")
+
+
+def test_per_app_correlation_headers() -> None:
+    """correlation_headers given to an app picks the correlation id from its own header."""
+    opts = ScopeOptions({"correlation_headers": ["X-Ticket"]})
+    with capture() as cap, request_scope("GET", "/", carrier={"x-ticket": "T-1"}, options=opts):
+        pass
+    assert _access(cap)["correlation_id"] == "T-1"
+
+
+@pytest.mark.parametrize(
+    ("options", "peer", "xff", "expected"),
+    [
+        ({}, "10.0.0.9", "1.2.3.4", "10.0.0.9"),
+        ({"trust_forwarded_for": True}, "10.0.0.9", "1.2.3.4, 10.0.0.5", "1.2.3.4"),
+        ({"trusted_proxies": ["10.0.0.0/8"]}, "10.0.0.9", "6.6.6.6, 1.2.3.4, 10.0.0.5", "1.2.3.4"),
+        ({"trusted_proxies": ["10.0.0.0/8"]}, "8.8.8.8", "1.2.3.4", "8.8.8.8"),
+        ({"trusted_proxies": ["127.0.0.1"]}, "127.0.0.1", "5.5.5.5", "5.5.5.5"),
+    ],
+)
+def test_client_ip_uses_forwarded_for_only_from_trusted_proxies(options, peer, xff, expected) -> None:
+    """X-Forwarded-For is believed only from trusted peers, walking from the right."""
+    opts = ScopeOptions(options)
+    with capture() as cap, request_scope("GET", "/", peer=peer, forwarded_for=xff, options=opts):
+        pass
+    assert _access(cap)[semconv.LOG_CLIENT_IP] == expected
+
+
+def test_hostile_values_are_clipped() -> None:
+    """A 100 KB user agent and path are clipped in the log line and the span."""
+    huge = "A" * 100_000
+    with capture() as cap, request_scope("GET", "/" + huge, user_agent=huge):
+        pass
+    assert len(_access(cap)[semconv.LOG_USER_AGENT]) <= 1024
+    assert len(cap.spans[0]["attributes"][semconv.ATTR_URL_PATH]) <= 1024
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"excluded_route": ["/x"]}, "did you mean 'excluded_routes'"),
+        ({"excluded_routes": ["health"]}, "routes start with '/'"),
+        ({"response_headers": ["x-secret"]}, "unknown response header"),
+        ({"trusted_proxies": ["not-an-ip"]}, "not an IP address"),
+        ({"request_hook": 3}, "expected a callable"),
+    ],
+)
+def test_bad_options_raise_config_error(options, match) -> None:
+    """A bad option name or value raises ConfigError at once, naming the fix."""
+    with pytest.raises(ConfigError, match=match):
+        ScopeOptions(options)
+
+
+def test_disabled_obskit_records_nothing() -> None:
+    """With configure(disabled=True) a scope records nothing and sets no context."""
+    with capture(disabled=True) as cap, request_scope("GET", "/") as req:
+        assert not req.active
+        assert SCOPE.get() is None
+    assert cap.spans == []
+    assert cap.metrics == []
+
+
+def test_no_headers_starts_a_fresh_trace_without_diagnostics() -> None:
+    """A request without any carrier starts a new trace and counts nothing as malformed."""
+    with capture() as cap, request_scope("GET", "/"):
+        pass
+    assert cap.spans[0]["parent_span_id"] is None
+    assert obskit.diagnostics() == {}
+
+
+def test_end_is_idempotent() -> None:
+    """Ending twice writes the telemetry once."""
+    with capture() as cap:
+        req = request_scope("GET", "/x", route="/x")
+        req.end()
+        req.end()
+    assert len(cap.spans) == 1
+    assert cap.metric_values(semconv.METRIC_FAULT) == [0]
+
+
+def test_failed_request_writes_its_held_debug_lines() -> None:
+    """A request that ends in a fault writes its buffered DEBUG lines; a good one drops them."""
+    log = obskit.get_logger("t")
+    with capture(log_level="INFO") as cap:
+        with request_scope("GET", "/ok", route="/ok") as req:
+            log.debug("kept only on failure", n=1)
+            req.set_status(200)
+        with request_scope("GET", "/bad", route="/bad") as req:
+            log.debug("kept only on failure", n=2)
+            req.set_status(500)
+    debug = cap.logs_with(message="kept only on failure")
+    assert [line["n"] for line in debug] == [2]
