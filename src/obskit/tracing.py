@@ -442,7 +442,58 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
 
 
 # --- span(): context manager and decorator -----------------------------------------------------
-class span:
+class _SpanScope:
+    """What ``span(...)`` returns: enter it for a span, or call it on a function to decorate it."""
+
+    __slots__ = ("_attributes", "_kind", "_name", "_outer", "_span", "_token")
+
+    def __init__(self, name: str | None, kind: str, attributes: Mapping[str, Any] | None) -> None:
+        self._name = name
+        self._kind = kind
+        self._attributes = attributes
+        self._span: Span | None = None
+        self._token: Any = None
+        self._outer: list[tuple[Span | None, Any]] | None = None
+
+    def __enter__(self) -> Span:
+        sp = _start(self._name or "span", self._kind, self._attributes, None, (), None,
+                    _pipeline.RUNTIME or _pipeline.get())
+        if self._token is not None:  # the same object entered again (nested or recursive use)
+            if self._outer is None:
+                self._outer = []
+            self._outer.append((self._span, self._token))
+        self._span = sp
+        self._token = CURRENT.set(sp.context)
+        return sp
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        sp, token = self._span, self._token
+        if token is None or sp is None:
+            return
+        if self._outer:
+            self._span, self._token = self._outer.pop()
+        else:
+            self._span = self._token = None
+        CURRENT.reset(token)
+        if exc is not None and isinstance(exc, Exception):
+            sp._fail(exc)
+        sp.end()
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, fn: F) -> F:
+        name = self._name or getattr(fn, "__qualname__", None) or repr(fn)
+        return _decorate(fn, name, self._kind, self._attributes)
+
+
+def span(name: str | Callable[..., Any] | None = None, *, kind: str = SPAN_KIND_INTERNAL,
+         attributes: Mapping[str, Any] | None = None) -> Any:
     """Mark a unit of work as a span: a context manager and a decorator (sync, async, generators).
 
     Example::
@@ -459,53 +510,22 @@ class span:
     an ``exception`` event) and re-raised unchanged. For generators the span covers the whole
     iteration and is current only while the generator body runs.
 
+    With no trace emitter configured, a *decorated* call inside an existing trace adds no span
+    (it runs in the caller's context, at the cost of a plain call); the context manager still
+    gives its block a fresh span id.
+
     Args:
         name: the span name; for a decorator it defaults to the function's ``__qualname__``.
         kind: ``internal`` (default), ``server``, ``client``, ``producer`` or ``consumer``.
         attributes: initial attributes.
+
+    Returns:
+        An object to use in ``with`` (yielding the ``Span``) or as a decorator; used bare
+        (``@obskit.span``) on a function, the decorated function.
     """
-
-    __slots__ = ("_attributes", "_kind", "_name", "_stack")
-
-    def __init__(self, name: str | Callable[..., Any] | None = None, *, kind: str = SPAN_KIND_INTERNAL,
-                 attributes: Mapping[str, Any] | None = None) -> None:
-        self._name = name
-        self._kind = kind
-        self._attributes = attributes
-        self._stack: list[tuple[Span, Any]] = []
-
-    def __new__(cls, name: Any = None, **kwargs: Any) -> Any:
-        if callable(name) and not isinstance(name, str):  # bare @obskit.span
-            return _decorate(name, name.__qualname__ if hasattr(name, "__qualname__") else repr(name),
-                             SPAN_KIND_INTERNAL, None)
-        return object.__new__(cls)
-
-    def __enter__(self) -> Span:
-        rt = _pipeline.RUNTIME or _pipeline.get()
-        sp = _start(self._name or "span", self._kind, self._attributes, None, (), None, rt)  # type: ignore[arg-type]
-        self._stack.append((sp, CURRENT.set(sp.context)))
-        return sp
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if not self._stack:
-            return
-        sp, token = self._stack.pop()
-        CURRENT.reset(token)
-        if exc is not None and isinstance(exc, Exception):
-            sp._fail(exc)
-        sp.end()
-
-    async def __aenter__(self) -> Span:
-        return self.__enter__()
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        self.__exit__(exc_type, exc, tb)
-
-    def __call__(self, fn: F) -> F:
-        name = self._name if isinstance(self._name, str) and self._name else getattr(fn, "__qualname__", repr(fn))
-        return _decorate(fn, name, self._kind, self._attributes)
+    if name is not None and not isinstance(name, str) and callable(name):  # bare @obskit.span
+        return _decorate(name, getattr(name, "__qualname__", None) or repr(name), SPAN_KIND_INTERNAL, None)
+    return _SpanScope(name, kind, attributes)
 
 
 def _decorate(fn: F, name: str, kind: str, attributes: Mapping[str, Any] | None) -> F:
