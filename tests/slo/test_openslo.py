@@ -82,3 +82,18 @@ def test_openslo_mistakes_are_all_reported_with_lines(problems_of) -> None:
     assert "raw ratio" in by_line[8].message
     assert "exactly one" in by_line[9].message
     assert "op: gte" in (by_line[17].fix or "")
+
+
+def test_indicator_by_reference_and_inline_with_kind(write) -> None:
+    """An SLI document named by indicatorRef and an inline `kind: SLI` indicator both map to ratios."""
+    sli = ("{ratioMetric: {bad: {metricSource: {type: CloudWatch, spec: {metricName: Fault}}}, "
+           "total: {metricSource: {type: CloudWatch, spec: {metricName: Fault, stat: SampleCount}}}}}")
+    slo = ("apiVersion: openslo/v1\nkind: SLO\nmetadata: {{name: {name}}}\nspec:\n  service: s\n"
+           "  budgetingMethod: Occurrences\n  timeWindow: [{{duration: 30d, isRolling: true}}]\n"
+           "  objectives: [{{targetPercent: 99.9}}]\n  {indicator}\n")
+    config = load(write(
+        f"apiVersion: openslo/v1\nkind: SLI\nmetadata: {{name: faults}}\nspec: {sli}\n---\n"
+        + slo.format(name="by-ref", indicator="indicatorRef: faults") + "---\n"
+        + slo.format(name="inline", indicator=f"indicator: {{kind: SLI, metadata: {{name: f2}}, spec: {sli}}}")))
+    assert [(s.name, s.sli.kind, s.sli.total.stat) for s in config.slos] == [
+        ("by-ref", "ratio", "SampleCount"), ("inline", "ratio", "SampleCount")]

@@ -16,6 +16,7 @@ linter checks (periods, metric counts, ids, lengths, actions) is checked here, o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
@@ -104,14 +105,14 @@ class CompositeAlarm:
     suppressor_extension_s: int = SUPPRESSOR_EXTENSION_S
     tags: tuple[tuple[str, str], ...] = ()
 
-    def rule_text(self, ref: object = None) -> str:
+    def rule_text(self, ref: Callable[[str], str] | None = None) -> str:
         """The ``AlarmRule``: ``(ALARM("a") AND ALARM("b")) OR (...)``.
 
         Args:
             ref: optional callable mapping a child alarm name to the text to put inside the
                 quotes (renderers pass one that emits a template reference).
         """
-        conv = ref if callable(ref) else (lambda name: name)
+        conv: Callable[[str], str] = ref if ref is not None else (lambda name: name)
         groups = [" AND ".join(f'ALARM("{conv(n)}")' for n in group) for group in self.rule]
         if len(groups) == 1:
             return groups[0]
@@ -129,7 +130,8 @@ class AlarmSet:
     @property
     def names(self) -> frozenset[str]:
         """Every alarm name in the set."""
-        return frozenset(a.name for a in (*self.metric_alarms, *self.composite_alarms))
+        every: list[MetricAlarm | CompositeAlarm] = [*self.metric_alarms, *self.composite_alarms]
+        return frozenset(a.name for a in every)
 
     @property
     def name_prefix(self) -> str:
@@ -374,7 +376,8 @@ def check_limits(alarm_set: AlarmSet) -> list[SLOProblem]:
         problems.append(config.problem(f"{path}.name" if path else "service", f"alarm {alarm.name!r}: {message}",
                                        fix))
 
-    for alarm in (*alarm_set.metric_alarms, *alarm_set.composite_alarms):
+    every: list[MetricAlarm | CompositeAlarm] = [*alarm_set.metric_alarms, *alarm_set.composite_alarms]
+    for alarm in every:
         if len(alarm.name) > MAX_NAME:
             bad(alarm, f"the name is {len(alarm.name)} characters; CloudWatch allows {MAX_NAME}",
                 "shorten the service, SLO name or alerting.name_prefix")

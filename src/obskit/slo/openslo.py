@@ -273,7 +273,7 @@ def _read_indicator(ctx: _Ctx, doc: _Doc, named: dict[str, dict[str, _Doc]], thr
                     "add a `kind: SLI` document with that metadata.name")
             return None
     else:
-        sli_doc = _inline(ctx, s.node("indicator"), s.field("indicator"), "SLI", "indicatorRef", named)
+        sli_doc = _inline(ctx, s.node("indicator"), s.field("indicator"), "SLI", "indicatorRef", named["SLI"])
         if sli_doc is None:
             return None
     spec = sli_doc.spec

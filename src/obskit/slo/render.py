@@ -216,7 +216,7 @@ def to_terraform(alarm_set: AlarmSet) -> str:
         body: dict[str, Any] = {
             "alarm_name": _tf(c.name),
             "alarm_description": _tf(c.description),
-            "alarm_rule": c.rule_text(lambda n, kind=kind: "${" + f"{kind[n]}.{ids[n]}.alarm_name" + "}"),
+            "alarm_rule": c.rule_text(lambda n: "${" + f"{kind[n]}.{ids[n]}.alarm_name" + "}"),
             "actions_enabled": True,
             "alarm_actions": [_tf(x) for x in c.alarm_actions],
             "ok_actions": [_tf(x) for x in c.ok_actions],

@@ -681,12 +681,12 @@ def _read_windows(ctx: _Ctx, m: _Map, period: int | None) -> tuple[Window, ...]:
             pct = round(burn * long_s / period * 100, 6)
         if burn is None or pct is None:
             continue
-        key = (severity, long_s, short_s)
-        if key in seen:
+        tier = (severity, long_s, short_s)
+        if tier in seen:
             ctx.add(w.line, path, f"repeats the {severity} {format_duration(long_s)}/{format_duration(short_s)} "
-                    f"tier of {seen[key]}", "remove one of them")
+                    f"tier of {seen[tier]}", "remove one of them")
             continue
-        seen[key] = path
+        seen[tier] = path
         out.append(Window(severity, long_s, short_s, burn, pct))
     return tuple(out)
 
