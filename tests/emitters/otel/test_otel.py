@@ -194,3 +194,47 @@ def test_built_provider_has_the_service_name(monkeypatch: pytest.MonkeyPatch) ->
         assert provider.resource.attributes["service.name"] == "checkout"
     finally:
         provider.shutdown()
+
+
+class _WrappedProvider:
+    """A provider that is not the SDK's: only the API surface, delegating to an SDK provider."""
+
+    def __init__(self, inner: TracerProvider) -> None:
+        self._inner = inner
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+        return self._inner.get_tracer(*args, **kwargs)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+def test_any_provider_gets_spans_through_its_tracer_with_obskits_ids() -> None:
+    """A provider that only offers get_tracer() still receives spans with obskit's ids and links."""
+    exp = InMemorySpanExporter()
+    inner = TracerProvider()
+    inner.add_span_processor(SimpleSpanProcessor(exp))
+    obskit.configure(traces="otel", tracer_provider=_WrappedProvider(inner))
+    with pytest.raises(KeyError), obskit.span("outer", kind="server") as outer, obskit.span("inner") as inner_span:
+        raise KeyError("k")
+    spans = by_name(exp)
+    assert f"{spans['outer'].context.span_id:016x}" == outer.span_id
+    assert f"{spans['inner'].context.span_id:016x}" == inner_span.span_id
+    assert f"{spans['inner'].context.trace_id:032x}" == outer.trace_id
+    assert spans["inner"].parent is not None
+    assert spans["inner"].parent.span_id == spans["outer"].context.span_id
+    assert spans["inner"].status.status_code is StatusCode.ERROR
+    assert [e.name for e in spans["inner"].events] == ["exception"]
+
+
+def test_root_spans_respect_the_providers_sampler() -> None:
+    """The provider's sampler can still drop a new trace (children follow their sampled parent)."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    exp = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exp))
+    obskit.configure(traces="otel", tracer_provider=provider)
+    with obskit.span("root"):
+        pass
+    assert exp.get_finished_spans() == ()
