@@ -189,7 +189,6 @@ def _xray_group(quick: bool) -> list[dict[str, Any]]:
     sock, address = _listener()
     os.environ.update({
         "AWS_XRAY_DAEMON_ADDRESS": address, "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
-        "POWERTOOLS_TRACE_DISABLED": "false",
     })
     import obskit
     from obskit._context import make_context
@@ -222,11 +221,22 @@ def _xray_group(quick: bool) -> list[dict[str, Any]]:
 
     stats = measure({FLOOR: _floor(), "obskit: X-Ray segment + subsegment to UDP": obskit_seg_sub,
                      "aws-xray-sdk: segment + subsegment to UDP": sdk_seg_sub}, quick=quick)
+    sock.close()
+    return rows(stats, reference=FLOOR, peers={
+        "obskit: X-Ray segment + subsegment to UDP": "aws-xray-sdk: segment + subsegment to UDP",
+    })
 
-    # Powertools Tracer as in Lambda (facade segment, every subsegment streamed); obskit the same way
-    os.environ.update({"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "bench",
-                       "_X_AMZN_TRACE_ID": XRAY_HEADER})
+
+def _lambda_group(quick: bool) -> list[dict[str, Any]]:
+    """Own interpreter: aws-xray-sdk picks its Lambda context when it is first imported."""
+    sock, address = _listener()
+    os.environ.update({
+        "AWS_XRAY_DAEMON_ADDRESS": address, "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+        "LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "bench", "_X_AMZN_TRACE_ID": XRAY_HEADER,
+    })
     from aws_lambda_powertools import Tracer
+
+    import obskit
 
     tracer = Tracer(service="bench", auto_patch=False)
 
@@ -237,6 +247,7 @@ def _xray_group(quick: bool) -> list[dict[str, Any]]:
         tracer.put_annotation("amount", 12.5)
 
     obskit.configure(traces="xray", xray_daemon_address=address, metrics="none", logs="none")
+    span, activate = obskit.span, obskit.activate
     lambda_parent = obskit.extract({})
 
     def obskit_lambda() -> None:
@@ -245,11 +256,10 @@ def _xray_group(quick: bool) -> list[dict[str, Any]]:
             s.set_attribute("customer", "c-1")
             s.set_attribute("amount", 12.5)
 
-    stats += measure({"obskit in Lambda: subsegment streamed to UDP": obskit_lambda,
-                      "Powertools Tracer in Lambda: capture_method, streamed to UDP": traced}, quick=quick)
+    stats = measure({FLOOR: _floor(), "obskit in Lambda: subsegment streamed to UDP": obskit_lambda,
+                     "Powertools Tracer in Lambda: capture_method, streamed to UDP": traced}, quick=quick)
     sock.close()
     return rows(stats, reference=FLOOR, peers={
-        "obskit: X-Ray segment + subsegment to UDP": "aws-xray-sdk: segment + subsegment to UDP",
         "obskit in Lambda: subsegment streamed to UDP": "Powertools Tracer in Lambda: capture_method, streamed to UDP",
     })
 
@@ -259,21 +269,23 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     import logging
 
     logging.getLogger("obskit").setLevel(logging.ERROR)
-    main = _main_group(quick)
-    cmd = [sys.executable, "-m", "benchmarks.bench_tracing", "--xray-group"] + (["--quick"] if quick else [])
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    xray = json.loads(out.stdout.strip().splitlines()[-1])
-    for row in xray:
-        row["case"] = f"[X-Ray group] {row['case']}"
-    return main + xray
+    out = _main_group(quick)
+    for group in ("xray", "lambda"):
+        cmd = [sys.executable, "-m", "benchmarks.bench_tracing", f"--{group}-group"] + (["--quick"] if quick else [])
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        for row in json.loads(done.stdout.strip().splitlines()[-1]):
+            row["case"] = f"[{group} process] {row['case']}"
+            out.append(row)
+    return out
 
 
 if __name__ == "__main__":
-    if "--xray-group" in sys.argv:
+    if "--xray-group" in sys.argv or "--lambda-group" in sys.argv:
         import logging
 
         logging.disable(logging.CRITICAL)
-        print(json.dumps(_xray_group(quick="--quick" in sys.argv)))
+        group = _xray_group if "--xray-group" in sys.argv else _lambda_group
+        print(json.dumps(group(quick="--quick" in sys.argv)))
     else:
         print(markdown_table(run(quick="--quick" in sys.argv)))

@@ -214,8 +214,17 @@ def _clean_attributes(record: SpanRecord, attributes: Mapping[str, Any]) -> None
     except Exception:
         _diagnostics.incr("tracing.attribute_dropped.type")
         return
+    attrs = record.attributes
+    room = len(attrs) + len(items) <= MAX_ATTRIBUTES
     for key, value in items:
-        _set_attribute(record, key, value)
+        t = type(value)
+        # the common case inline: a short string or a number under a string key, room to spare
+        if room and type(key) is str and key and (
+            (t is str and len(value) <= MAX_ATTRIBUTE_LENGTH) or t is int or t is float or t is bool
+        ):
+            attrs[key] = value
+        else:
+            _set_attribute(record, key, value)
 
 
 def _exception_event(exc: BaseException, time_ns: int) -> SpanEvent:
