@@ -13,9 +13,10 @@ Every integration (ASGI, WSGI, Flask, FastAPI, Lambda) is a thin shell around
    path: the route is often known only after routing, so the span is renamed then), make it
    current and install this object as the request's ``RequestScope`` accumulator, once;
 3. the integration runs the app and reports the status (``set_status``) and body size;
-4. ``end()``: end the span (fault on 5xx or an exception), write one access line, record
-   ``Latency``/``Error``/``Fault``, hand the request's metrics on, let the log module write or
-   drop the buffered DEBUG lines, and reset the context.
+4. ``end()``: end the span (fault on 5xx or an exception), record ``Latency``/``Error``/
+   ``Fault`` and hand the request's metrics on, write one access line (last, so a reader that
+   sees it knows the rest is done), let the log module write or drop the buffered DEBUG
+   lines, and reset the context.
 
 Speed is a feature here: this runs on every request. ``request_scope`` is a slotted class
 (no generator context manager, no per-request closures), the settings that depend on the
@@ -688,6 +689,14 @@ class request_scope(RequestScope):
             span.end(end_ns)
         except Exception as e:
             _failed("span", e)
+        try:
+            _record_request(operation, duration_ms, error=error, fault=fault)
+        except Exception as e:
+            _failed("metrics", e)
+        try:
+            _flush_scope(self)
+        except Exception as e:
+            _failed("metrics", e)
         if st.access_log:
             try:
                 line: dict[str, Any] = {}
@@ -715,14 +724,6 @@ class request_scope(RequestScope):
                     st.logger.info(ACCESS_MESSAGE, **line)
             except Exception as e:
                 _failed("access_log", e)
-        try:
-            _record_request(operation, duration_ms, error=error, fault=fault)
-        except Exception as e:
-            _failed("metrics", e)
-        try:
-            _flush_scope(self)
-        except Exception as e:
-            _failed("metrics", e)
         try:
             _end_request(self, failed=fault)
         except Exception as e:
