@@ -833,6 +833,9 @@ def _on_reset() -> None:
     global _rt
     if _Process.stop is not None:
         _Process.stop.set()
+    thread = _Process.flusher
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(1.0)
     _Process.stop = None
     _Process.buffer = None
     _Process.flusher = None

@@ -232,6 +232,8 @@ class AgentSink:
         self._closed = False
         self._retry_now = False
         self._sending = False
+        self._down = False
+        self._attempts = 0
 
     # --- request path -----------------------------------------------------------------------
     def write(self, payload: bytes) -> None:
@@ -258,8 +260,11 @@ class AgentSink:
         deadline = time.monotonic() + (DEFAULT_FLUSH_TIMEOUT_S if timeout_s is None else timeout_s)
         with self._cond:
             self._retry_now = True
+            attempts = self._attempts
             self._cond.notify_all()
             while self._queue or self._sending:
+                if self._down and self._attempts > attempts:
+                    return False  # retried at once and still down: do not wait out the back-off
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -291,6 +296,7 @@ class AgentSink:
                 while not self._queue and not self._closed:
                     cond.wait()
                 if self._closed:
+                    self._disconnect()
                     return
                 payload = self._queue[0]
                 self._sending = True
@@ -301,6 +307,8 @@ class AgentSink:
                 _dropped("agent_failure", 1, "obskit: sending EMF to the agent failed: %r", exc)
             with cond:
                 self._sending = False
+                self._down = sent is False
+                self._attempts += 1
                 if sent is not False:  # sent, or unsendable (counted): either way it leaves
                     if self._queue and self._queue[0] is payload:
                         self._queue.popleft()
@@ -367,9 +375,14 @@ class AgentSink:
 
 def _peer_closed(sock: socket.socket) -> bool:
     """Whether the agent closed the TCP connection (a send would vanish into a dead socket)."""
+    timeout = sock.gettimeout()
     try:
-        return sock.recv(1, socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)) == b""
+        sock.setblocking(False)  # a socket with a timeout would wait for data instead of answering
+        return sock.recv(1, socket.MSG_PEEK) == b""
     except (BlockingIOError, InterruptedError):
         return False
     except OSError:
         return True
+    finally:
+        with contextlib.suppress(OSError):
+            sock.settimeout(timeout)
