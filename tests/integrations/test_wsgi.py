@@ -1,0 +1,156 @@
+"""The WSGI middleware: the scope ends with the body, start_response, close and exceptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from obskit.integrations.wsgi import ObskitMiddleware
+
+from obskit import semconv
+from obskit.testing import FixedClock, capture
+
+
+def _environ(path: str = "/x", **headers: str) -> dict[str, Any]:
+    env = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": path, "SCRIPT_NAME": "", "SERVER_NAME": "test",
+        "SERVER_PORT": "80", "wsgi.url_scheme": "http", "REMOTE_ADDR": "10.0.0.7", "HTTP_HOST": "test",
+    }
+    env.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
+    return env
+
+
+class _Server:
+    """What a WSGI server does: call, iterate, close."""
+
+    def __init__(self) -> None:
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        self.status, self.headers = status, headers
+        return lambda data: None
+
+    def run(self, app: Any, environ: dict[str, Any]) -> bytes:
+        result = app(environ, self.start_response)
+        try:
+            return b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+
+
+def _access(cap) -> dict:
+    lines = [line for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER]
+    assert len(lines) == 1, cap.logs
+    return lines[0]
+
+
+def test_status_headers_and_size() -> None:
+    """start_response's status is recorded, the correlation header added, the body counted."""
+    def app(environ, start_response):
+        start_response("202 Accepted", [("Content-Type", "text/plain")])
+        return [b"ab", b"cde"]
+
+    server = _Server()
+    with capture() as cap:
+        assert server.run(ObskitMiddleware(app), _environ(x_correlation_id="c-1")) == b"abcde"
+    assert server.status == "202 Accepted"
+    assert ("x-correlation-id", "c-1") in server.headers
+    line = _access(cap)
+    assert line[semconv.LOG_HTTP_STATUS] == 202
+    assert line[semconv.LOG_RESPONSE_SIZE] == 5
+    assert line[semconv.LOG_CLIENT_IP] == "10.0.0.7"
+
+
+def test_generator_body_is_timed_to_the_last_chunk_and_closed() -> None:
+    """The latency ends at the last chunk; the app iterable's close() still runs."""
+    clock = FixedClock()
+    closed: list[bool] = []
+
+    class Body:
+        def __iter__(self):
+            yield b"a"
+            clock.advance(ms=7)
+            yield b"b"
+
+        def close(self):
+            clock.advance(ms=100)
+            closed.append(True)
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return Body()
+
+    with capture(clock=clock) as cap:
+        _Server().run(ObskitMiddleware(app), _environ())
+    assert closed == [True]
+    assert _access(cap)[semconv.LOG_DURATION_MS] == 7.0
+
+
+def test_exception_while_iterating_is_a_fault() -> None:
+    """An exception raised by the body generator is re-raised and counted as a fault."""
+    def app(environ, start_response):
+        start_response("200 OK", [])
+
+        def body():
+            yield b"a"
+            raise OSError("disk gone")
+
+        return body()
+
+    with capture() as cap, pytest.raises(OSError, match="disk gone"):
+        _Server().run(ObskitMiddleware(app), _environ())
+    assert cap.metric_values(semconv.METRIC_FAULT) == [1]
+    assert _access(cap)[semconv.LOG_ERROR_TYPE] == "OSError"
+
+
+def test_exception_before_start_response_is_a_500_fault() -> None:
+    """An app that raises at once: the same exception, status 500, Fault=1."""
+    def app(environ, start_response):
+        raise LookupError("no")
+
+    with capture() as cap, pytest.raises(LookupError):
+        _Server().run(ObskitMiddleware(app), _environ())
+    assert _access(cap)[semconv.LOG_HTTP_STATUS] == 500
+    assert cap.metric_values(semconv.METRIC_FAULT) == [1]
+
+
+def test_closed_before_exhausted_still_ends_the_scope() -> None:
+    """A server that closes the body early (client gone) still gets the request's telemetry."""
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return iter([b"a", b"b", b"c"])
+
+    with capture() as cap:
+        result = ObskitMiddleware(app)(_environ(), _Server().start_response)
+        assert next(iter(result)) == b"a"
+        result.close()
+    assert _access(cap)[semconv.LOG_RESPONSE_SIZE] == 1
+
+
+def test_excluded_route_returns_the_app_iterable_itself() -> None:
+    """An excluded path gets the app's own iterable back and no telemetry."""
+    body = [b"ok"]
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return body
+
+    with capture() as cap:
+        assert ObskitMiddleware(app, excluded_routes=["/health"])(_environ("/health"), _Server().start_response) is body
+    assert cap.logs == []
+
+
+def test_forwarded_for_is_believed_only_when_trusted() -> None:
+    """X-Forwarded-For sets client_ip only with trust_forwarded_for."""
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return [b""]
+
+    with capture() as cap:
+        _Server().run(ObskitMiddleware(app), _environ(x_forwarded_for="1.2.3.4"))
+        _Server().run(ObskitMiddleware(app, trust_forwarded_for=True), _environ(x_forwarded_for="1.2.3.4"))
+    ips = [line[semconv.LOG_CLIENT_IP] for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER]
+    assert ips == ["10.0.0.7", "1.2.3.4"]
