@@ -121,10 +121,10 @@ def redact_value(value: Any, classifier: KeyClassifier, depth: int = 0) -> Any:
 # --- serialisation -----------------------------------------------------------------------------
 def _safe_repr(value: Any) -> str:
     try:
-        text = repr(value)
+        text: Any = repr(value)
     except Exception:
         return f"<unrepresentable {type(value).__qualname__}>"
-    if not isinstance(text, str):
+    if not isinstance(text, str):  # a C extension's repr can return anything
         return f"<unrepresentable {type(value).__qualname__}>"
     return text if len(text) <= MAX_REPR else text[:MAX_REPR] + "...[truncated]"
 

@@ -157,6 +157,26 @@ class _State:
         "text",
     )
 
+    buffer_bytes: int
+    capture: Any
+    classifier: _render.KeyClassifier
+    clock: Callable[[], int]
+    decode: bool
+    dumps: Callable[[dict[str, Any]], Any]
+    environment: str | None
+    level: int
+    max_bytes: int
+    odumps: Callable[..., bytes] | None
+    off: bool
+    opt: int
+    plain: set[str]
+    processors: tuple[Callable[..., Any], ...]
+    redacting: bool
+    sample_rate: float
+    service: str
+    swrite: Callable[[Any], Any] | None
+    text: bool
+
     def __init__(self, runtime: Runtime | None) -> None:
         self.runtime = runtime
         self.off = True
@@ -289,10 +309,12 @@ def _render_line(
     if exc is not None:
         d[_K_EXC] = _exception_info(exc)
     if st.processors:
-        d = _run_processors(st, level_name, d)  # type: ignore[assignment]
-        if d is None:
+        processed = _run_processors(st, level_name, d)
+        if processed is None:
             return None
+        d = processed
     odumps = st.odumps
+    line: Any
     try:
         if odumps is not None:
             line = odumps(d, _json_default, st.opt)
@@ -729,7 +751,7 @@ def _install_methods(level: int | None, off: bool) -> None:
         setattr(Logger, method, fn)
     for alias, target in _ALIASES:
         setattr(Logger, alias, getattr(Logger, target))
-    Logger.exception = _make_exception("exception")  # type: ignore[method-assign]
+    Logger.exception = _make_exception("exception")
     for method in [m for m, _ in _METHODS] + [a for a, _ in _ALIASES] + ["exception"]:
         setattr(Logger, f"a{method}", _make_async(method))
 
