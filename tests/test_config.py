@@ -131,3 +131,18 @@ def test_asking_for_an_unavailable_emitter_fails_at_configure_time() -> None:
     """An emitter name that resolves to nothing raises ConfigError, never later."""
     with pytest.raises(ConfigError, match=r"configure\(traces='nope'\): expected one of"):
         obskit.configure(traces="nope")
+
+
+def test_traces_auto_ignores_otel_variables_without_an_exporter_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTEL_EXPORTER_OTLP_ENDPOINT alone does not select OpenTelemetry when no OTLP exporter is installed."""
+    import importlib.util
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    expected = ("otel",) if importlib.util.find_spec("opentelemetry.exporter.otlp") else ()
+    assert obskit.config.resolve({}).traces == expected
+
+
+def test_traces_auto_picks_otel_for_the_console_exporter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTEL_TRACES_EXPORTER=console selects OpenTelemetry when the SDK is installed."""
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    assert obskit.config.resolve({}).traces == ("otel",)

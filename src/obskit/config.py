@@ -234,8 +234,13 @@ def _otel_wanted(environ: Mapping[str, str], options: Mapping[str, Any]) -> bool
         return False
     import importlib.util
 
+    # "auto" must never pick an emitter that would then fail: the SDK, and for OTLP (the
+    # default exporter) the OTLP exporter package, must be installed.
+    needed = ["opentelemetry.sdk"]
+    if exporter in ("", "otlp"):
+        needed.append("opentelemetry.exporter.otlp")
     try:
-        return importlib.util.find_spec("opentelemetry.sdk") is not None
+        return all(importlib.util.find_spec(m) is not None for m in needed)
     except (ImportError, ValueError):
         return False
 
