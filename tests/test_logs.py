@@ -662,3 +662,16 @@ def test_real_stdout_lines_in_a_subprocess() -> None:
     assert lines[1]["logger"] == "botocore.thing"
     assert lines[1]["trace_id"] == TRACE_ID
     assert "trace_id" not in lines[2]
+
+
+def test_importing_logs_loads_only_the_standard_library() -> None:
+    """import obskit.logs (and a logger made at module level) pulls in no third-party module."""
+    code = (
+        "import sys, json; before = set(sys.modules); import obskit.logs; obskit.logs.get_logger('m'); "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run([sys.executable, "-I", "-c", code], check=True, capture_output=True, text=True)
+    loaded = set(json.loads(out.stdout))
+    foreign = {m for m in loaded if m.partition(".")[0] not in sys.stdlib_module_names and not m.startswith("obskit")}
+    assert foreign == set()
+    assert "logging" not in loaded
