@@ -460,7 +460,7 @@ class request_scope(RequestScope):
         self._settings = (options or _DEFAULT_OPTIONS).settings()
         self.method = method
         self.path = path
-        self.route = None
+        self.route: str | None = None
         self.status = None
         self.response_size: int | None = None
         self.disconnected = False
