@@ -236,7 +236,9 @@ def json_serializer(name: str, text: bool) -> tuple[Callable[[dict[str, Any]], A
             return dumps_bytes, "orjson"
     # ensure_ascii: the output is then plain ASCII, which any stream encoding accepts (a lone
     # surrogate in a field would otherwise fail at write time, after serialisation succeeded).
-    encode = json.JSONEncoder(separators=(",", ":"), default=json_default, check_circular=True).encode
+    # check_circular=False: a cycle then ends in RecursionError, which the caller's slow path
+    # catches and sanitises; the per-container bookkeeping is saved on every line.
+    encode = json.JSONEncoder(separators=(",", ":"), default=json_default, check_circular=False).encode
     if text:
 
         def json_text(d: dict[str, Any]) -> str:
