@@ -206,7 +206,7 @@ MESSAGING_OPERATION_PROCESS: Final = "process"
 SQS_MESSAGE_ATTRIBUTE_LIMIT: Final = 10
 """Most message attributes an SQS message (and an SNS message bound for raw SQS delivery) may carry."""
 SQS_MAX_MESSAGE_BYTES: Final = 262_144
-"""Message body plus attributes (and a whole batch) that every SQS queue accepts, whatever its setting."""
+"""Body plus attributes of one SQS message (and of a whole batch) at the classic, default queue maximum."""
 EVENTBRIDGE_TRACE_HEADER_MAX: Final = 500
 """Longest ``TraceHeader`` an EventBridge ``PutEvents`` entry accepts."""
 LAMBDA_CLIENT_CONTEXT_MAX: Final = 3583
