@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint demo bench clean
+.PHONY: test lint demo bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,8 +26,13 @@ test: lint
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
+# Every benchmarks/bench_*.py, one interpreter each; rewrites benchmarks/RESULTS.md (a few minutes).
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
+
+# A short smoke run of every comparison; prints the tables and leaves RESULTS.md alone.
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --quick --no-write
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info

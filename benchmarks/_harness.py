@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
-__all__ = ["Stats", "machine", "markdown_table", "measure", "rows"]
+__all__ = ["PEER_PACKAGES", "Stats", "machine", "markdown_table", "measure", "package_versions", "rows"]
 
 _TIMES = "\u00d7"  # the multiplication sign of the ratio column
 BLOCK_S = 0.040
@@ -151,6 +151,17 @@ def markdown_table(table: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _memory() -> str | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def machine() -> str:
     """A one-paragraph description of the machine and interpreter, for the results file."""
     cpu = platform.processor() or platform.machine()
@@ -162,7 +173,32 @@ def machine() -> str:
                     break
     except OSError:
         pass
+    memory = _memory()
     return (
-        f"{cpu}, {os.cpu_count()} CPU; {platform.system()} {platform.release()}; "
+        f"{cpu}, {os.cpu_count()} CPU{f', {memory}' if memory else ''}; {platform.system()} {platform.release()}; "
         f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})"
     )
+
+
+PEER_PACKAGES = (
+    "obskit", "structlog", "orjson", "aws-lambda-powertools", "aws-embedded-metrics", "aws-xray-sdk",
+    "opentelemetry-api", "opentelemetry-sdk", "opentelemetry-propagator-aws-xray",
+    "opentelemetry-sdk-extension-aws", "opentelemetry-instrumentation-flask",
+    "opentelemetry-instrumentation-fastapi", "opentelemetry-instrumentation-httpx",
+    "opentelemetry-instrumentation-botocore", "opentelemetry-instrumentation-requests",
+    "python-json-logger", "boto3", "flask", "fastapi", "starlette", "uvicorn", "httpx", "requests",
+)
+"""obskit, its optional dependencies, the peers it is measured against and the frameworks used."""
+
+
+def package_versions(names: Sequence[str] = PEER_PACKAGES) -> str:
+    """``name version`` for each installed package of ``names`` (``not installed`` otherwise)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            out.append(f"{name} (not installed)")
+    return ", ".join(out)
