@@ -130,8 +130,39 @@ _rt: _pipeline.Runtime | None = None
 """The runtime the cached validation results belong to (set by ``_on_configure``)."""
 _state_lock = threading.Lock()
 
-_DEFAULT_KEY: tuple[tuple[tuple[str, str], ...], ...] = ((),)
+
+
+class _DimKey:
+    """Validated dimension sets, interned: hashed and compared by identity, so a group lookup is cheap.
+
+    ``sets`` is a tuple of dimension sets, each a tuple of ``(key, value)`` pairs added to the
+    default dimensions.
+    """
+
+    __slots__ = ("sets",)
+
+    def __init__(self, sets: tuple[tuple[tuple[str, str], ...], ...]) -> None:
+        self.sets = sets
+
+
+_DEFAULT_KEY = _DimKey(((),))
 """Group key of ``dimensions=None``: one dimension set, the default dimensions only."""
+_interned: dict[tuple[tuple[tuple[str, str], ...], ...], _DimKey] = {((),): _DEFAULT_KEY}
+
+
+def _intern(sets: tuple[tuple[tuple[str, str], ...], ...]) -> _DimKey:
+    key = _interned.get(sets)
+    if key is None:
+        if len(_interned) >= _MAX_CACHE:
+            _interned.clear()
+            _interned[((),)] = _DEFAULT_KEY
+        key = _interned[sets] = _DimKey(sets)
+    return key
+
+
+_settings_for: _pipeline.Runtime | None = None
+_limit = 10_000
+_trace_on = True
 
 
 def _runtime() -> _pipeline.Runtime:
@@ -147,77 +178,135 @@ def _bind(rt: _pipeline.Runtime) -> None:
     global _rt
     _rt = rt
     _dims_cache.clear()
+    _settings(rt)
+
+
+def _settings(rt: _pipeline.Runtime) -> None:
+    """Read the options the hot path needs once per configuration, not once per value."""
+    global _settings_for, _limit, _trace_on
+    if _settings_for is not rt:
+        _limit = rt.config.option("metrics_max_buffered_values")
+        _trace_on = bool(rt.config.option("metrics_trace_id"))
+        _settings_for = rt
 
 
 # --- buffers ----------------------------------------------------------------------------------
-class _Group:
-    __slots__ = ("key", "metrics", "properties", "ts_ms")
+_Snapshot = tuple["_DimKey", "dict[str, Any] | None", "dict[str, list[float | int]]"]
+"""Drained values of one group: (key, properties, {metric name: values})."""
 
-    def __init__(self, key: Any, ts_ms: int, properties: dict[str, Any] | None) -> None:
+
+class _Group:
+    """One set of dimension values and its metrics' values.
+
+    In a buffer a group lives on across flushes (``take`` drains its lists in place), so the
+    hot path can append without a lock: ``list.append`` is atomic, and draining with
+    ``values[:k]`` then ``del values[:k]`` keeps whatever another thread appends meanwhile.
+    """
+
+    __slots__ = ("fresh", "idle", "key", "metrics", "properties", "ts_ms")
+
+    def __init__(self, key: _DimKey, ts_ms: int, properties: dict[str, Any] | None) -> None:
         self.key = key
         self.ts_ms = ts_ms
         self.metrics: dict[str, list[float | int]] = {}
         self.properties = properties
+        self.fresh = True
+        """No value since the last drain: the next one takes the slow path (trace id property)."""
+        self.idle = 0
 
 
 class _Buffer:
-    """Groups of values keyed by their validated dimensions; one per request or per process."""
+    """Groups of values keyed by their validated dimensions; one per request or per process.
 
-    __slots__ = ("closed", "groups", "limit", "lock", "n", "runtime")
+    Appending a value to an existing metric takes no lock (see ``_Group``). New groups, new
+    metric names, properties, draining and merging hold ``lock``.
+    """
 
-    def __init__(self, runtime: _pipeline.Runtime) -> None:
+    __slots__ = ("closed", "graveyard", "groups", "limit", "lock", "n", "runtime", "scoped")
+
+    def __init__(self, runtime: _pipeline.Runtime, *, scoped: bool) -> None:
         self.runtime = runtime
-        self.groups: dict[Any, _Group] = {}
+        self.groups: dict[_DimKey, _Group] = {}
         self.n = 0
+        """Values added since the last drain (approximate under concurrency: it only triggers the size bound)."""
         self.lock = threading.Lock()
-        self.limit: int = runtime.config.option("metrics_max_buffered_values")
+        _settings(runtime)
+        self.limit: int = _limit
         self.closed = False
+        self.scoped = scoped
+        self.graveyard: list[_Group] = []
+        """Groups pruned at the last drain: drained once more, for a writer that was mid-append."""
 
-    def add(self, key: Any, name: str, value: float | int, properties: Mapping[str, Any] | None) -> bool:
-        """Add one value; ``True`` when the size bound is reached and the buffer must be written."""
-        with self.lock:
-            group = self.groups.get(key)
-            if group is None:
-                group = self.groups[key] = _Group(key, self.runtime.clock() // 1_000_000, _trace_property(self.runtime))
-            values = group.metrics.get(name)
-            if values is None:
-                if _collides(key, name):
-                    _drop("name_conflict", name, "its name is also a dimension key of the document")
-                    return False
-                group.metrics[name] = [value]
-            else:
-                values.append(value)
-            if properties is not None:
-                _merge_properties(group, properties)
-            self.n += 1
-            return self.n >= self.limit
+    def add_slow(self, key: _DimKey, name: str, value: float | int, properties: Mapping[str, Any] | None) -> int:
+        """Add a value that needs a new group, a new metric or properties; call with the lock held."""
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = _Group(key, 0, None)
+        if group.fresh:
+            group.fresh = False
+            group.idle = 0
+            trace = _trace_property()
+            if trace is not None:
+                _merge_properties(group, trace)
+        values = group.metrics.get(name)
+        if values is None:
+            if _collides(key, name):
+                _drop("name_conflict", name, "its name is also a dimension key of the document")
+                return self.n
+            group.metrics[name] = [value]
+        else:
+            values.append(value)
+        if properties is not None:
+            _merge_properties(group, properties)
+        self.n += 1
+        return self.n
 
-    def take(self) -> list[_Group]:
+    def take(self) -> list[_Snapshot]:
+        """Drain every group into ``(key, properties, {name: values})`` snapshots for the emitter."""
+        out: list[_Snapshot] = []
         with self.lock:
-            groups = list(self.groups.values())
-            self.groups = {}
             self.n = 0
-        return groups
+            pruned = []
+            groups = self.groups.values() if not self.graveyard else (*self.graveyard, *self.groups.values())
+            for group in groups:
+                drained: dict[str, list[float | int]] = {}
+                for name, values in group.metrics.items():
+                    k = len(values)
+                    if k:
+                        drained[name] = values[:k]
+                        del values[:k]
+                group.fresh = True
+                if drained:
+                    group.idle = 0
+                    out.append((group.key, group.properties, drained))
+                    group.properties = None
+                else:
+                    group.idle += 1
+                    if group.idle >= 2 and self.groups.get(group.key) is group:
+                        pruned.append(group)
+            for group in pruned:
+                del self.groups[group.key]
+            self.graveyard = pruned
+        return out
 
-    def merge(self, groups: list[_Group]) -> bool:
-        """Fold a finished request's groups in (one document per dimension set per interval)."""
+    def merge(self, snapshots: list[_Snapshot]) -> bool:
+        """Fold a finished request's values in (one document per dimension set per interval)."""
         with self.lock:
             mine = self.groups
-            for g in groups:
-                into = mine.get(g.key)
+            for key, properties, drained in snapshots:
+                into = mine.get(key)
                 if into is None:
-                    mine[g.key] = g
-                    self.n += sum(len(v) for v in g.metrics.values())
-                    continue
-                for name, values in g.metrics.items():
+                    into = mine[key] = _Group(key, 0, None)
+                    into.fresh = False  # the request's own trace id comes with its properties
+                for name, values in drained.items():
                     have = into.metrics.get(name)
                     if have is None:
                         into.metrics[name] = values
                     else:
                         have.extend(values)
                     self.n += len(values)
-                if g.properties:
-                    _merge_properties(into, g.properties)
+                if properties:
+                    _merge_properties(into, properties)
             return self.n >= self.limit
 
 
@@ -232,8 +321,8 @@ class _Ended:
 _ENDED = _Ended()
 
 
-def _trace_property(rt: _pipeline.Runtime) -> dict[str, Any] | None:
-    if not rt.config.option("metrics_trace_id"):
+def _trace_property() -> dict[str, Any] | None:
+    if not _trace_on:
         return None
     trace_id = CURRENT.get().trace_id
     if trace_id == INVALID_TRACE_ID:
@@ -254,7 +343,7 @@ def _merge_properties(group: _Group, properties: Mapping[str, Any]) -> None:
 def _collides(key: Any, name: str) -> bool:
     if name in _default_keys():
         return True
-    return any(k == name for pairs in key for k, _ in pairs)
+    return any(k == name for pairs in key.sets for k, _ in pairs)
 
 
 class _Process:
@@ -274,7 +363,7 @@ def _process_buffer(rt: _pipeline.Runtime) -> _Buffer:
         buf = _Process.buffer
         if buf is not None and buf.runtime is rt:
             return buf
-        old, _Process.buffer = buf, _Buffer(rt)
+        old, _Process.buffer = buf, _Buffer(rt, scoped=False)
         if not rt.config.in_lambda:
             _start_flusher()
     if old is not None:
@@ -314,11 +403,20 @@ def _flush_process() -> None:
 
 
 # --- serialisation hand-off -------------------------------------------------------------------
+_defaults_cache: tuple[Any, dict[str, str]] = (None, {})
+
+
 def _default_dims(rt: _pipeline.Runtime) -> dict[str, str]:
+    """``Service`` (and ``Environment``) of a runtime, built once per configuration (read-only)."""
+    global _defaults_cache
+    cached_rt, dims = _defaults_cache
+    if cached_rt is rt:
+        return dims
     cfg = rt.config
     dims = {semconv.DIM_SERVICE: _clip_value(cfg.service)}
     if cfg.environment:
         dims[semconv.DIM_ENVIRONMENT] = _clip_value(cfg.environment)
+    _defaults_cache = (rt, dims)
     return dims
 
 
@@ -334,43 +432,62 @@ def _clip_value(value: str) -> str:
     return value[:MAX_DIMENSION_VALUE]
 
 
-def to_batch(rt: _pipeline.Runtime, groups: list[_Group]) -> MetricBatch:
-    """Turn buffered groups into the validated batch an emitter serialises."""
+_layouts_for: _pipeline.Runtime | None = None
+_layouts: dict[_DimKey, tuple[dict[str, str], list[list[str]]]] = {}
+"""Group key -> (dimension values, dimension sets) for the bound runtime's defaults (cleared by _bind)."""
+
+
+def _layout(rt: _pipeline.Runtime, key: _DimKey) -> tuple[dict[str, str], list[list[str]]]:
+    """The root dimension members and the dimension sets of a group (read-only, cached)."""
+    found = _layouts.get(key)
+    if found is not None:
+        return found
     defaults = _default_dims(rt)
     default_keys = list(defaults)
+    dims = dict(defaults)
+    sets = []
+    for pairs in key.sets:
+        keys = list(default_keys)
+        for k, v in pairs:
+            dims[k] = v
+            if k not in defaults:
+                keys.append(k)
+        sets.append(keys)
+    if len(_layouts) >= _MAX_CACHE:
+        _layouts.clear()
+    _layouts[key] = found = (dims, sets)
+    return found
+
+
+_new_group = tuple.__new__
+
+
+def to_batch(rt: _pipeline.Runtime, snapshots: list[_Snapshot], timestamp_ms: int | None = None) -> MetricBatch:
+    """Turn drained values into the validated batch an emitter serialises."""
+    if timestamp_ms is None:
+        timestamp_ms = rt.clock() // 1_000_000
+    global _layouts_for
+    if _layouts_for is not rt:
+        _layouts.clear()  # another configuration's defaults (rare: a buffer written after configure())
+        _layouts_for = rt
     out: list[MetricGroup] = []
     meta = _meta
-    for g in groups:
-        if not g.metrics:
-            continue
-        key = g.key
-        if key is _DEFAULT_KEY or key == _DEFAULT_KEY:
-            dims = defaults
-            sets = [default_keys]
-        else:
-            dims = dict(defaults)
-            sets = []
-            for pairs in key:
-                keys = list(default_keys)
-                for k, v in pairs:
-                    dims[k] = v
-                    if k not in defaults:
-                        keys.append(k)
-                sets.append(keys)
-        props = g.properties
+    for key, props, drained in snapshots:
+        dims, sets = _layout(rt, key)
         if props:
-            props = {k: v for k, v in props.items() if k not in dims and k not in g.metrics}
-            if len(props) != len(g.properties):  # type: ignore[arg-type]
+            kept = {k: v for k, v in props.items() if k not in dims and k not in drained}
+            if len(kept) != len(props):
                 _diagnostics.incr("metrics.clipped.property_conflict")
-        metrics = []
-        for name, values in g.metrics.items():
-            unit, resolution = meta.get(name, (semconv.UNIT_NONE, _STANDARD_RESOLUTION))
-            metrics.append((name, unit, resolution, values))
-        out.append(MetricGroup(g.ts_ms, dims, sets, metrics, props or None))
-    return MetricBatch(rt.config.namespace, out)
+            props = kept or None
+        metrics = [(name, *meta.get(name, _NO_META), values) for name, values in drained.items()]
+        out.append(_new_group(MetricGroup, (timestamp_ms, dims, sets, metrics, props)))
+    return _new_group(MetricBatch, (rt.config.namespace, out))  # type: ignore[no-any-return]
 
 
-def _write(rt: _pipeline.Runtime, groups: list[_Group]) -> None:
+_NO_META = (semconv.UNIT_NONE, _STANDARD_RESOLUTION)
+
+
+def _write(rt: _pipeline.Runtime, groups: list[_Snapshot]) -> None:
     if not groups:
         return
     emitter = rt.metric_emitter
@@ -513,7 +630,7 @@ def _validate_dimensions(dimensions: Any) -> Any:
                 here.append(pairs)
             else:
                 later.append(pairs)
-        keys.append(tuple(here))
+        keys.append(_intern(tuple(here)))
         pending = later
     return keys[0] if len(keys) == 1 else keys
 
@@ -627,35 +744,70 @@ def record(
             value = _check_value(name, value)  # type: ignore[assignment]
             if value is None:
                 return
-        rt = _rt or _runtime()
+        rt = _rt
+        if rt is None:
+            rt = _runtime()
         if rt.metric_emitter is None:
             return
-        key = _DEFAULT_KEY if dimensions is None else _dims_key(dimensions)
         props = None if properties is None else _check_properties(properties)
-        if key.__class__ is list:
-            for k in key:
-                _add(rt, k, name, value, props)
+        if dimensions is None:
+            key = _DEFAULT_KEY
         else:
-            _add(rt, key, name, value, props)
+            key = _dims_key(dimensions)
+            if key.__class__ is list:  # dimension sets that disagree: one document each
+                for k in key:
+                    _add(rt, k, name, value, props)
+                return
+        # _add inlined: this is the hot path (one lock, two dict lookups, one append).
+        scope = _scope_get()
+        if scope is None:
+            buf = _Process.buffer
+            if buf is None or buf.runtime is not rt:
+                buf = _process_buffer(rt)
+        else:
+            buf = scope.metrics
+            if buf is None:
+                buf = scope.metrics = _Buffer(rt, scoped=True)
+            elif buf.closed:
+                buf = _process_buffer(rt)
+        group = buf.groups.get(key)
+        values = None if group is None or group.fresh or props is not None else group.metrics.get(name)
+        if values is None:
+            with buf.lock:
+                n = buf.add_slow(key, name, value, props)
+        else:
+            values.append(value)  # atomic: no lock (see _Group)
+            n = buf.n = buf.n + 1
+        if n >= buf.limit:
+            _full(buf)
     except Exception as exc:  # telemetry never breaks the app
         _diagnostics.incr("metrics.internal_error")
         _diagnostics.report_once("metrics.record", "obskit: metric %r not recorded: %r", name, exc)
 
 
-def _add(rt: _pipeline.Runtime, key: Any, name: str, value: float | int, props: Mapping[str, Any] | None) -> None:
-    scope = SCOPE.get()
-    if scope is not None:
-        buf = scope.metrics
-        if buf is None:
-            buf = scope.metrics = _Buffer(rt)
-        if not buf.closed:
-            if buf.add(key, name, value, props):
-                _hand_on(buf)
-            return
-    buf = _Process.buffer
-    if buf is None or buf.runtime is not rt:
-        buf = _process_buffer(rt)
-    if buf.add(key, name, value, props):
+_scope_get = SCOPE.get
+
+
+def _add(rt: _pipeline.Runtime, key: _DimKey, name: str, value: float | int, props: Mapping[str, Any] | None) -> None:
+    scope = _scope_get()
+    buf = None if scope is None else scope.metrics
+    if buf is None and scope is not None:
+        buf = scope.metrics = _Buffer(rt, scoped=True)
+    if buf is None or buf.closed:
+        buf = _Process.buffer
+        if buf is None or buf.runtime is not rt:
+            buf = _process_buffer(rt)
+    with buf.lock:
+        n = buf.add_slow(key, name, value, props)
+    if n >= buf.limit:
+        _full(buf)
+
+
+def _full(buf: _Buffer) -> None:
+    """The size bound is reached: a request hands its values on, the process buffer writes."""
+    if buf.scoped:
+        _hand_on(buf)
+    else:
         _write(buf.runtime, buf.take())
 
 

@@ -171,7 +171,34 @@ def serialize(
     dumps = dumps or json_dumps()
     definitions = _definitions or _Definitions()
     out: list[bytes] = []
+    namespace = batch.namespace
     for group in batch.groups:
+        # Fast path, the usual case: everything fits one document.
+        timestamp_ms, dims, sets, metrics, properties = group
+        if len(metrics) <= max_metrics:
+            defs: list[dict[str, Any]] = []
+            aws: dict[str, Any] = {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": sets, "Metrics": defs}],
+            }
+            if aws_extra:
+                aws.update(aws_extra)
+            doc = {"_aws": aws, **dims}
+            if properties:
+                doc.update(properties)
+            for name, unit, resolution, values in metrics:
+                if len(values) > max_values:
+                    break
+                defs.append(definitions.get(name, unit, resolution))
+                doc[name] = values[0] if len(values) == 1 else values
+            else:
+                try:
+                    payload = dumps(doc)
+                except (TypeError, ValueError):
+                    payload = b""  # a property the encoder cannot write: the general path handles it
+                if 0 < len(payload) <= max_bytes:
+                    out.append(payload)
+                    continue
         docs = _documents(batch.namespace, group, dumps, definitions, aws_extra, max_metrics, max_values,
                           group.properties)
         if all(len(d) <= max_bytes for d in docs):

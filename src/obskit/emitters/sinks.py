@@ -233,7 +233,9 @@ class AgentSink:
         self._retry_now = False
         self._sending = False
         self._down = False
-        self._attempts = 0
+        self._started = 0
+        """Send attempts started; ``flush`` waits for one that started after it was called."""
+        self._failed_at = 0
 
     # --- request path -----------------------------------------------------------------------
     def write(self, payload: bytes) -> None:
@@ -260,10 +262,10 @@ class AgentSink:
         deadline = time.monotonic() + (DEFAULT_FLUSH_TIMEOUT_S if timeout_s is None else timeout_s)
         with self._cond:
             self._retry_now = True
-            attempts = self._attempts
+            mark = self._started
             self._cond.notify_all()
             while self._queue or self._sending:
-                if self._down and self._attempts > attempts:
+                if self._down and self._failed_at > mark:
                     return False  # retried at once and still down: do not wait out the back-off
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -300,6 +302,8 @@ class AgentSink:
                     return
                 payload = self._queue[0]
                 self._sending = True
+                self._started += 1
+                attempt = self._started
             try:
                 sent = self._send(payload)
             except Exception as exc:  # the thread must survive anything
@@ -308,7 +312,8 @@ class AgentSink:
             with cond:
                 self._sending = False
                 self._down = sent is False
-                self._attempts += 1
+                if sent is False:
+                    self._failed_at = attempt
                 if sent is not False:  # sent, or unsendable (counted): either way it leaves
                     if self._queue and self._queue[0] is payload:
                         self._queue.popleft()
