@@ -143,7 +143,7 @@ def _rest(event: Mapping[str, Any], rc: Mapping[str, Any], trigger: str) -> Even
     ev.route = resource if resource is None or resource.startswith("/") else None
     identity = _dict(rc.get("identity"))
     ev.peer = _str(identity.get("sourceIp"))
-    ev.user_agent = _header(ev.headers, HEADER_USER_AGENT) or _str(identity.get("userAgent"))
+    ev.user_agent = _str(identity.get("userAgent")) or _header(ev.headers, HEADER_USER_AGENT)
     ev.host = _str(rc.get("domainName")) or _header(ev.headers, "host")
     ev.scheme = "https"
     return ev

@@ -109,6 +109,10 @@ class _Watchdog:
                 self._thread.start()
             self._active[id(inv)] = (deadline, inv)
             if deadline < self._wake_at:
+                # Only an earlier deadline wakes the thread. The wake time stays set after the
+                # invocation ends, so back-to-back invocations (whose deadlines come later)
+                # notify about once per timeout period, not once each.
+                self._wake_at = deadline
                 self._cond.notify()
 
     def release(self, inv: _Invocation) -> bool:
@@ -131,20 +135,19 @@ class _Watchdog:
         with cond:
             while True:
                 now = time.monotonic()
+                if now < self._wake_at:
+                    cond.wait(None if self._wake_at == math.inf else self._wake_at - now)
+                    continue
                 due = [key for key, (deadline, _) in self._active.items() if deadline <= now]
-                if due:
-                    fired = [self._active.pop(key)[1] for key in due]
+                fired = [self._active.pop(key)[1] for key in due]
+                self._wake_at = min((d for d, _ in self._active.values()), default=math.inf)
+                if fired:
                     cond.release()
                     try:
                         for inv in fired:
                             inv.timeout_imminent()
                     finally:
                         cond.acquire()
-                    continue
-                nxt = min((d for d, _ in self._active.values()), default=math.inf)
-                self._wake_at = nxt
-                cond.wait(None if nxt == math.inf else nxt - now)
-                self._wake_at = -math.inf  # awake: a new deadline need not notify
 
 
 _watchdog = _Watchdog()
