@@ -49,7 +49,9 @@ def _prepare(policy: HostPolicy | None, request: Any) -> Any:
         if (policy or _outbound.configured_policy()).allows(host):
             headers = request.headers
             ctx = span.context if span is not None else current()
-            for name, value in _outbound.headers_for(ctx, headers.__contains__):
+            # One pass over the raw header list: httpx's own `in` re-normalises every name.
+            present = {raw.decode("latin-1").lower() for raw, _ in headers.raw}
+            for name, value in _outbound.headers_for(ctx, present.__contains__):
                 headers[name] = value
         return span
     except Exception:
