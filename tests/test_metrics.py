@@ -142,13 +142,29 @@ def test_properties_are_written_and_the_first_value_wins_in_an_interval(cap: Cap
     assert (doc["job_id"], doc["batch"], doc["Jobs"]) == ("a", 1, [1, 1])
 
 
-def test_trace_id_property_links_a_document_to_its_trace(cap: Capture) -> None:
-    """Inside a trace the document carries the trace id as ``trace_id``."""
+def test_trace_id_property_links_a_document_to_its_request(cap: Capture) -> None:
+    """A request's metrics carry its trace id as ``trace_id``, also once merged and written later."""
     ctx = obskit.new_trace(sampled=True)
-    with obskit.activate(ctx):
+    with obskit.activate(ctx), _Scope():
+        metrics.count("Linked")
+    with obskit.activate(obskit.new_trace(sampled=True)), _Scope():
         metrics.count("Linked")
     metrics.flush()
+    (doc,) = cap.metrics
+    assert doc[semconv.METRIC_PROPERTY_TRACE_ID] == ctx.trace_id
+    assert doc["Linked"] == [1, 1]
+
+
+def test_outside_a_request_the_flushing_context_gives_the_trace_id(cap: Capture) -> None:
+    """Values recorded outside a request carry the trace id of the code that flushes them."""
+    ctx = obskit.new_trace(sampled=True)
+    with obskit.activate(ctx):
+        metrics.count("Background")
+        metrics.flush()
+    metrics.count("Untraced")
+    metrics.flush()
     assert cap.metrics[0][semconv.METRIC_PROPERTY_TRACE_ID] == ctx.trace_id
+    assert semconv.METRIC_PROPERTY_TRACE_ID not in cap.metrics[1]
 
 
 def test_trace_id_property_can_be_turned_off() -> None:

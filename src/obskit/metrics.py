@@ -203,16 +203,14 @@ class _Group:
     ``values[:k]`` then ``del values[:k]`` keeps whatever another thread appends meanwhile.
     """
 
-    __slots__ = ("fresh", "idle", "key", "metrics", "properties", "ts_ms")
+    __slots__ = ("idle", "key", "metrics", "properties")
 
-    def __init__(self, key: _DimKey, ts_ms: int, properties: dict[str, Any] | None) -> None:
+    def __init__(self, key: _DimKey) -> None:
         self.key = key
-        self.ts_ms = ts_ms
         self.metrics: dict[str, list[float | int]] = {}
-        self.properties = properties
-        self.fresh = True
-        """No value since the last drain: the next one takes the slow path (trace id property)."""
+        self.properties: dict[str, Any] | None = None
         self.idle = 0
+        """Drains in a row that found no value: after two the group is pruned."""
 
 
 class _Buffer:
@@ -241,13 +239,7 @@ class _Buffer:
         """Add a value that needs a new group, a new metric or properties; call with the lock held."""
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = _Group(key, 0, None)
-        if group.fresh:
-            group.fresh = False
-            group.idle = 0
-            trace = _trace_property()
-            if trace is not None:
-                _merge_properties(group, trace)
+            group = self.groups[key] = _Group(key)
         values = group.metrics.get(name)
         if values is None:
             if _collides(key, name):
@@ -262,8 +254,18 @@ class _Buffer:
         return self.n
 
     def take(self) -> list[_Snapshot]:
-        """Drain every group into ``(key, properties, {name: values})`` snapshots for the emitter."""
+        """Drain every group into ``(key, properties, {name: values})`` snapshots for the emitter.
+
+        The trace id property is taken here, from the context that drains: the request itself
+        for a request's buffer (``flush_scope`` runs inside it), the caller of ``flush()``
+        otherwise.
+        """
         out: list[_Snapshot] = []
+        trace = None
+        if _trace_on:
+            trace_id = CURRENT.get().trace_id
+            if trace_id != INVALID_TRACE_ID:
+                trace = {semconv.METRIC_PROPERTY_TRACE_ID: trace_id}
         with self.lock:
             self.n = 0
             pruned = []
@@ -275,10 +277,12 @@ class _Buffer:
                     if k:
                         drained[name] = values[:k]
                         del values[:k]
-                group.fresh = True
                 if drained:
                     group.idle = 0
-                    out.append((group.key, group.properties, drained))
+                    props = group.properties
+                    if trace is not None:
+                        props = trace if props is None else {**trace, **props}
+                    out.append((group.key, props, drained))
                     group.properties = None
                 else:
                     group.idle += 1
@@ -296,8 +300,7 @@ class _Buffer:
             for key, properties, drained in snapshots:
                 into = mine.get(key)
                 if into is None:
-                    into = mine[key] = _Group(key, 0, None)
-                    into.fresh = False  # the request's own trace id comes with its properties
+                    into = mine[key] = _Group(key)
                 for name, values in drained.items():
                     have = into.metrics.get(name)
                     if have is None:
@@ -472,14 +475,19 @@ def to_batch(rt: _pipeline.Runtime, snapshots: list[_Snapshot], timestamp_ms: in
         _layouts_for = rt
     out: list[MetricGroup] = []
     meta = _meta
+    layouts = _layouts
     for key, props, drained in snapshots:
-        dims, sets = _layout(rt, key)
+        found = layouts.get(key)
+        dims, sets = found if found is not None else _layout(rt, key)
         if props:
             kept = {k: v for k, v in props.items() if k not in dims and k not in drained}
             if len(kept) != len(props):
                 _diagnostics.incr("metrics.clipped.property_conflict")
             props = kept or None
-        metrics = [(name, *meta.get(name, _NO_META), values) for name, values in drained.items()]
+        metrics = []
+        for name, values in drained.items():
+            unit, resolution = meta.get(name, _NO_META)
+            metrics.append((name, unit, resolution, values))
         out.append(_new_group(MetricGroup, (timestamp_ms, dims, sets, metrics, props)))
     return _new_group(MetricBatch, (rt.config.namespace, out))  # type: ignore[no-any-return]
 
@@ -771,7 +779,7 @@ def record(
             elif buf.closed:
                 buf = _process_buffer(rt)
         group = buf.groups.get(key)
-        values = None if group is None or group.fresh or props is not None else group.metrics.get(name)
+        values = None if group is None or props is not None else group.metrics.get(name)
         if values is None:
             with buf.lock:
                 n = buf.add_slow(key, name, value, props)
@@ -897,11 +905,13 @@ def flush(timeout_s: float | None = None) -> bool:
     for the end of the request). Never raises.
     """
     try:
-        scope = SCOPE.get()
+        scope = _scope_get()
         if scope is not None and scope.metrics is not None and scope.metrics.n:
             buf = scope.metrics
             _write(buf.runtime, buf.take())
-        _flush_process()
+        buf = _Process.buffer
+        if buf is not None and buf.n:
+            _write(buf.runtime, buf.take())
         rt = _pipeline.RUNTIME
         emitter = None if rt is None else rt.metric_emitter
         if emitter is None:

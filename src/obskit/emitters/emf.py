@@ -61,39 +61,37 @@ def json_dumps() -> Dumps:
     try:
         import orjson
     except ImportError:
-        encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str)
+        encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
         def dumps(obj: Any) -> bytes:
             return (encoder.encode(obj) + "\n").encode("utf-8")
 
         return dumps
-    option = orjson.OPT_APPEND_NEWLINE
-    raw = orjson.dumps
+    import functools
 
-    def dumps_orjson(obj: Any) -> bytes:
-        return raw(obj, default=str, option=option)
-
-    return dumps_orjson
+    # Properties are plain JSON types by the time they get here; anything else makes the
+    # encoder raise, and the serialiser then drops the properties (counted), never the values.
+    return functools.partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
 
 
 class _Definitions:
     """MetricDefinition objects, built once per (name, unit, resolution) and reused."""
 
-    __slots__ = ("_cache",)
+    __slots__ = ("cache",)
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self.cache: dict[tuple[str, str, int], dict[str, Any]] = {}
 
     def get(self, name: str, unit: str, resolution: int) -> dict[str, Any]:
         key = (name, unit, resolution)
-        found = self._cache.get(key)
+        found = self.cache.get(key)
         if found is None:
             found = {"Name": name, "Unit": unit}
             if resolution == 1:
                 found["StorageResolution"] = 1
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = found
+            if len(self.cache) > 10_000:
+                self.cache.clear()
+            self.cache[key] = found
         return found
 
 
@@ -144,6 +142,44 @@ def _documents(
     return out
 
 
+def _single(
+    namespace: str,
+    group: MetricGroup,
+    dumps: Dumps,
+    definitions: _Definitions,
+    aws_extra: Mapping[str, Any] | None,
+    max_metrics: int,
+    max_values: int,
+    max_bytes: int,
+) -> bytes | None:
+    """The usual case, fast: the whole group in one document; ``None`` when it needs splitting."""
+    timestamp_ms, dims, sets, metrics, properties = group
+    if len(metrics) > max_metrics:
+        return None
+    defs: list[dict[str, Any]] = []
+    aws: dict[str, Any] = {
+        "Timestamp": timestamp_ms,
+        "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": sets, "Metrics": defs}],
+    }
+    if aws_extra:
+        aws.update(aws_extra)
+    doc = {"_aws": aws, **dims}
+    if properties:
+        doc.update(properties)
+    cache = definitions.cache
+    for name, unit, resolution, values in metrics:
+        if len(values) > max_values:
+            return None
+        definition = cache.get((name, unit, resolution))
+        defs.append(definition if definition is not None else definitions.get(name, unit, resolution))
+        doc[name] = values[0] if len(values) == 1 else values
+    try:
+        payload = dumps(doc)
+    except (TypeError, ValueError):
+        return None  # a property the encoder cannot write: the general path drops it
+    return payload if len(payload) <= max_bytes else None
+
+
 def serialize(
     batch: MetricBatch,
     *,
@@ -173,32 +209,10 @@ def serialize(
     out: list[bytes] = []
     namespace = batch.namespace
     for group in batch.groups:
-        # Fast path, the usual case: everything fits one document.
-        timestamp_ms, dims, sets, metrics, properties = group
-        if len(metrics) <= max_metrics:
-            defs: list[dict[str, Any]] = []
-            aws: dict[str, Any] = {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": sets, "Metrics": defs}],
-            }
-            if aws_extra:
-                aws.update(aws_extra)
-            doc = {"_aws": aws, **dims}
-            if properties:
-                doc.update(properties)
-            for name, unit, resolution, values in metrics:
-                if len(values) > max_values:
-                    break
-                defs.append(definitions.get(name, unit, resolution))
-                doc[name] = values[0] if len(values) == 1 else values
-            else:
-                try:
-                    payload = dumps(doc)
-                except (TypeError, ValueError):
-                    payload = b""  # a property the encoder cannot write: the general path handles it
-                if 0 < len(payload) <= max_bytes:
-                    out.append(payload)
-                    continue
+        payload = _single(namespace, group, dumps, definitions, aws_extra, max_metrics, max_values, max_bytes)
+        if payload is not None:
+            out.append(payload)
+            continue
         docs = _documents(batch.namespace, group, dumps, definitions, aws_extra, max_metrics, max_values,
                           group.properties)
         if all(len(d) <= max_bytes for d in docs):
@@ -247,6 +261,12 @@ def _split_oversized(
             return kept
 
 
+def _one_group(namespace: str, group: MetricGroup) -> MetricBatch:
+    from obskit.metrics import MetricBatch
+
+    return MetricBatch(namespace, [group])
+
+
 class EMFEmitter:
     """A ``MetricEmitter`` writing EMF documents to one ``Sink``.
 
@@ -277,9 +297,16 @@ class EMFEmitter:
     def emit(self, batch: MetricBatch) -> None:
         """Serialise the batch and write each document to the sink."""
         write = self.sink.write
-        for payload in serialize(batch, dumps=self._dumps, aws_extra=self._aws_extra, max_bytes=self._max_bytes,
-                                 _definitions=self._definitions):
-            write(payload)
+        namespace = batch.namespace
+        for group in batch.groups:
+            payload = _single(namespace, group, self._dumps, self._definitions, self._aws_extra,
+                              MAX_METRICS_PER_DIRECTIVE, MAX_VALUES_PER_METRIC, self._max_bytes)
+            if payload is not None:
+                write(payload)
+                continue
+            for payload in serialize(_one_group(namespace, group), dumps=self._dumps, aws_extra=self._aws_extra,
+                                     max_bytes=self._max_bytes, _definitions=self._definitions):
+                write(payload)
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until the sink has delivered what it holds (bounded by ``timeout_s``)."""
