@@ -210,6 +210,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                 "obskit request scope: record + flush_scope (server, aggregated)": "Powertools flush(1)",
             }
             table = rows(measure(cases, quick=quick), reference=REFERENCE, peers=peers)
+            import obskit.testing
+
+            obskit.testing.reset()  # inside the redirect: nothing buffered may reach the real stdout
         return table + memory_rows(quick=quick)
     finally:
         os.environ.clear()

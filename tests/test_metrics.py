@@ -502,6 +502,33 @@ def test_threads_recording_at_once_lose_nothing(cap: Capture) -> None:
     assert len(cap.metric_values("Hit")) == 16_000
 
 
+def test_flushing_while_threads_record_loses_nothing(cap: Capture) -> None:
+    """Draining the buffer concurrently with lock-free appends keeps every value exactly once."""
+    done = threading.Event()
+
+    def work() -> None:
+        for i in range(5000):
+            metrics.record("Racing", float(i))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+
+    def flusher() -> None:
+        while not done.is_set():
+            metrics.flush()
+
+    f = threading.Thread(target=flusher)
+    f.start()
+    for t in threads:
+        t.join()
+    done.set()
+    f.join()
+    metrics.flush()
+    assert len(cap.metric_values("Racing")) == 20_000
+    assert len(cap.metrics) > 1
+
+
 # --- bounds and lifecycle -------------------------------------------------------------------------
 def test_size_bound_writes_without_a_flush() -> None:
     """Reaching metrics_max_buffered_values writes the buffer at once."""

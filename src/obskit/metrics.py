@@ -590,7 +590,7 @@ def _register(name: Any, unit: Any, resolution: Any) -> bool:
 def _dims_key(dimensions: Any) -> Any:
     """The validated group key for a ``dimensions`` argument (cached); a list when sets conflict."""
     try:
-        if isinstance(dimensions, Mapping):
+        if dimensions.__class__ is dict or isinstance(dimensions, Mapping):
             raw: Any = tuple(dimensions.items())
         else:
             raw = tuple(tuple(m.items()) for m in dimensions)
