@@ -51,6 +51,26 @@ def _write(sections: dict[str, str], full: bool) -> None:
     RESULTS.write_text(head + body, encoding="utf-8")
 
 
+def _generic_table(table: list[dict[str, Any]]) -> str:
+    """Rows that are not timing rows (throughput under a server, sizes): every key as a column."""
+    keys: list[str] = []
+    for row in table:
+        keys.extend(k for k in row if k not in keys)
+    lines = ["| " + " | ".join(k.replace("_", " ") for k in keys) + " |", "|---" + "|---:" * (len(keys) - 1) + "|"]
+    lines.extend("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |" for row in table)
+    return "\n".join(lines) + "\n"
+
+
+def render(table: list[dict[str, Any]]) -> str:
+    """Timing rows (``median_us``) as the harness table, any other rows as a table of their own."""
+    timed = [r for r in table if "median_us" in r]
+    other = [r for r in table if "median_us" not in r]
+    parts = [markdown_table(timed)] if timed or not other else []
+    if other:
+        parts.append(_generic_table(other))
+    return "\n".join(parts)
+
+
 def _child(name: str, quick: bool, out: str) -> int:
     """Run one module in this interpreter and write its rows as JSON to ``out``."""
     module = importlib.import_module(f"benchmarks.{name}")
@@ -96,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
             continue
         module = importlib.import_module(f"benchmarks.{name}")
-        text = markdown_table(table)
+        text = render(table)
         doc = (module.__doc__ or name).strip().splitlines()[0]
         print(f"## {name}: {doc} ({time.monotonic() - started:.0f} s)\n\n{text}", flush=True)
         topic = name.removeprefix("bench_")
