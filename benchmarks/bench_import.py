@@ -1,0 +1,109 @@
+"""Cold start: what importing (and first using) obskit costs next to the peers, in fresh interpreters.
+
+Imports: standard library and ``benchmarks._harness`` (for the machine description only).
+
+Every target runs as ``python -c STMT`` in a new process, round-robin over all targets, after
+warm-up runs that also write the bytecode caches (``PYTHONDONTWRITEBYTECODE`` is removed from
+the children's environment: a deployment ships ``.pyc`` files, or pays compile time on every
+cold start whatever library it uses). Children get no AWS, OTEL, POWERTOOLS or OBSKIT variables
+(except the Lambda row, which sets what Lambda sets) and write to /dev/null. The report is the
+median wall time of each target and what it adds over a bare interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+BARE = "bare interpreter (floor)"
+
+TARGETS: dict[str, str] = {
+    BARE: "pass",
+    "import obskit": "import obskit",
+    "import obskit; configure(); one log line": (
+        "import obskit; obskit.configure(service='s', metrics='none'); obskit.get_logger().info('hi')"
+    ),
+    "obskit Lambda handler module (import + configure + instrument_handler)": (
+        "import obskit; from obskit.integrations.aws_lambda import instrument_handler; "
+        "obskit.configure(service='s'); instrument_handler(lambda e, c: None)"
+    ),
+    "from aws_lambda_powertools import Logger, Metrics, Tracer": (
+        "from aws_lambda_powertools import Logger, Metrics, Tracer"
+    ),
+    "Powertools Logger(), Metrics(), Tracer() in a Lambda environment": (
+        "from aws_lambda_powertools import Logger, Metrics, Tracer; "
+        "Logger(service='s'); Metrics(namespace='n', service='s'); Tracer(service='s')"
+    ),
+    "import structlog": "import structlog",
+    "import opentelemetry.sdk.trace": "import opentelemetry.sdk.trace",
+    "import aws_xray_sdk.core": "import aws_xray_sdk.core",
+    "import aws_embedded_metrics": "import aws_embedded_metrics",
+}
+LAMBDA_ENV = {
+    "AWS_LAMBDA_FUNCTION_NAME": "bench", "LAMBDA_TASK_ROOT": "/var/task",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11", "AWS_REGION": "eu-west-1",
+    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+}
+_DROP = ("AWS_", "OTEL_", "POWERTOOLS_", "OBSKIT_", "_X_AMZN", "LAMBDA_", "PYTHONDONTWRITEBYTECODE")
+
+
+def _env(name: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP)}
+    if "Lambda" in name:
+        env.update(LAMBDA_ENV)
+    return env
+
+
+def _run(stmt: str, env: dict[str, str]) -> float | None:
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", stmt], env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, check=False)
+    elapsed = time.perf_counter() - t0
+    return elapsed * 1000.0 if done.returncode == 0 else None
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Median wall milliseconds per target, and what each adds over a bare interpreter."""
+    rounds = 3 if quick else 15
+    envs = {name: _env(name) for name in TARGETS}
+    available = {}
+    for name, stmt in TARGETS.items():
+        for _ in range(2):  # warm up, write bytecode
+            ok = _run(stmt, envs[name])
+        if ok is not None:
+            available[name] = stmt
+    samples: dict[str, list[float]] = {name: [] for name in available}
+    for _ in range(rounds):
+        for name, stmt in available.items():
+            ms = _run(stmt, envs[name])
+            if ms is not None:
+                samples[name].append(ms)
+    bare = statistics.median(samples[BARE])
+    pt = samples.get("from aws_lambda_powertools import Logger, Metrics, Tracer")
+    pt_added = statistics.median(pt) - bare if pt else None
+    out = []
+    for name, values in samples.items():
+        median = statistics.median(values)
+        row: dict[str, Any] = {
+            "case": name,
+            "median_ms": round(median, 1),
+            "min_ms": round(min(values), 1),
+            "added_ms_over_bare": round(median - bare, 1),
+        }
+        if pt_added:
+            row["added_vs_powertools_import"] = f"{(median - bare) / pt_added:.2f}\u00d7"
+        out.append(row)
+    for name in TARGETS:
+        if name not in available:
+            out.append({"case": name, "median_ms": "not installed", "min_ms": "", "added_ms_over_bare": ""})
+    return out
+
+
+if __name__ == "__main__":
+    from benchmarks.__main__ import render
+
+    print(render(run(quick="--quick" in sys.argv)))
