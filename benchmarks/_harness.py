@@ -137,13 +137,15 @@ def markdown_table(table: Sequence[Mapping[str, Any]]) -> str:
     if not table:
         return "(no rows)\n"
     reference = table[0].get("reference", "reference")
+    mixed = len({r.get("reference") for r in table}) > 1  # rows measured against different references
     paired = any("peer_ratio" in r for r in table)
-    head = f"| case | median µs | min µs | IQR % | {_TIMES} {reference} |"
+    head = f"| case | median µs | min µs | IQR % | {_TIMES} {'reference (named)' if mixed else reference} |"
     rule = "|---|---:|---:|---:|---:|"
     lines = [head + (f" {_TIMES} same-input peer |" if paired else ""), rule + ("---:|" if paired else "")]
     for r in table:
         median, low, iqr, ratio = r["median_us"], r["min_us"], r["iqr_pct"], r["ratio"]
-        line = f"| {r['case']} | {median:.3g} | {low:.3g} | {iqr:.0f} | {ratio:.2f}{_TIMES} |"
+        ref = f" {r.get('reference')}" if mixed else ""
+        line = f"| {r['case']} | {median:.3g} | {low:.3g} | {iqr:.0f} | {ratio:.2f}{_TIMES}{ref} |"
         if paired:
             peer = r.get("peer_ratio")
             line += f" {peer:.2f}{_TIMES} |" if peer is not None else " |"
