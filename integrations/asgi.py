@@ -28,7 +28,8 @@ from typing import Any
 
 from obskit import _diagnostics
 from obskit.propagation import asgi_getter
-from obskit.scope import DIAG_ERROR, ScopeOptions, request_scope
+from obskit.scope import DIAG_ERROR, ScopeOptions, ScopeSettings, request_scope
+from obskit.semconv import SPAN_KIND_SERVER
 
 __all__ = ["ObskitMiddleware"]
 
@@ -49,7 +50,7 @@ class _Request(request_scope):
 
     __slots__ = ("_extra_headers", "_receive", "_send", "complete", "started")
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send, options: ScopeOptions) -> None:
+    def __init__(self, scope: Scope, receive: Receive, send: Send, settings: ScopeSettings) -> None:
         ua = host = xff = None
         try:
             for name, value in scope.get("headers") or ():
@@ -65,10 +66,11 @@ class _Request(request_scope):
         peer = client[0] if client else None
         root = scope.get("root_path") or ""
         path = scope.get("path")
-        request_scope.__init__(
-            self, scope.get("method") or "GET", root + path if root and path else path,
-            carrier=scope, getter=asgi_getter, peer=peer, forwarded_for=xff, user_agent=ua,
-            scheme=scope.get("scheme"), host=host, request=scope, options=options,
+        full = root + path if root and path else path
+        self._open(
+            settings, full is not path and settings.excluded(full), scope.get("method") or "GET", full, None, None,
+            scope, asgi_getter, None, (), SPAN_KIND_SERVER, None, None, peer, xff, ua, scope.get("scheme"), host,
+            scope,
         )
         self._send = send
         self._receive = receive
@@ -137,7 +139,7 @@ def _route_of(scope: Scope, root_path: str) -> str | None:
     mounted = scope.get("root_path") or ""
     if mounted != root_path and mounted.startswith(root_path):
         return mounted[len(root_path):] + path
-    return path  # type: ignore[no-any-return]
+    return path
 
 
 def _is_disconnect(exc: BaseException) -> bool:
@@ -178,8 +180,8 @@ class ObskitMiddleware:
             await self.app(scope, receive, send)
             return
         root_path = scope.get("root_path") or ""
-        req = _Request(scope, receive, send, self._options)
-        if not req.active:
+        req = _Request(scope, receive, send, settings)
+        if req._ended:  # excluded with its root_path prefix
             await self.app(scope, receive, send)
             return
         exc: BaseException | None = None

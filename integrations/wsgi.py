@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from obskit.propagation import wsgi_getter
-from obskit.scope import ScopeOptions, request_scope
+from obskit.scope import ScopeOptions, ScopeSettings, request_scope
+from obskit.semconv import SPAN_KIND_SERVER
 
 __all__ = ["ObskitMiddleware"]
 
@@ -30,15 +31,15 @@ class _Request(request_scope):
 
     __slots__ = ("_extra_headers", "_start_response")
 
-    def __init__(self, environ: dict[str, Any], start_response: Callable[..., Any], options: ScopeOptions) -> None:
+    def __init__(self, environ: dict[str, Any], start_response: Callable[..., Any], settings: ScopeSettings) -> None:
         path = environ.get("PATH_INFO") or "/"
         script = environ.get("SCRIPT_NAME")
-        request_scope.__init__(
-            self, environ.get("REQUEST_METHOD") or "GET", script + path if script else path,
-            carrier=environ, getter=wsgi_getter, peer=environ.get("REMOTE_ADDR"),
-            forwarded_for=environ.get("HTTP_X_FORWARDED_FOR"), user_agent=environ.get("HTTP_USER_AGENT"),
-            scheme=environ.get("wsgi.url_scheme"), host=environ.get("HTTP_HOST"), request=environ,
-            options=options,
+        full = script + path if script else path
+        self._open(
+            settings, bool(script) and settings.excluded(full), environ.get("REQUEST_METHOD") or "GET", full,
+            None, None, environ, wsgi_getter, None, (), SPAN_KIND_SERVER, None, None, environ.get("REMOTE_ADDR"),
+            environ.get("HTTP_X_FORWARDED_FOR"), environ.get("HTTP_USER_AGENT"), environ.get("wsgi.url_scheme"),
+            environ.get("HTTP_HOST"), environ,
         )
         self._start_response = start_response
         self._extra_headers = self.response_headers() or None
@@ -136,8 +137,8 @@ class ObskitMiddleware:
         settings = self._options.settings()
         if settings is None or settings.excluded(environ.get("PATH_INFO")):
             return self.app(environ, start_response)
-        req = _Request(environ, start_response, self._options)
-        if not req.active:
+        req = _Request(environ, start_response, settings)
+        if req._ended:  # excluded with its SCRIPT_NAME prefix
             return self.app(environ, start_response)
         result = None
         try:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import obskit
+import obskit.testing
 from _emf_schema import assert_emf
 from obskit import metrics, semconv
 from obskit._context import SCOPE, RequestScope
@@ -422,6 +423,84 @@ def test_record_request_without_operation_uses_only_the_service_set(cap: Capture
         semconv.METRIC_LATENCY, semconv.METRIC_ERROR, semconv.METRIC_FAULT,
     ]
     assert (doc["Latency"], doc["Error"], doc["Fault"]) == (5.0, 0, 1)
+
+
+def test_request_metrics_carry_the_trace_id_of_the_first_request_of_the_interval(cap: Capture) -> None:
+    """On a server, merged request metrics name the trace of the first request since the last write."""
+    first = obskit.new_trace(sampled=True)
+    with obskit.activate(first), _Scope():
+        metrics.record_request("GET /a", 1.0, error=False, fault=False)
+    with obskit.activate(obskit.new_trace(sampled=True)), _Scope():
+        metrics.record_request("GET /a", 2.0, error=False, fault=False)
+    metrics.flush()
+    (doc,) = cap.metrics
+    assert doc[semconv.METRIC_PROPERTY_TRACE_ID] == first.trace_id
+    assert doc["Latency"] == [1.0, 2.0]
+
+
+def test_request_metrics_after_a_write_take_the_next_requests_trace_id(cap: Capture) -> None:
+    """After a write, the next document names the trace of the next request, not the old one."""
+    with obskit.activate(obskit.new_trace(sampled=True)), _Scope():
+        metrics.record_request("GET /a", 1.0, error=False, fault=False)
+    metrics.flush()
+    second = obskit.new_trace(sampled=True)
+    with obskit.activate(second), _Scope():
+        metrics.record_request("GET /a", 2.0, error=False, fault=False)
+    metrics.flush()
+    assert cap.metrics[1][semconv.METRIC_PROPERTY_TRACE_ID] == second.trace_id
+
+
+def test_request_metrics_with_a_bad_latency_keep_error_and_fault(cap: Capture) -> None:
+    """A NaN latency is dropped and counted; the request's Error and Fault are still recorded."""
+    with _Scope():
+        metrics.record_request("GET /a", float("nan"), error=True, fault=False)
+    metrics.flush()
+    (doc,) = cap.metrics
+    assert "Latency" not in doc
+    assert (doc["Error"], doc["Fault"]) == (1, 0)
+    assert _diag("metrics.dropped.non_finite") == 1
+
+
+def test_request_metrics_whose_name_is_taken_with_another_unit_are_counted_every_time(cap: Capture) -> None:
+    """If Latency was first recorded with another unit, each request's Latency is dropped and counted."""
+    metrics.count(semconv.METRIC_LATENCY)
+    for _ in range(3):
+        with _Scope():
+            metrics.record_request("GET /a", 5.0, error=False, fault=False)
+    metrics.flush()
+    assert _diag("metrics.dropped.unit_conflict") == 3
+    assert sorted(cap.metric_values(semconv.METRIC_FAULT)) == [0, 0, 0]
+
+
+def test_request_operations_beyond_the_cardinality_limit_become_other() -> None:
+    """Operations past metrics_max_dimension_values are recorded under Operation=Other."""
+    obskit.configure(service="s", metrics="none", logs="none", metrics_max_dimension_values=2)
+    with capture() as cap:
+        for i in range(4):
+            with _Scope():
+                metrics.record_request(f"GET /r{i}", 1.0, error=False, fault=False)
+        metrics.flush()
+    assert sorted(d["Operation"] for d in cap.metrics) == ["GET /r0", "GET /r1", semconv.OTHER_DIMENSION_VALUE]
+    assert sum(len(v) if isinstance(v, list) else 1 for v in cap.metric_values("Latency")) == 4
+
+
+def test_request_metrics_after_reset_are_validated_again() -> None:
+    """A reset forgets cached request keys: a later conflicting unit is caught, not bypassed."""
+    obskit.configure(service="s", metrics="none", logs="none")
+    with capture() as cap:
+        with _Scope():
+            metrics.record_request("GET /a", 1.0, error=False, fault=False)
+        metrics.flush()
+        assert cap.metric_values("Latency") == [1.0]
+    obskit.testing.reset()
+    obskit.configure(service="s", metrics="none", logs="none")
+    with capture() as cap:
+        metrics.count(semconv.METRIC_LATENCY)
+        with _Scope():
+            metrics.record_request("GET /a", 1.0, error=False, fault=False)
+        metrics.flush()
+        assert cap.metric_values("Latency") == [1]
+    assert _diag("metrics.dropped.unit_conflict") == 1
 
 
 @pytest.fixture

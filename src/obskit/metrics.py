@@ -178,15 +178,17 @@ def _bind(rt: _pipeline.Runtime) -> None:
     global _rt
     _rt = rt
     _dims_cache.clear()
+    _request_keys.clear()
     _settings(rt)
 
 
 def _settings(rt: _pipeline.Runtime) -> None:
     """Read the options the hot path needs once per configuration, not once per value."""
-    global _settings_for, _limit, _trace_on
+    global _settings_for, _limit, _trace_on, _in_lambda
     if _settings_for is not rt:
         _limit = rt.config.option("metrics_max_buffered_values")
         _trace_on = bool(rt.config.option("metrics_trace_id"))
+        _in_lambda = bool(rt.config.in_lambda)
         _settings_for = rt
 
 
@@ -489,7 +491,7 @@ def to_batch(rt: _pipeline.Runtime, snapshots: list[_Snapshot], timestamp_ms: in
             unit, resolution = meta.get(name, _NO_META)
             metrics.append((name, unit, resolution, values))
         out.append(_new_group(MetricGroup, (timestamp_ms, dims, sets, metrics, props)))
-    return _new_group(MetricBatch, (rt.config.namespace, out))  # type: ignore[no-any-return]
+    return _new_group(MetricBatch, (rt.config.namespace, out))
 
 
 _NO_META = (semconv.UNIT_NONE, _STANDARD_RESOLUTION)
@@ -627,7 +629,7 @@ def _validate_dimensions(dimensions: Any) -> Any:
     if not sets:
         return _DEFAULT_KEY
     # All sets of one document share its root members: split sets that disagree on a value.
-    keys: list[tuple[tuple[tuple[str, str], ...], ...]] = []
+    keys: list[_DimKey] = []
     pending = sets
     while pending:
         values: dict[str, str] = {}
@@ -746,12 +748,13 @@ def record(
         meta = _meta.get(name)
         if (meta is None or meta[0] != unit or meta[1] != resolution) and not _register(name, unit, resolution):
             return
-        cls = value.__class__
+        cls: Any = value.__class__  # Any: mypy would narrow float to exclude int
         if not ((cls is float and -MAX_VALUE <= value <= MAX_VALUE)
                 or (cls is int and -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT)):
-            value = _check_value(name, value)  # type: ignore[assignment]
-            if value is None:
+            checked = _check_value(name, value)
+            if checked is None:
                 return
+            value = checked
         rt = _rt
         if rt is None:
             rt = _runtime()
@@ -917,7 +920,7 @@ def flush(timeout_s: float | None = None) -> bool:
         if emitter is None:
             return True
         try:
-            return emitter.flush(timeout_s) is not False  # type: ignore[no-any-return]
+            return emitter.flush(timeout_s) is not False
         except Exception as exc:
             _pipeline.emitter_failed(emitter, "flush", exc)
             return False
@@ -934,11 +937,133 @@ def record_request(operation: str | None, latency_ms: float, *, error: bool, fau
     Dimension sets ``[Service]`` and ``[Service, Operation]`` (only ``[Service]`` when
     ``operation`` is ``None``), each with ``Environment`` when configured. Goes to the
     request's accumulator inside a scope, else to the process buffer. Never raises.
+
+    This runs once per request, so it skips the generic ``record`` path: the names, units and
+    the dimension key of an operation are validated (and the cardinality guard applied) once,
+    when the operation is first seen, and the three values are appended under that cached key.
+    On a server a request's values go straight into the process buffer (where ``flush_scope``
+    would merge them anyway), with the request's trace id as the document's property.
     """
+    try:
+        rt = _rt
+        if rt is None:
+            rt = _runtime()
+        if rt.metric_emitter is None:
+            return
+        key = _request_keys.get(operation)
+        if key is None:
+            key = _request_key(rt, operation)
+        cls: Any = latency_ms.__class__
+        if key is _NOT_CACHED or not (
+            (cls is float and -MAX_VALUE <= latency_ms <= MAX_VALUE)
+            or (cls is int and -_MAX_EXACT_INT <= latency_ms <= _MAX_EXACT_INT)
+        ):
+            _record_request_slow(operation, latency_ms, error, fault)
+            return
+        scope = _scope_get()
+        if scope is None:
+            buf = _Process.buffer
+            if buf is None or buf.runtime is not rt:
+                buf = _process_buffer(rt)
+            traced = False
+        elif _in_lambda:
+            buf = scope.metrics
+            if buf is None:
+                buf = scope.metrics = _Buffer(rt, scoped=True)
+            elif buf.closed:
+                buf = _process_buffer(rt)
+            traced = False  # a request's own buffer gets the trace id when it is drained
+        else:
+            buf = _Process.buffer
+            if buf is None or buf.runtime is not rt:
+                buf = _process_buffer(rt)
+            traced = _trace_on
+        _add_request(buf, key, latency_ms, 1 if error else 0, 1 if fault else 0, traced)
+    except Exception as exc:  # telemetry never breaks the app
+        _diagnostics.incr("metrics.internal_error")
+        _diagnostics.report_once("metrics.record", "obskit: request metrics not recorded: %r", exc)
+
+
+def _record_request_slow(operation: str | None, latency_ms: float, error: bool, fault: bool) -> None:
+    """The generic path: each value validated and counted on its own (bad latency, name conflicts)."""
     dims: Any = None if operation is None else ({}, {semconv.DIM_OPERATION: operation})
     record(semconv.METRIC_LATENCY, latency_ms, semconv.UNIT_MILLISECONDS, dimensions=dims)
     record(semconv.METRIC_ERROR, 1 if error else 0, semconv.UNIT_COUNT, dimensions=dims)
     record(semconv.METRIC_FAULT, 1 if fault else 0, semconv.UNIT_COUNT, dimensions=dims)
+
+
+_REQUEST_METRICS = (
+    (semconv.METRIC_LATENCY, semconv.UNIT_MILLISECONDS),
+    (semconv.METRIC_ERROR, semconv.UNIT_COUNT),
+    (semconv.METRIC_FAULT, semconv.UNIT_COUNT),
+)
+_NOT_CACHED: Any = object()
+"""Cached for an operation whose request metrics need the generic path (a name already in use
+with another unit, the name limit reached, dimension sets that split)."""
+_request_keys: dict[str | None, Any] = {}
+"""Operation -> validated group key of its request metrics (cleared with the other caches)."""
+_in_lambda = False
+
+
+def _request_key(rt: _pipeline.Runtime, operation: str | None) -> Any:
+    """Validate the request metrics of ``operation`` once: names, units, dimensions, cardinality."""
+    key: Any = _NOT_CACHED
+    ok = True
+    for name, unit in _REQUEST_METRICS:
+        have = _meta.get(name)
+        if have is None:
+            # Register now unless that would fail (the generic path then counts the drop).
+            if len(_meta) >= rt.config.option("metrics_max_names") or not _register(name, unit, _STANDARD_RESOLUTION):
+                ok = False
+        elif have != (unit, _STANDARD_RESOLUTION):
+            ok = False
+    if ok:
+        found = _DEFAULT_KEY if operation is None else _dims_key(({}, {semconv.DIM_OPERATION: operation}))
+        if found.__class__ is _DimKey:
+            key = found
+    if len(_request_keys) >= _MAX_CACHE:
+        _request_keys.clear()
+    _request_keys[operation] = key
+    return key
+
+
+def _add_request(buf: _Buffer, key: _DimKey, latency: float, error: int, fault: int, traced: bool) -> None:
+    """Append one request's three values to ``buf`` (lock-free when the group is already there).
+
+    ``traced``: give the group the current trace id as its property unless it has one (on a
+    server the first request of a flush interval names the document's trace).
+    """
+    group = buf.groups.get(key)
+    trace = None
+    if group is not None:
+        if traced:
+            props = group.properties
+            if props is None or _TRACE not in props:
+                trace = _trace_property()
+        if trace is None:
+            m = group.metrics
+            lat = m.get(semconv.METRIC_LATENCY)
+            err = m.get(semconv.METRIC_ERROR)
+            flt = m.get(semconv.METRIC_FAULT)
+            if lat is not None and err is not None and flt is not None:
+                lat.append(latency)  # atomic: no lock (see _Group)
+                err.append(error)
+                flt.append(fault)
+                n = buf.n = buf.n + 3
+                if n >= buf.limit:
+                    _full(buf)
+                return
+    elif traced:
+        trace = _trace_property()
+    with buf.lock:
+        buf.add_slow(key, semconv.METRIC_LATENCY, latency, trace)
+        buf.add_slow(key, semconv.METRIC_ERROR, error, None)
+        n = buf.add_slow(key, semconv.METRIC_FAULT, fault, None)
+    if n >= buf.limit:
+        _full(buf)
+
+
+_TRACE = semconv.METRIC_PROPERTY_TRACE_ID
 
 
 def record_cold_start() -> None:
@@ -1005,6 +1130,7 @@ def _on_reset() -> None:
         _meta.clear()
         _distinct.clear()
         _dims_cache.clear()
+        _request_keys.clear()
     _rt = None
 
 

@@ -266,7 +266,8 @@ class ScopeSettings:
             return False
         if path in self.excluded_exact:
             return True
-        return any(path.startswith(prefix) for prefix in self.excluded_prefixes)
+        prefixes = self.excluded_prefixes
+        return bool(prefixes) and path.startswith(prefixes)
 
     def trusts(self, peer: str | None) -> bool:
         """Whether ``peer`` is a proxy whose ``X-Forwarded-For`` is believed."""
@@ -456,39 +457,46 @@ class request_scope(RequestScope):
         request: Any = None,
         options: ScopeOptions | None = None,
     ) -> None:
+        settings = (options or _DEFAULT_OPTIONS).settings()
+        self._open(
+            settings, settings is None or settings.excluded(path), method, path, route, operation, carrier,
+            getter, context, links, kind, attributes, fields, peer, forwarded_for, user_agent, scheme, host,
+            request,
+        )
+
+    # -- begin ------------------------------------------------------------------------------
+    def _open(
+        self, st: ScopeSettings | None, excluded: bool, method: str | None, path: str | None,
+        route: str | None, operation: str | None, carrier: Any, getter: Any,
+        context: TelemetryContext | None, links: Sequence[TelemetryContext], kind: str,
+        attributes: Mapping[str, Any] | None, fields: Mapping[str, Any] | None, peer: str | None,
+        forwarded_for: str | None, user_agent: str | None, scheme: str | None, host: str | None,
+        request: Any,
+    ) -> None:
+        """``__init__`` with the settings resolved (integrations resolve them once per request).
+
+        Args are those of ``__init__``, plus ``st`` (``None``: obskit is disabled) and
+        ``excluded`` (the path is an excluded route): either makes the scope inactive.
+        """
         RequestScope.__init__(self)
-        self._settings = (options or _DEFAULT_OPTIONS).settings()
+        self._settings = st
         self.method = method
         self.path = path
         self.route: str | None = None
-        self.status = None
         self.response_size: int | None = None
         self.disconnected = False
         self.exception: BaseException | None = None
         self.end_ns: int | None = None
-        self._ended = self._settings is None or self._settings.excluded(path)
         self._ctx_token: Token[TelemetryContext] | None = None
         self._scope_token: Token[RequestScope | None] | None = None
         self.context: TelemetryContext | None = None
         self.start_ns = 0
         self.peer: str | None = None
         self.user_agent: str | None = None
-        if self._ended:
+        if excluded or st is None:
+            self._ended = True
             return
-        self._begin(
-            route, operation, carrier, getter, context, links, kind, attributes, fields,
-            peer, forwarded_for, user_agent, scheme, host, request,
-        )
-
-    # -- begin ------------------------------------------------------------------------------
-    def _begin(
-        self, route: str | None, operation: str | None, carrier: Any, getter: Any,
-        context: TelemetryContext | None, links: Sequence[TelemetryContext], kind: str,
-        attributes: Mapping[str, Any] | None, fields: Mapping[str, Any] | None, peer: str | None,
-        forwarded_for: str | None, user_agent: str | None, scheme: str | None, host: str | None,
-        request: Any,
-    ) -> None:
-        st: ScopeSettings = self._settings  # type: ignore[assignment]
+        self._ended = False
         try:
             self.start_ns = st.clock()
             if context is not None:
@@ -507,23 +515,27 @@ class request_scope(RequestScope):
                     fields = {**fields, **extra} if fields else extra
             if fields:
                 ctx = _with(ctx, fields=MappingProxyType({**ctx.fields, **fields}))
-            method = self.method
             attrs: dict[str, Any] = {}
             if method is not None:
-                method = self.method = normalize_method(method)
+                if method not in _KNOWN_METHODS:
+                    method = self.method = normalize_method(method)
                 attrs[ATTR_HTTP_METHOD] = method
-                if self.path is not None:
-                    attrs[ATTR_URL_PATH] = self.path = _clip(self.path)
+                if path is not None:
+                    if len(path) > _MAX_TEXT:
+                        path = self.path = _clip(path)
+                    attrs[ATTR_URL_PATH] = path
                 if scheme:
                     attrs[ATTR_URL_SCHEME] = scheme
                 if host:
-                    attrs[ATTR_SERVER_ADDRESS] = _clip(host)
-                client = st.client_ip(peer, forwarded_for)
+                    attrs[ATTR_SERVER_ADDRESS] = host if len(host) <= _MAX_TEXT else _clip(host)
+                client = st.client_ip(peer, forwarded_for) if forwarded_for else peer
                 if client:
                     attrs[ATTR_CLIENT_ADDRESS] = client
                 self.peer = client
                 if user_agent:
-                    attrs[ATTR_USER_AGENT] = self.user_agent = _clip(user_agent)
+                    if len(user_agent) > _MAX_TEXT:
+                        user_agent = _clip(user_agent)
+                    attrs[ATTR_USER_AGENT] = self.user_agent = user_agent
             if attributes:
                 attrs.update(attributes)
             if route is not None:
@@ -615,6 +627,8 @@ class request_scope(RequestScope):
             exc: the exception the handler raised, if any: recorded on the span, and the
                 request counts as a fault whatever status was sent.
         """
+        if self._ended and self._ctx_token is None and self._scope_token is None:
+            return  # already ended (WSGI ends at the last chunk and again at close())
         self.finish(exc)
         self.detach()
 
@@ -672,15 +686,18 @@ class request_scope(RequestScope):
         operation = self.operation
         duration_ms = (end_ns - self.start_ns) / 1e6
         try:
+            attrs: dict[str, Any] = {}
             if route is not None:
                 span.name = operation
-                span.set_attribute(ATTR_HTTP_ROUTE, route)
+                attrs[ATTR_HTTP_ROUTE] = route
             if status is not None:
-                span.set_attribute(ATTR_HTTP_STATUS, status)
+                attrs[ATTR_HTTP_STATUS] = status
             if self.response_size is not None:
-                span.set_attribute(ATTR_HTTP_RESPONSE_SIZE, self.response_size)
+                attrs[ATTR_HTTP_RESPONSE_SIZE] = self.response_size
             if self.disconnected:
-                span.set_attribute(ATTR_CLIENT_DISCONNECTED, True)
+                attrs[ATTR_CLIENT_DISCONNECTED] = True
+            if attrs:
+                span.set_attributes(attrs)
             if exc is not None and isinstance(exc, Exception):
                 span.record_exception(exc)
             if fault:
@@ -699,19 +716,16 @@ class request_scope(RequestScope):
             _failed("metrics", e)
         if st.access_log:
             try:
-                line: dict[str, Any] = {}
+                line: dict[str, Any]
                 if http:
-                    line[LOG_HTTP_METHOD] = self.method
-                    line[LOG_HTTP_ROUTE] = route
-                    line[LOG_HTTP_PATH] = self.path
-                    line[LOG_HTTP_STATUS] = status
+                    line = {
+                        LOG_HTTP_METHOD: self.method, LOG_HTTP_ROUTE: route, LOG_HTTP_PATH: self.path,
+                        LOG_HTTP_STATUS: status, LOG_DURATION_MS: round(duration_ms, 3),
+                        LOG_CLIENT_IP: self.peer, LOG_USER_AGENT: self.user_agent,
+                        LOG_RESPONSE_SIZE: self.response_size,
+                    }
                 else:
-                    line[LOG_HTTP_ROUTE] = operation
-                line[LOG_DURATION_MS] = round(duration_ms, 3)
-                if http:
-                    line[LOG_CLIENT_IP] = self.peer
-                    line[LOG_USER_AGENT] = self.user_agent
-                    line[LOG_RESPONSE_SIZE] = self.response_size
+                    line = {LOG_HTTP_ROUTE: operation, LOG_DURATION_MS: round(duration_ms, 3)}
                 if self.disconnected:
                     line[LOG_CLIENT_DISCONNECTED] = True
                 if fault and error_type is not None:

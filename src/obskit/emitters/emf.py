@@ -163,7 +163,7 @@ def _single(
     }
     if aws_extra:
         aws.update(aws_extra)
-    doc = {"_aws": aws, **dims}
+    doc: dict[str, Any] = {"_aws": aws, **dims}
     if properties:
         doc.update(properties)
     cache = definitions.cache
