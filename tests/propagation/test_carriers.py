@@ -73,3 +73,25 @@ def test_asgi_setter_on_message_dict() -> None:
     message: dict[str, object] = {"type": "http.response.start", "status": 200}
     asgi_setter(message, "x-correlation-id", "c")
     assert message["headers"] == [(b"x-correlation-id", b"c")]
+
+
+def test_bulk_mapping_finds_headers_after_many_distinct_names() -> None:
+    """Thousands of distinct header names (the name memo starts over) never hide a wanted header."""
+    from obskit.propagation._carriers import _bulk_mapping
+
+    wanted = frozenset({"traceparent", "baggage"})
+    noise = {f"X-Noise-{i}": "v" for i in range(3000)}
+    for _ in range(2):
+        got = _bulk_mapping({**noise, "TraceParent": "tp", "baggage": "k=v"}, wanted)
+        assert got == {"traceparent": ["tp"], "baggage": ["k=v"]}
+
+
+def test_bulk_mapping_reads_str_subclass_and_bytes_names() -> None:
+    """Header names that are str subclasses or bytes are matched like plain strings."""
+    from obskit.propagation._carriers import _bulk_mapping
+
+    class Name(str):
+        """A str subclass, as some frameworks use for header names."""
+
+    got = _bulk_mapping({Name("Baggage"): "k=v", b"TRACEPARENT": "tp", 7: "x"}, frozenset({"traceparent", "baggage"}))
+    assert got == {"baggage": ["k=v"], "traceparent": ["tp"]}

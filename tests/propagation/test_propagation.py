@@ -338,6 +338,71 @@ def test_extract_detects_asgi_scope_and_wsgi_environ() -> None:
     assert extract(scope).trace_id == extract(environ).trace_id == W3C_TID
 
 
+def test_extract_reads_every_header_of_a_wsgi_environ() -> None:
+    """Through the WSGI getter, X-Ray header, baggage and correlation id all arrive in one context."""
+    from obskit.propagation import wsgi_getter
+
+    environ = {"REQUEST_METHOD": "GET", "HTTP_X_AMZN_TRACE_ID": f"Root={ROOT};Parent={PARENT};Sampled=1;Lineage=a:1",
+               "HTTP_BAGGAGE": "k=v", "HTTP_X_CORRELATION_ID": "c-7"}
+    ctx = extract(environ, wsgi_getter)
+    assert (ctx.trace_id, ctx.span_id, ctx.sampled, ctx.xray_extra, dict(ctx.baggage), ctx.correlation_id) == (
+        TID, PARENT, True, ";Lineage=a:1", {"k": "v"}, "c-7")
+
+
+def test_extract_fresh_trace_keeps_bound_fields_and_baggage() -> None:
+    """Without a trace header the fresh trace keeps the caller's bound fields and the arriving baggage."""
+    with obskit.bound(job="nightly"):
+        ctx = extract({"baggage": "k=v"})
+    assert (ctx.span_id, ctx.remote, ctx.random_flag, dict(ctx.fields), dict(ctx.baggage)) == (
+        None, False, True, {"job": "nightly"}, {"k": "v"})
+
+
+def test_extract_fresh_trace_follows_trace_sample_rate() -> None:
+    """A fresh trace started by extract is sampled by configure(trace_sample_rate=...)."""
+    obskit.configure(trace_sample_rate=0.0)
+    assert extract({}).sampled is False
+
+
+def test_custom_member_is_asked_even_without_its_headers() -> None:
+    """A propagator of the user's own is always asked, even when no header it names arrived."""
+    class FromEnv:
+        fields: frozenset[str] = frozenset()
+
+        def extract(self, carrier: object, getter: object) -> object:
+            return current().__class__(TID, PARENT, True, None, current().baggage, None, current().fields,
+                                       None, False, True, current().baggage_properties)
+
+        def inject(self, ctx: object, carrier: object, setter: object) -> None:
+            """Nothing to write."""
+
+    comp = CompositePropagator([W3CTraceContextPropagator(), FromEnv()])  # type: ignore[list-item]
+    from obskit.propagation._carriers import _bulk_mapping, _prepared_getter
+
+    prepared = _bulk_mapping({"host": "x"}, comp.fields)
+    ctx = comp._parts(prepared, _prepared_getter, True)[0]
+    assert ctx is not None
+    assert ctx.trace_id == TID
+
+
+def test_correlation_ids_differ_in_a_forked_child() -> None:
+    """A forked worker does not repeat the parent's sequence of generated correlation ids."""
+    import os
+
+    extract({})  # the runtime exists before the fork: the child takes no lock
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report its next generated id, then leave at once
+        os.write(write_fd, extract({}).correlation_id.encode())
+        os._exit(0)
+    os.close(write_fd)
+    mine = extract({}).correlation_id
+    os.waitpid(pid, 0)
+    theirs = os.read(read_fd, 64).decode()
+    os.close(read_fd)
+    assert len(theirs) == 32
+    assert theirs != mine
+
+
 # --- hostile input -----------------------------------------------------------------------------
 
 

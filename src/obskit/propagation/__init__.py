@@ -19,6 +19,7 @@ The plug-in shapes (plain callables and a small protocol, no base classes):
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -39,7 +40,13 @@ from obskit.propagation._carriers import (
 )
 from obskit.propagation.w3c import DEFAULT_MAX_HEADER_BYTES, W3CBaggagePropagator, W3CTraceContextPropagator
 from obskit.propagation.xray import LambdaEnvPropagator, XRayPropagator
-from obskit.semconv import HEADER_CORRELATION_ID, HEADER_REQUEST_ID
+from obskit.semconv import (
+    HEADER_BAGGAGE,
+    HEADER_CORRELATION_ID,
+    HEADER_REQUEST_ID,
+    HEADER_TRACEPARENT,
+    HEADER_XRAY,
+)
 
 __all__ = [
     "CompositePropagator",
@@ -90,6 +97,13 @@ class Propagator(Protocol):
     def inject(self, ctx: TelemetryContext, carrier: Any, setter: Setter) -> None: ...
 
 
+_KEY_HEADERS: dict[type, str] = {
+    W3CTraceContextPropagator: HEADER_TRACEPARENT,
+    XRayPropagator: HEADER_XRAY,
+    W3CBaggagePropagator: HEADER_BAGGAGE,
+}
+"""The header without which each built-in propagator's ``extract`` returns ``None``."""
+
 _FACTORIES: dict[str, Any] = {
     "tracecontext": W3CTraceContextPropagator,
     "xray": XRayPropagator,
@@ -124,7 +138,7 @@ class CompositePropagator:
         correlation_headers: lower-case headers that may carry a correlation id, first wins.
     """
 
-    __slots__ = ("_correlation_headers", "_members", "fields")
+    __slots__ = ("_correlation_headers", "_members", "_plan", "fields")
 
     def __init__(
         self,
@@ -138,6 +152,11 @@ class CompositePropagator:
         for member in self._members:
             fields.update(member.fields)
         self.fields = frozenset(fields)
+        # A built-in header propagator finds nothing when its key header is absent, so on a
+        # carrier already collected in one pass it is skipped without a call.
+        self._plan: tuple[tuple[Propagator, str | None], ...] = tuple(
+            (m, _KEY_HEADERS.get(m.__class__)) for m in self._members
+        )
 
     def extract(self, carrier: Any, getter: Getter) -> TelemetryContext | None:
         """The merged context of all members (no correlation id), or ``None`` if none had one."""
@@ -153,16 +172,21 @@ class CompositePropagator:
         )
 
     def _parts(
-        self, carrier: Any, getter: Getter
+        self, carrier: Any, getter: Getter, prepared: bool = False
     ) -> tuple[TelemetryContext | None, str | None, Mapping[str, str] | None, Mapping[str, str] | None]:
-        """``(trace, xray_extra, baggage, baggage_properties)`` merged from every member."""
+        """``(trace, xray_extra, baggage, baggage_properties)`` merged from every member.
+
+        ``prepared``: ``carrier`` is the dict of a ``_BULK`` pass (only headers present).
+        """
         trace: TelemetryContext | None = None
         extra: str | None = None
         baggage: Mapping[str, str] | None = None
         props: Mapping[str, str] | None = None
         merged: dict[str, str] | None = None
         merged_props: dict[str, str] | None = None
-        for member in self._members:
+        for member, key in self._plan:
+            if prepared and key is not None and key not in carrier:
+                continue
             got = member.extract(carrier, getter)
             if got is None:
                 continue
@@ -241,7 +265,7 @@ _cache: tuple[Any, CompositePropagator] | None = None
 def _composite() -> CompositePropagator:
     """The composite for the configuration in force, built once per ``Config`` object."""
     global _cache
-    cfg = _pipeline.get().config
+    cfg = (_pipeline.RUNTIME or _pipeline.get()).config
     cached = _cache
     if cached is not None and cached[0] is cfg:
         return cached[1]
@@ -267,9 +291,24 @@ def _default_getter(carrier: Any) -> Getter:
     return mapping_getter
 
 
+_cid_bits = random.Random().getrandbits
+
+
+def _reseed_correlation_ids() -> None:
+    global _cid_bits
+    _cid_bits = random.Random().getrandbits
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reseed_correlation_ids)
+
+
 def _new_correlation_id() -> str:
-    """32 random hex digits: cheap, unique, and safe after ``fork`` (no shared PRNG state)."""
-    return os.urandom(16).hex()
+    """32 random hex digits: unique, not secret, so a seeded PRNG (a third of ``os.urandom``).
+
+    Seeded from ``os.urandom`` and re-seeded in a forked child, so workers never share ids.
+    """
+    return "%032x" % _cid_bits(128)  # noqa: UP031 - faster than an f-string here
 
 
 def extract(carrier: Any, getter: Getter | None = None) -> TelemetryContext:
@@ -298,24 +337,28 @@ def extract(carrier: Any, getter: Getter | None = None) -> TelemetryContext:
         bulk = _BULK.get(getter)
         if bulk is not None:
             carrier = bulk(carrier, comp.fields)
-            getter = _prepared_getter
-        trace, extra, baggage, props = comp._parts(carrier, getter)
-        cid = comp.correlation_id(carrier, getter) or _new_correlation_id()
+            trace, extra, baggage, props = comp._parts(carrier, _prepared_getter, True)
+            cid = None
+            if carrier:
+                cid = comp.correlation_id(carrier, _prepared_getter)
+        else:
+            trace, extra, baggage, props = comp._parts(carrier, getter)
+            cid = comp.correlation_id(carrier, getter)
+        if cid is None:
+            cid = _new_correlation_id()
         if trace is None:
-            from obskit.context import new_trace
-
-            fresh = new_trace(correlation_id=cid)
-            if baggage is None:
-                return fresh
+            # new_trace(), inline: same ids, sampling and kept fields, one context built
+            rt = _pipeline.RUNTIME or _pipeline.get()
+            tid = rt.ids.trace_id()
             return _new_context(
                 TelemetryContext,
-                (fresh.trace_id, None, fresh.sampled, cid, baggage, None, fresh.fields, None,
-                 fresh.random_flag, False, props or _EMPTY_MAP),
+                ("%032x" % tid, None, rt.sample(tid), cid, baggage or _EMPTY_MAP, None,  # noqa: UP031 - faster
+                 CURRENT.get().fields, None, True, False, props or _EMPTY_MAP),
             )
         return _new_context(
             TelemetryContext,
-            (trace.trace_id, trace.span_id, trace.sampled, cid, baggage or _EMPTY_MAP, trace.tracestate,
-             CURRENT.get().fields, extra, trace.random_flag, trace.remote, props or _EMPTY_MAP),
+            (trace[0], trace[1], trace[2], cid, baggage or _EMPTY_MAP, trace[5],
+             CURRENT.get().fields, extra, trace[8], trace[9], props or _EMPTY_MAP),
         )
     except Exception:
         _diagnostics.incr(DIAG_ERROR)

@@ -100,20 +100,50 @@ def mapping_getter(carrier: Mapping[Any, Any], key: str) -> list[str]:
     return found
 
 
+_NAMES: dict[frozenset[str], dict[str, str]] = {}
+_NAMES_MAX = 1024
+
+
+def _names(wanted: frozenset[str]) -> dict[str, str]:
+    got = _NAMES.get(wanted)
+    if got is None:
+        if len(_NAMES) > 32:  # configurations are few; never grow without bound
+            _NAMES.clear()
+        got = _NAMES[wanted] = {w: w for w in wanted}
+    return got
+
+
 def _bulk_mapping(carrier: Mapping[Any, Any], wanted: frozenset[str]) -> dict[str, list[str]]:
-    """Every wanted header of a mapping, keyed by lower-case name, in one pass."""
+    """Every wanted header of a mapping, keyed by lower-case name, in one pass.
+
+    Header names repeat from request to request, so each spelling seen is remembered with its
+    verdict (the wanted lower-case name, or ``""``): one dict lookup per header after the first.
+    """
     out: dict[str, list[str]] = {}
+    known = _names(wanted)
     for name, value in carrier.items():
-        if name in wanted or (name.__class__ is str and (name := name.lower()) in wanted):
-            values = [value] if value.__class__ is str else _texts(value)
-            if name in out:
-                out[name].extend(values)
+        if name.__class__ is not str:
+            if isinstance(name, str):
+                name = str(name)
+            elif isinstance(name, (bytes, bytearray)):
+                name = bytes(name).decode("latin-1")
             else:
-                out[name] = values
-        elif isinstance(name, (bytes, bytearray)):
-            lname = bytes(name).decode("latin-1").lower()
-            if lname in wanted:
-                out.setdefault(lname, []).extend(_texts(value))
+                continue
+        lname = known.get(name)
+        if lname is None:
+            lname = name.lower()
+            if lname not in wanted:
+                lname = ""
+            if len(known) >= _NAMES_MAX:  # many distinct names (hostile input): start over
+                known.clear()
+                known.update((w, w) for w in wanted)
+            known[name] = lname
+        if lname:
+            values = [value] if value.__class__ is str else _texts(value)
+            if lname in out:
+                out[lname].extend(values)
+            else:
+                out[lname] = values
     return out
 
 
@@ -233,6 +263,28 @@ def wsgi_getter(carrier: Mapping[str, Any], key: str) -> list[str]:
     return _texts(raw)
 
 
+_WSGI_PLANS: dict[frozenset[str], tuple[tuple[str, str], ...]] = {}
+
+
+def _bulk_wsgi(carrier: Mapping[str, Any], wanted: frozenset[str]) -> dict[str, list[str]]:
+    """Every wanted header of a WSGI environ: one ``get`` per name, environ keys computed once."""
+    plan = _WSGI_PLANS.get(wanted)
+    if plan is None:
+        plan = tuple((w, _environ_key(w)) for w in sorted(wanted))
+        if len(_WSGI_PLANS) > 32:  # configurations are few; never grow without bound
+            _WSGI_PLANS.clear()
+        _WSGI_PLANS[wanted] = plan
+    out: dict[str, list[str]] = {}
+    get = carrier.get
+    for name, key in plan:
+        raw = get(key)
+        if raw is not None:
+            values = [raw] if raw.__class__ is str else _texts(raw)
+            if values:
+                out[name] = values
+    return out
+
+
 def mapping_setter(carrier: MutableMapping[str, str], key: str, value: str) -> None:
     """Write header ``key`` into a mutable mapping, replacing any other spelling of the name.
 
@@ -270,5 +322,6 @@ def _prepared_getter(carrier: Mapping[str, list[str]], key: str) -> list[str]:
 _BULK: dict[Any, Callable[[Any, frozenset[str]], dict[str, list[str]]]] = {
     mapping_getter: _bulk_mapping,
     asgi_getter: _bulk_asgi,
+    wsgi_getter: _bulk_wsgi,
 }
 """Built-in getters whose carrier can be read for every wanted header in one pass."""

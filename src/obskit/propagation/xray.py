@@ -198,10 +198,17 @@ def _read_env(name: str) -> str | None:
     if data is None:
         return env.get(name)
     try:
-        raw = data.get(env.encodekey(name))
+        key = _ENV_KEYS.get(name)
+        if key is None:
+            key = _ENV_KEYS[name] = env.encodekey(name)
+        raw = data.get(key)
         return None if raw is None else env.decodevalue(raw)
     except Exception:
         return env.get(name)
+
+
+_ENV_KEYS: dict[str, Any] = {}
+"""Encoded environment keys by name (a handful of names; encoding them is most of a miss)."""
 
 
 def _count(key: str, what: str) -> None:
