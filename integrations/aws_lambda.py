@@ -62,6 +62,7 @@ from obskit.semconv import (
     LOG_FUNCTION_REQUEST_ID,
     LOG_REMAINING_MS,
     LOG_TRIGGER,
+    SPAN_KIND_SERVER,
     TIMEOUT_MESSAGE,
 )
 
@@ -218,17 +219,17 @@ class _Invocation(request_scope):
             region = _region(arn)
             if region:
                 attrs[ATTR_CLOUD_REGION] = region
+        settings = options.settings()
         if ev.http:
-            request_scope.__init__(
-                self, ev.method, ev.path, route=ev.route, carrier=ev.headers, getter=mapping_getter,
-                attributes=attrs, fields=fields, peer=ev.peer, forwarded_for=ev.forwarded_for,
-                user_agent=ev.user_agent, scheme=ev.scheme, host=ev.host, request=event, options=options,
+            self._open(
+                settings, settings is None or settings.excluded(ev.path), ev.method, ev.path, ev.route, None,
+                ev.headers, mapping_getter, None, (), SPAN_KIND_SERVER, attrs, fields, ev.peer, ev.forwarded_for,
+                ev.user_agent, ev.scheme, ev.host, event,
             )
         else:
-            request_scope.__init__(
-                self, None, operation=ev.operation or name or "invoke", carrier=ev.headers,
-                getter=mapping_getter, links=ev.links, kind=ev.kind, attributes=attrs, fields=fields,
-                request=event, options=options,
+            self._open(
+                settings, settings is None, None, None, None, ev.operation or name or "invoke", ev.headers,
+                mapping_getter, None, ev.links, ev.kind, attrs, fields, None, None, None, None, None, event,
             )
         self.watched = False
         self.margin_ms = 0

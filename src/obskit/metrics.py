@@ -179,6 +179,7 @@ def _bind(rt: _pipeline.Runtime) -> None:
     _rt = rt
     _dims_cache.clear()
     _request_keys.clear()
+    _no_collision.clear()
     _settings(rt)
 
 
@@ -346,9 +347,20 @@ def _merge_properties(group: _Group, properties: Mapping[str, Any]) -> None:
 
 
 def _collides(key: Any, name: str) -> bool:
-    if name in _default_keys():
+    pair = (key, name)
+    if pair in _no_collision:
+        return False
+    if name in _default_keys() or any(k == name for pairs in key.sets for k, _ in pairs):
         return True
-    return any(k == name for pairs in key.sets for k, _ in pairs)
+    if len(_no_collision) >= _MAX_CACHE:
+        _no_collision.clear()
+    _no_collision.add(pair)
+    return False
+
+
+_no_collision: set[tuple[Any, str]] = set()
+"""(group key, metric name) pairs known not to collide under the bound runtime's default dimensions
+(a request's own buffer meets every name anew; cleared with the other caches)."""
 
 
 class _Process:
@@ -1056,9 +1068,21 @@ def _add_request(buf: _Buffer, key: _DimKey, latency: float, error: int, fault: 
     elif traced:
         trace = _trace_property()
     with buf.lock:
-        buf.add_slow(key, semconv.METRIC_LATENCY, latency, trace)
-        buf.add_slow(key, semconv.METRIC_ERROR, error, None)
-        n = buf.add_slow(key, semconv.METRIC_FAULT, fault, None)
+        if buf.groups.get(key) is None and not _collides(key, semconv.METRIC_LATENCY) and not _collides(
+            key, semconv.METRIC_ERROR
+        ) and not _collides(key, semconv.METRIC_FAULT):
+            # A new group (every request's own buffer in Lambda): built in one go.
+            group = buf.groups[key] = _Group(key)
+            group.metrics = {
+                semconv.METRIC_LATENCY: [latency], semconv.METRIC_ERROR: [error], semconv.METRIC_FAULT: [fault],
+            }
+            if trace is not None:
+                group.properties = trace
+            n = buf.n = buf.n + 3
+        else:
+            buf.add_slow(key, semconv.METRIC_LATENCY, latency, trace)
+            buf.add_slow(key, semconv.METRIC_ERROR, error, None)
+            n = buf.add_slow(key, semconv.METRIC_FAULT, fault, None)
     if n >= buf.limit:
         _full(buf)
 
@@ -1131,6 +1155,7 @@ def _on_reset() -> None:
         _distinct.clear()
         _dims_cache.clear()
         _request_keys.clear()
+        _no_collision.clear()
     _rt = None
 
 
