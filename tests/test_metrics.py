@@ -520,6 +520,42 @@ def test_in_lambda_flush_scope_writes_at_once() -> None:
 
 
 @pytest.mark.usefixtures("lambda_env")
+def test_in_lambda_each_group_is_one_document_with_trace_id_and_properties() -> None:
+    """In Lambda a request's groups are written at once, each with the trace id and its properties."""
+    obskit.configure(service="fn", metrics="none", logs="none")
+    ctx = obskit.new_trace(sampled=True)
+    with capture() as cap:
+        with obskit.activate(ctx), _Scope():
+            metrics.count("Orders", properties={"order_id": "o-1"})
+            metrics.record_request("GET /orders", 3.0, error=False, fault=False)
+        docs = {tuple(_directive(d)["Metrics"][0]["Name"] for _ in (0,)): d for d in cap.metrics}
+    assert len(cap.metrics) == 2
+    orders = docs[("Orders",)]
+    assert (orders["Orders"], orders["order_id"]) == (1, "o-1")
+    request = docs[("Latency",)]
+    assert (request["Latency"], request["Error"], request["Fault"]) == (3.0, 0, 0)
+    assert orders[semconv.METRIC_PROPERTY_TRACE_ID] == request[semconv.METRIC_PROPERTY_TRACE_ID] == ctx.trace_id
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_in_lambda_a_value_recorded_after_the_invocation_is_not_lost() -> None:
+    """A thread that records after its invocation ended lands in the process buffer, written on flush."""
+    obskit.configure(service="fn", metrics="none", logs="none")
+    with capture() as cap:
+        s = _Scope()
+        with s:
+            metrics.count("During")
+        token = SCOPE.set(s.scope)
+        try:
+            metrics.count("After")
+        finally:
+            SCOPE.reset(token)
+        metrics.flush()
+    assert cap.metric_values("During") == [1]
+    assert cap.metric_values("After") == [1]
+
+
+@pytest.mark.usefixtures("lambda_env")
 def test_cold_start_uses_service_and_function_name() -> None:
     """record_cold_start writes ColdStart=1 under [Service, FunctionName]."""
     obskit.configure(service="fn", metrics="none", logs="none")

@@ -1119,16 +1119,69 @@ def flush_scope(scope: RequestScope) -> None:
 
 
 def _hand_on(buf: _Buffer) -> None:
+    rt = buf.runtime
+    if buf.closed and rt.config.in_lambda:
+        _write_closed(rt, buf)
+        return
     groups = buf.take()
     if not groups:
         return
-    rt = buf.runtime
     if rt.config.in_lambda:
         _write(rt, groups)
         return
     process = _process_buffer(rt)
     if process.merge(groups):
         _write(process.runtime, process.take())
+
+
+def _write_closed(rt: _pipeline.Runtime, buf: _Buffer) -> None:
+    """Write a finished request's buffer in one pass (Lambda): drain and batch-building merged.
+
+    The buffer is closed, so its groups are taken whole instead of drained value by value; a
+    writer still appending from a thread that outlived the request lands in the taken lists
+    (written now) or, having seen ``closed``, in the process buffer.
+    """
+    with buf.lock:
+        groups, buf.groups, buf.n = buf.groups, {}, 0
+    emitter = rt.metric_emitter
+    if not groups or emitter is None:
+        return
+    try:
+        trace = _trace_property()
+        timestamp_ms = rt.clock() // 1_000_000
+        global _layouts_for
+        if _layouts_for is not rt:
+            _layouts.clear()
+            _layouts_for = rt
+        out: list[MetricGroup] = []
+        meta = _meta
+        for group in groups.values():
+            key = group.key
+            found = _layouts.get(key)
+            dims, sets = found if found is not None else _layout(rt, key)
+            drained = group.metrics
+            props = group.properties
+            if trace is not None:
+                props = trace if props is None else {**trace, **props}
+            if props:
+                kept = {k: v for k, v in props.items() if k not in dims and k not in drained}
+                if len(kept) != len(props):
+                    _diagnostics.incr("metrics.clipped.property_conflict")
+                props = kept or None
+            metrics = [(name, *meta.get(name, _NO_META), values) for name, values in drained.items() if values]
+            if metrics:
+                out.append(_new_group(MetricGroup, (timestamp_ms, dims, sets, metrics, props)))
+        batch = _new_group(MetricBatch, (rt.config.namespace, out))
+    except Exception as exc:
+        _diagnostics.incr("metrics.internal_error")
+        _diagnostics.report_once("metrics.to_batch", "obskit: could not build a metric batch: %r", exc)
+        return
+    if not out:
+        return
+    try:
+        emitter.emit(batch)
+    except Exception as exc:
+        _pipeline.emitter_failed(emitter, "emit", exc)
 
 
 # --- lifecycle hooks --------------------------------------------------------------------------
