@@ -384,7 +384,7 @@ def _process_buffer(rt: _pipeline.Runtime) -> _Buffer:
         if not rt.config.in_lambda:
             _start_flusher()
     if old is not None:
-        _write(old.runtime, old.take())  # data recorded under the previous configuration
+        _write_buffer(old)  # data recorded under the previous configuration
     return _Process.buffer
 
 
@@ -416,7 +416,7 @@ def _flush_process() -> None:
     buf = _Process.buffer
     if buf is None or not buf.n:
         return
-    _write(buf.runtime, buf.take())
+    _write_buffer(buf)
 
 
 # --- serialisation hand-off -------------------------------------------------------------------
@@ -517,6 +517,76 @@ def _write(rt: _pipeline.Runtime, groups: list[_Snapshot]) -> None:
         return
     try:
         batch = to_batch(rt, groups)
+    except Exception as exc:
+        _diagnostics.incr("metrics.internal_error")
+        _diagnostics.report_once("metrics.to_batch", "obskit: could not build a metric batch: %r", exc)
+        return
+    try:
+        emitter.emit(batch)
+    except Exception as exc:
+        _pipeline.emitter_failed(emitter, "emit", exc)
+
+
+def _write_buffer(buf: _Buffer) -> None:
+    """Drain ``buf`` and write what it held: ``take`` and ``to_batch`` in one pass.
+
+    The drain happens under the buffer's lock exactly as ``take`` does it (lists drained in
+    place, idle groups pruned); the metric definitions are looked up on the way, and the
+    dimension layouts and properties are resolved after the lock is released.
+    """
+    rt = buf.runtime
+    trace = _trace_property()
+    meta = _meta
+    drained: list[tuple[_DimKey, dict[str, Any] | None, list[tuple[str, str, int, list[float | int]]]]] = []
+    with buf.lock:
+        buf.n = 0
+        pruned = []
+        graveyard = buf.graveyard
+        groups = buf.groups.values() if not graveyard else (*graveyard, *buf.groups.values())
+        for group in groups:
+            metrics: list[tuple[str, str, int, list[float | int]]] | None = None
+            for name, values in group.metrics.items():
+                k = len(values)
+                if k:
+                    unit, resolution = meta.get(name, _NO_META)
+                    if metrics is None:
+                        metrics = []
+                    metrics.append((name, unit, resolution, values[:k]))
+                    del values[:k]
+            if metrics is not None:
+                group.idle = 0
+                drained.append((group.key, group.properties, metrics))
+                group.properties = None
+            else:
+                group.idle += 1
+                if group.idle >= 2 and buf.groups.get(group.key) is group:
+                    pruned.append(group)
+        for group in pruned:
+            del buf.groups[group.key]
+        buf.graveyard = pruned
+    emitter = rt.metric_emitter
+    if not drained or emitter is None:
+        return
+    try:
+        timestamp_ms = rt.clock() // 1_000_000
+        global _layouts_for
+        if _layouts_for is not rt:
+            _layouts.clear()
+            _layouts_for = rt
+        out: list[MetricGroup] = []
+        layouts = _layouts
+        for key, props, metrics in drained:
+            found = layouts.get(key)
+            dims, sets = found if found is not None else _layout(rt, key)
+            if trace is not None:
+                props = trace if props is None else {**trace, **props}
+            if props:
+                kept = {k: v for k, v in props.items() if k not in dims and all(m[0] != k for m in metrics)}
+                if len(kept) != len(props):
+                    _diagnostics.incr("metrics.clipped.property_conflict")
+                props = kept or None
+            out.append(_new_group(MetricGroup, (timestamp_ms, dims, sets, metrics, props)))
+        batch = _new_group(MetricBatch, (rt.config.namespace, out))
     except Exception as exc:
         _diagnostics.incr("metrics.internal_error")
         _diagnostics.report_once("metrics.to_batch", "obskit: could not build a metric batch: %r", exc)
@@ -831,7 +901,7 @@ def _full(buf: _Buffer) -> None:
     if buf.scoped:
         _hand_on(buf)
     else:
-        _write(buf.runtime, buf.take())
+        _write_buffer(buf)
 
 
 def count(
@@ -923,10 +993,10 @@ def flush(timeout_s: float | None = None) -> bool:
         scope = _scope_get()
         if scope is not None and scope.metrics is not None and scope.metrics.n:
             buf = scope.metrics
-            _write(buf.runtime, buf.take())
+            _write_buffer(buf)
         buf = _Process.buffer
         if buf is not None and buf.n:
-            _write(buf.runtime, buf.take())
+            _write_buffer(buf)
         rt = _pipeline.RUNTIME
         emitter = None if rt is None else rt.metric_emitter
         if emitter is None:
@@ -1131,7 +1201,7 @@ def _hand_on(buf: _Buffer) -> None:
         return
     process = _process_buffer(rt)
     if process.merge(groups):
-        _write(process.runtime, process.take())
+        _write_buffer(process)
 
 
 def _write_closed(rt: _pipeline.Runtime, buf: _Buffer) -> None:
@@ -1190,7 +1260,7 @@ def _on_configure(runtime: _pipeline.Runtime, explicit: bool) -> None:
     _bind(runtime)
     buf = _Process.buffer
     if buf is not None and buf.runtime is not runtime and buf.n:
-        _write(buf.runtime, buf.take())
+        _write_buffer(buf)
 
 
 def _on_reset() -> None:
