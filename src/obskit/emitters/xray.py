@@ -71,6 +71,9 @@ _MAX_OPEN = 10_000
 """Open spans tracked for embedding; beyond that (spans never ended) everything streams."""
 _INVALID_NAME_CHARS = str.maketrans("", "", "?;*()!$~^<>")
 _AWS_RPC_SYSTEM = "aws-api"
+_MAX_BODY = MAX_DATAGRAM - len(HEADER)
+_NOT_OPEN = object()
+_REMOTE_KINDS = frozenset({SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER})
 _SDK_NAME = "obskit"
 
 
@@ -153,6 +156,33 @@ def _annotation_key_ok(key: str) -> bool:
     return ok
 
 
+_MAPPED_KEY = 0
+_ANNOTATION_KEY = 1
+_METADATA_KEY = 2
+_key_kind: dict[str, int] = {}
+"""Attribute key -> where its values go (mapped to ``http``/``aws``, annotation-safe, metadata)."""
+
+
+def _classify(key: str) -> int:
+    kind = _MAPPED_KEY if key in _MAPPED else _ANNOTATION_KEY if _annotation_key_ok(key) else _METADATA_KEY
+    if len(_key_kind) < 4096:
+        _key_kind[key] = kind
+    return kind
+
+
+_clean_names: dict[str, str] = {}
+
+
+def _subsegment_name(name: str) -> str:
+    """``sanitize_name`` memoised: span names are few and repeat on every request."""
+    got = _clean_names.get(name)
+    if got is None:
+        got = sanitize_name(name)
+        if len(_clean_names) < 4096:
+            _clean_names[name] = got
+    return got
+
+
 class _OpenSegment:
     """Finished subsegment documents of a segment that is still open, keyed by parent id."""
 
@@ -173,16 +203,20 @@ class XRayEmitter:
         in_lambda: stream every span as a subsegment of Lambda's facade segment.
         streaming_threshold: subsegments embedded per open segment before the rest stream.
         origin: the segment ``origin`` (``AWS::ECS::Container``...) or ``None``.
+        fast_dumps: a stricter, faster serialiser tried first (plain ``orjson.dumps``); when
+            it raises, ``dumps`` decides.
     """
 
     name = "xray"
 
     def __init__(self, service: str, address: tuple[str, int], dumps: Callable[[Any], bytes], *,
                  in_lambda: bool = False, streaming_threshold: int = DEFAULT_STREAMING_THRESHOLD,
-                 origin: str | None = None, sdk_version: str = "0") -> None:
+                 origin: str | None = None, sdk_version: str = "0",
+                 fast_dumps: Callable[[Any], bytes] | None = None) -> None:
         self._service = sanitize_name(service, "unknown_service")
         self._address = address
         self._dumps = dumps
+        self._fast_dumps = fast_dumps or dumps
         self._lambda = in_lambda
         self._threshold = streaming_threshold
         self._origin = origin
@@ -194,7 +228,8 @@ class XRayEmitter:
         }
         self._cwd = os.getcwd()
         self._lock = threading.Lock()
-        self._open: dict[str, _OpenSegment] = {}
+        self._open: dict[str, _OpenSegment | None] = {}
+        """Open segments by id: ``None`` until a child starts, then the children's documents."""
         self._owner: dict[str, str] = {}
         self._sock: socket.socket | None = None
         self._connect()
@@ -275,41 +310,50 @@ class XRayEmitter:
     def on_start(self, rec: Any) -> None:
         if self._lambda:
             return
-        sid = rec.span_id
-        if self._is_segment(rec):
-            with self._lock:
-                if len(self._open) < _MAX_OPEN:
-                    self._open[sid] = _OpenSegment()
-            return
         parent = rec.parent_span_id
+        open_ = self._open
+        if parent is None or rec.remote_parent or rec.kind == SPAN_KIND_SERVER:
+            # A segment: marked open; its children's list is made when the first one starts.
+            # A plain dict store (atomic) needs no lock: only the segment itself uses its id.
+            if len(open_) < _MAX_OPEN:
+                open_[rec.span_id] = None
+            return
         with self._lock:
-            owner = parent if parent in self._open else self._owner.get(parent)
+            seg = open_.get(parent, _NOT_OPEN)
+            if seg is not _NOT_OPEN:
+                owner: str | None = parent
+                if seg is None:
+                    open_[parent] = _OpenSegment()
+            else:
+                owner = self._owner.get(parent)
             if owner is not None and len(self._owner) < _MAX_OPEN:
-                self._owner[sid] = owner
+                self._owner[rec.span_id] = owner
 
     def on_end(self, rec: Any) -> None:
         tid = rec.trace_id
         xray_tid = f"1-{tid[:8]}-{tid[8:]}"
         sid = rec.span_id
-        if self._is_segment(rec):
-            doc = self._segment(rec, xray_tid)
-            leftovers: dict[str, list[dict[str, Any]]] = {}
-            if not self._lambda:
+        parent = rec.parent_span_id
+        lam = self._lambda
+        if parent is None or (not lam and (rec.remote_parent or rec.kind == SPAN_KIND_SERVER)):
+            doc = self._document(rec, xray_tid, parent, True)
+            seg = None
+            if not lam:
                 with self._lock:
                     seg = self._open.pop(sid, None)
-                if seg is not None:
-                    mine = seg.children.pop(sid, None)
-                    if mine:
-                        doc["subsegments"] = mine
-                    leftovers = seg.children
-            self.send_document(doc)
-            for parent_id, docs in leftovers.items():  # children of spans still running
+            if seg is None:  # no child started while it was open: nothing to embed
+                self._send_doc(doc)
+                return
+            mine = seg.children.pop(sid, None)
+            if mine:
+                doc["subsegments"] = mine
+            self._send_doc(doc)
+            for parent_id, docs in seg.children.items():  # children of spans still running
                 for child in docs:
                     self._send_standalone(child, xray_tid, parent_id)
             return
-        doc = self._subsegment(rec, xray_tid)
-        parent = rec.parent_span_id
-        if not self._lambda:
+        doc = self._document(rec, xray_tid, parent, False)
+        if not lam:
             with self._lock:
                 owner = self._owner.pop(sid, None)
                 seg = self._open.get(owner) if owner is not None else None
@@ -319,9 +363,149 @@ class XRayEmitter:
                         doc["subsegments"] = mine
                     if seg.count < self._threshold:
                         seg.count += 1
-                        seg.children.setdefault(parent, []).append(doc)
+                        siblings = seg.children.get(parent)
+                        if siblings is None:
+                            seg.children[parent] = [doc]
+                        else:
+                            siblings.append(doc)
                         return
         self._send_standalone(doc, xray_tid, parent)
+
+    def _send_doc(self, doc: dict[str, Any]) -> None:
+        """``send_document`` for the common case: one serialisation, one ``send``."""
+        try:
+            body = self._fast_dumps(doc)
+        except Exception:
+            self.send_document(doc)  # unusual content: the tolerant serialiser decides
+            return
+        if len(body) > _MAX_BODY:
+            self.send_document(doc)
+            return
+        sock = self._sock
+        if sock is None:
+            self._send(HEADER + body)
+            return
+        try:
+            sock.send(HEADER + body)
+        except OSError:  # buffer full (EAGAIN), daemon gone (ECONNREFUSED from an earlier ICMP)
+            _diagnostics.incr("xray.dropped.send_failed")
+
+    # --- documents ---------------------------------------------------------------------------
+    def _document(self, rec: Any, xray_tid: str, parent: str | None, segment: bool) -> dict[str, Any]:
+        """The segment or subsegment document of a finished span, built in one pass.
+
+        Segment: named after the service, with the per-configuration ``origin``, ``aws`` and
+        ``service`` blocks. Subsegment: ``trace_id``, ``parent_id`` and ``type`` are required
+        only when it is sent on its own; aws-xray-sdk writes them on embedded ones too, and so
+        do we (X-Ray accepts both).
+        """
+        attrs = rec.attributes
+        if segment:
+            doc: dict[str, Any] = {
+                "name": self._service,
+                "id": rec.span_id,
+                "trace_id": xray_tid,
+                "start_time": rec.start_ns / 1e9,
+                "end_time": rec.end_ns / 1e9,
+                "in_progress": False,
+            }
+            if parent is not None:
+                doc["parent_id"] = parent
+            if self._origin is not None:
+                doc["origin"] = self._origin
+            doc["aws"] = self._aws
+            doc["service"] = self._service_block
+        else:
+            doc = {
+                "name": _subsegment_name(rec.name),
+                "id": rec.span_id,
+                "trace_id": xray_tid,
+                "parent_id": parent,
+                "type": "subsegment",
+                "start_time": rec.start_ns / 1e9,
+                "end_time": rec.end_ns / 1e9,
+                "in_progress": False,
+                "namespace": "local",
+            }
+            kind = rec.kind
+            if kind in _REMOTE_KINDS:
+                self._remote(doc, attrs)
+        annotations: dict[str, Any] | None = None
+        metadata: dict[str, Any] | None = None
+        status_code = None
+        if attrs:
+            status_code = attrs.get(ATTR_HTTP_STATUS)
+            if status_code is not None or ATTR_HTTP_METHOD in attrs:
+                doc["http"] = self._http(attrs, segment, status_code)
+            key_kind = _key_kind
+            for key, value in attrs.items():
+                where = key_kind.get(key)
+                if where is None:
+                    where = _classify(key)
+                if where == _MAPPED_KEY:
+                    continue
+                if where == _ANNOTATION_KEY:
+                    t = type(value)
+                    if (t is str and len(value) <= MAX_ANNOTATION_LENGTH) or t is int or t is float or t is bool:
+                        if annotations is None:
+                            annotations = {key: value}
+                            continue
+                        if len(annotations) < MAX_ANNOTATIONS:
+                            annotations[key] = value
+                            continue
+                if metadata is None:
+                    metadata = {key: value}
+                else:
+                    metadata[key] = value
+        if type(status_code) is int and status_code >= 400:
+            if status_code >= 500:
+                doc["fault"] = True
+            else:
+                doc["error"] = True
+                if status_code == 429:
+                    doc["throttle"] = True
+        elif rec.status == "error":
+            doc["fault"] = True
+        if rec.events:
+            cause = self._cause(rec)
+            if cause is not None:
+                doc["cause"] = cause
+        if annotations is not None:
+            doc["annotations"] = annotations
+        if segment:
+            obskit_meta = {"span_name": rec.name, "span_kind": rec.kind}
+            if metadata is not None:
+                doc["metadata"] = {"default": metadata, _SDK_NAME: obskit_meta}
+            else:
+                doc["metadata"] = {_SDK_NAME: obskit_meta}
+        elif metadata is not None:
+            doc["metadata"] = {"default": metadata}
+        return doc
+
+    def _segment(self, rec: Any, xray_tid: str) -> dict[str, Any]:
+        return self._document(rec, xray_tid, rec.parent_span_id, True)
+
+    def _subsegment(self, rec: Any, xray_tid: str) -> dict[str, Any]:
+        return self._document(rec, xray_tid, rec.parent_span_id, False)
+
+    @staticmethod
+    def _remote(doc: dict[str, Any], attrs: dict[str, Any]) -> None:
+        """Client and producer spans: ``namespace`` remote, or aws with the ``aws`` block."""
+        if attrs.get(ATTR_RPC_SYSTEM) == _AWS_RPC_SYSTEM:
+            doc["namespace"] = "aws"
+            service = attrs.get(ATTR_RPC_SERVICE)
+            if type(service) is str and service:
+                doc["name"] = sanitize_name(service)
+            aws = {}
+            for key, field in ((ATTR_RPC_METHOD, "operation"), (ATTR_CLOUD_REGION, "region"),
+                               (ATTR_AWS_REQUEST_ID, "request_id")):
+                value = attrs.get(key)
+                if value is not None:
+                    aws[field] = value
+            if aws:
+                doc["aws"] = aws
+        else:
+            doc["namespace"] = "remote"
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Datagrams leave as spans end; open segments are sent when they end, not before."""
@@ -341,103 +525,6 @@ class XRayEmitter:
         self._open = {}
         self._owner = {}
         self._connect()
-
-    # --- documents ---------------------------------------------------------------------------
-    def _segment(self, rec: Any, xray_tid: str) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "name": self._service,
-            "id": rec.span_id,
-            "trace_id": xray_tid,
-            "start_time": rec.start_ns / 1e9,
-            "end_time": rec.end_ns / 1e9,
-            "in_progress": False,
-        }
-        if rec.parent_span_id is not None:
-            doc["parent_id"] = rec.parent_span_id
-        if self._origin is not None:
-            doc["origin"] = self._origin
-        doc["aws"] = self._aws
-        doc["service"] = self._service_block
-        self._fill(doc, rec, True)
-        return doc
-
-    def _subsegment(self, rec: Any, xray_tid: str) -> dict[str, Any]:
-        # trace_id, parent_id and type are required only on a subsegment sent on its own;
-        # aws-xray-sdk writes them on embedded ones too, and so do we (X-Ray accepts both).
-        doc: dict[str, Any] = {
-            "name": sanitize_name(rec.name),
-            "id": rec.span_id,
-            "trace_id": xray_tid,
-            "parent_id": rec.parent_span_id,
-            "type": "subsegment",
-            "start_time": rec.start_ns / 1e9,
-            "end_time": rec.end_ns / 1e9,
-            "in_progress": False,
-            "namespace": "local",
-        }
-        kind = rec.kind
-        if kind in (SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER):
-            attrs = rec.attributes
-            if attrs.get(ATTR_RPC_SYSTEM) == _AWS_RPC_SYSTEM:
-                doc["namespace"] = "aws"
-                service = attrs.get(ATTR_RPC_SERVICE)
-                if type(service) is str and service:
-                    doc["name"] = sanitize_name(service)
-                aws = {}
-                for key, field in ((ATTR_RPC_METHOD, "operation"), (ATTR_CLOUD_REGION, "region"),
-                                   (ATTR_AWS_REQUEST_ID, "request_id")):
-                    value = attrs.get(key)
-                    if value is not None:
-                        aws[field] = value
-                if aws:
-                    doc["aws"] = aws
-            else:
-                doc["namespace"] = "remote"
-        self._fill(doc, rec, False)
-        return doc
-
-    def _fill(self, doc: dict[str, Any], rec: Any, segment: bool) -> None:
-        """``http``, error flags, ``cause``, ``annotations`` and ``metadata`` from the record."""
-        attrs = rec.attributes
-        annotations: dict[str, Any] = {}
-        metadata: dict[str, Any] = {}
-        status_code = None
-        if attrs:
-            status_code = attrs.get(ATTR_HTTP_STATUS)
-            if ATTR_HTTP_METHOD in attrs or status_code is not None:
-                doc["http"] = self._http(attrs, segment, status_code)
-            for key, value in attrs.items():
-                if key in _MAPPED:
-                    continue
-                t = type(value)
-                if ((t is str and len(value) <= MAX_ANNOTATION_LENGTH) or t is int or t is float or t is bool) \
-                        and len(annotations) < MAX_ANNOTATIONS and _annotation_key_ok(key):
-                    annotations[key] = value
-                else:
-                    metadata[key] = value
-        if type(status_code) is int and status_code >= 400:
-            if status_code >= 500:
-                doc["fault"] = True
-            else:
-                doc["error"] = True
-                if status_code == 429:
-                    doc["throttle"] = True
-        elif rec.status == "error":
-            doc["fault"] = True
-        if rec.events:
-            cause = self._cause(rec)
-            if cause is not None:
-                doc["cause"] = cause
-        if annotations:
-            doc["annotations"] = annotations
-        if segment:
-            obskit_meta: dict[str, Any] = {"span_name": rec.name, "span_kind": rec.kind}
-            if metadata:
-                doc["metadata"] = {"default": metadata, _SDK_NAME: obskit_meta}
-            else:
-                doc["metadata"] = {_SDK_NAME: obskit_meta}
-        elif metadata:
-            doc["metadata"] = {"default": metadata}
 
     def _http(self, attrs: dict[str, Any], segment: bool, status_code: Any) -> dict[str, Any]:
         request: dict[str, Any] = {}
@@ -526,6 +613,15 @@ def _json_dumps() -> Callable[[Any], bytes]:
     return orjson_dumps
 
 
+def _fast_json_dumps() -> Callable[[Any], bytes] | None:
+    """``orjson.dumps`` without options: string keys only, a third cheaper than with them."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson.dumps
+
+
 def _version() -> str:
     try:
         from importlib.metadata import version
@@ -550,6 +646,7 @@ def create(config: Any) -> XRayEmitter:
         streaming_threshold=0 if config.in_lambda else config.option("xray_streaming_threshold"),
         origin=None if config.in_lambda else _detect_origin(),
         sdk_version=_version(),
+        fast_dumps=_fast_json_dumps(),
     )
 
 

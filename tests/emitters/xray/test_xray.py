@@ -215,6 +215,60 @@ def test_huge_attribute_still_fits_one_datagram(daemon: Daemon) -> None:
     assert obskit.diagnostics()["tracing.attribute_clipped"] == 1
 
 
+def _emitter(daemon: Daemon) -> Any:
+    from obskit import _pipeline
+
+    (emitter,) = _pipeline.get().span_emitters
+    return emitter
+
+
+def test_segment_without_children_leaves_nothing_open(daemon: Daemon) -> None:
+    """A segment that never had a child is forgotten when it ends (nothing kept per request)."""
+    configure(daemon)
+    for _ in range(3):
+        with obskit.span("GET /", kind="server"):
+            pass
+    assert len(daemon.receive(3)) == 3
+    emitter = _emitter(daemon)
+    assert (emitter._open, emitter._owner) == ({}, {})
+
+
+def test_child_started_after_its_segment_ended_is_sent_on_its_own(daemon: Daemon) -> None:
+    """A child that starts once its segment has been sent goes out alone, parented to the segment."""
+    configure(daemon)
+    root = start_span("GET /", kind="server")
+    root.end()
+    child = start_span("late", parent=root.context)
+    child.end()
+    seg, sub = daemon.receive(2)
+    assert seg["id"] == root.span_id
+    assert (sub["type"], sub["parent_id"], sub["trace_id"]) == ("subsegment", root.span_id, seg["trace_id"])
+    assert _emitter(daemon)._open == {}
+
+
+def test_strict_serialiser_failure_falls_back_to_the_tolerant_one(daemon: Daemon) -> None:
+    """When the fast serialiser rejects a document, the tolerant one still sends it."""
+    from obskit.emitters.xray import XRayEmitter, _json_dumps, parse_daemon_address
+
+    def strict(doc: Any) -> bytes:
+        raise TypeError("not for me")
+
+    emitter = XRayEmitter("checkout", parse_daemon_address("address", daemon.address), _json_dumps(),
+                          fast_dumps=strict)
+    try:
+        from obskit import _pipeline
+
+        obskit.configure(service="checkout", traces="none")
+        rt = _pipeline.get()
+        _pipeline.install(_pipeline.Runtime(rt.config, rt.ids, rt.clock, [emitter]))
+        with obskit.span("GET /", kind="server", attributes={"k": 1}) as s:
+            pass
+        (doc,) = daemon.receive()
+        assert (doc["id"], doc["annotations"]) == (s.span_id, {"k": 1})
+    finally:
+        emitter.close()
+
+
 def test_unsampled_trace_sends_nothing(daemon: Daemon) -> None:
     """Spans in an unsampled trace reach no daemon."""
     configure(daemon)
