@@ -29,7 +29,7 @@ from typing import Any
 from obskit import _diagnostics
 from obskit.propagation import asgi_getter
 from obskit.scope import DIAG_ERROR, ScopeOptions, ScopeSettings, request_scope
-from obskit.semconv import SPAN_KIND_SERVER
+from obskit.semconv import HEADER_CORRELATION_ID, HEADER_TRACEPARENT, HEADER_XRAY, SPAN_KIND_SERVER
 
 __all__ = ["ObskitMiddleware"]
 
@@ -43,6 +43,8 @@ _UA = b"user-agent"
 _HOST = b"host"
 _XFF = b"x-forwarded-for"
 DIAG_BAD_HEADERS = "scope.malformed_asgi_headers"
+_HEADER_NAMES = {name: name.encode("latin-1") for name in (HEADER_CORRELATION_ID, HEADER_TRACEPARENT, HEADER_XRAY)}
+"""Response header names obskit adds, encoded once."""
 
 
 class _Request(request_scope):
@@ -77,7 +79,8 @@ class _Request(request_scope):
         self.started = False
         self.complete = False
         extra = self.response_headers()
-        self._extra_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra] if extra else None
+        self._extra_headers = [(_HEADER_NAMES.get(k) or k.encode("latin-1"), v.encode("latin-1")) for k, v in extra] \
+            if extra else None
 
     async def send(self, message: Message) -> None:
         kind = message.get("type")
@@ -117,12 +120,12 @@ class _Request(request_scope):
 
 def _with_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> Message:
     """A copy of ``http.response.start`` with our headers added (unless the app set them)."""
-    headers = list(message.get("headers") or ())
+    headers = message.get("headers")
     if headers:
         present = {bytes(h[0]).lower() for h in headers}
-        headers.extend(h for h in extra if h[0] not in present)
+        headers = [*headers, *(h for h in extra if h[0] not in present)]
     else:
-        headers.extend(extra)
+        headers = list(extra)
     out = dict(message)
     out["headers"] = headers
     return out
