@@ -309,6 +309,37 @@ def test_tracing_off_context_manager_still_makes_ids() -> None:
         assert not s.is_recording
 
 
+def test_unrecorded_span_keeps_the_parents_context_but_its_own_span_id() -> None:
+    """An unrecorded span keeps trace, baggage, fields and tracestate, and points at its parent."""
+    obskit.configure(traces="none")
+    parent = make_context(TRACE, PARENT, True, correlation_id="c-1", baggage={"k": "v"}, tracestate="a=1",
+                          fields={"job": "n"}, xray_extra=";Lineage=x:1", remote=True)
+    with obskit.activate(parent), obskit.span("x") as s:
+        ctx = obskit.current()
+    assert (ctx.trace_id, ctx.sampled, ctx.correlation_id, dict(ctx.baggage), ctx.tracestate, dict(ctx.fields),
+            ctx.xray_extra, ctx.remote) == (TRACE, True, "c-1", {"k": "v"}, "a=1", {"job": "n"}, ";Lineage=x:1", False)
+    assert (s.parent_span_id, s.span_id) == (PARENT, ctx.span_id)
+
+
+def test_exception_in_an_unrecorded_span_passes_and_restores_the_context() -> None:
+    """An exception leaves an unrecorded span unchanged and the outer context returns."""
+    outer = remote_parent(sampled=False)
+    with obskit.activate(outer):
+        with pytest.raises(KeyError), obskit.span("x"):
+            raise KeyError("k")
+        assert obskit.current() == outer
+
+
+def test_attributes_from_a_mapping_that_is_not_a_dict_are_cleaned() -> None:
+    """Attributes given as another Mapping type go through the same checks as a dict."""
+    from types import MappingProxyType
+
+    with capture() as cap, obskit.span("x", attributes=MappingProxyType({"ok": 1, "bad": object(), "": 2})):
+        pass
+    assert cap.spans[0]["attributes"] == {"ok": 1}
+    assert obskit.diagnostics()["tracing.attribute_dropped.type"] == 1
+
+
 def test_huge_attribute_is_clipped_and_counted() -> None:
     """A 10 MB string attribute is kept clipped and the clip is counted."""
     with capture() as cap, obskit.span("x", attributes={"blob": "x" * 10_000_000}):

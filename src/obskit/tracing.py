@@ -112,7 +112,7 @@ class SpanRecord:
         self.context = context
         """The span's own context (what was activated): ids, baggage, correlation id."""
         self.trace_id = context[0]
-        self.span_id: str = context[1]
+        self.span_id: str = context[1]  # type: ignore[assignment]  # a span's own context always has one
         self.parent_span_id = parent_span_id
         self.kind = kind
         self.attributes = attributes
@@ -209,11 +209,14 @@ def _set_attribute(record: SpanRecord, key: Any, value: Any) -> None:
 
 
 def _clean_attributes(record: SpanRecord, attributes: Mapping[str, Any]) -> None:
-    try:
-        items = list(attributes.items())
-    except Exception:
-        _diagnostics.incr("tracing.attribute_dropped.type")
-        return
+    if attributes.__class__ is dict:
+        items: Any = attributes.items()  # a plain dict cannot fail to list its items
+    else:
+        try:
+            items = list(attributes.items())
+        except Exception:
+            _diagnostics.incr("tracing.attribute_dropped.type")
+            return
     attrs = record.attributes
     room = len(attrs) + len(items) <= MAX_ATTRIBUTES
     for key, value in items:
@@ -286,7 +289,7 @@ class Span:
     @property
     def span_id(self) -> str:
         """16 lower-case hex digits (what log lines inside carry)."""
-        return self.context[1]  # type: ignore[no-any-return]
+        return self.context[1]  # type: ignore[return-value]  # a span's own context always has one
 
     @property
     def is_recording(self) -> bool:
@@ -465,8 +468,18 @@ class _SpanScope:
         self._outer: list[tuple[Span | None, Any]] | None = None
 
     def __enter__(self) -> Span:
-        sp = _start(self._name or "span", self._kind, self._attributes, None, (), None,
-                    _pipeline.RUNTIME or _pipeline.get())
+        rt = _pipeline.RUNTIME or _pipeline.get()
+        parent = CURRENT.get()
+        sampled = parent[2]
+        if (sampled is False or (sampled and not rt.span_emitters)) and parent[0] != INVALID_TRACE_ID:
+            # Not recorded, inside a trace: a new span id and nothing else (_start, inlined).
+            ctx = _tuple_new(TelemetryContext, (
+                parent[0], "%016x" % rt.ids.span_id(), sampled, parent[3], parent[4], parent[5],  # noqa: UP031
+                parent[6], parent[7], parent[8], False, parent[10],
+            ))
+            sp = Span(ctx, parent[1], self._name or "span", None, rt)
+        else:
+            sp = _start(self._name or "span", self._kind, self._attributes, parent, (), None, rt)
         if self._token is not None:  # the same object entered again (nested or recursive use)
             if self._outer is None:
                 self._outer = []
@@ -485,6 +498,8 @@ class _SpanScope:
         else:
             self._span = self._token = None
         CURRENT.reset(token)
+        if sp._record is None:  # not recorded: nothing to fail or end
+            return
         if exc is not None and isinstance(exc, Exception):
             sp._fail(exc)
         sp.end()

@@ -131,9 +131,9 @@ class OTelEmitter:
         self._Status = Status
         self._ERROR = StatusCode.ERROR
         # The SDK's TracerProvider: hand finished spans straight to its span processors.
-        self._processor = getattr(provider, "_active_span_processor", None)
-        self._resource = getattr(provider, "resource", None)
-        self._sampler = getattr(provider, "sampler", None)
+        self._processor: Any = getattr(provider, "_active_span_processor", None)
+        self._resource: Any = getattr(provider, "resource", None)
+        self._sampler: Any = getattr(provider, "sampler", None)
         if self._processor is not None and self._resource is not None and self._sampler is not None:
             from opentelemetry.sdk.trace import Event, ReadableSpan
             from opentelemetry.sdk.util.instrumentation import InstrumentationScope
