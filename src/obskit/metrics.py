@@ -1231,13 +1231,16 @@ def _write_closed(rt: _pipeline.Runtime, buf: _Buffer) -> None:
             dims, sets = found if found is not None else _layout(rt, key)
             drained = group.metrics
             props = group.properties
-            if trace is not None:
-                props = trace if props is None else {**trace, **props}
-            if props:
-                kept = {k: v for k, v in props.items() if k not in dims and k not in drained}
-                if len(kept) != len(props):
-                    _diagnostics.incr("metrics.clipped.property_conflict")
-                props = kept or None
+            if props is None and trace is not None and _TRACE not in dims and _TRACE not in drained:
+                props = trace  # the usual case: only the trace id, nothing to check further
+            else:
+                if trace is not None:
+                    props = trace if props is None else {**trace, **props}
+                if props:
+                    kept = {k: v for k, v in props.items() if k not in dims and k not in drained}
+                    if len(kept) != len(props):
+                        _diagnostics.incr("metrics.clipped.property_conflict")
+                    props = kept or None
             metrics = [(name, *meta.get(name, _NO_META), values) for name, values in drained.items() if values]
             if metrics:
                 out.append(_new_group(MetricGroup, (timestamp_ms, dims, sets, metrics, props)))
