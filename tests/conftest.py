@@ -27,3 +27,14 @@ def _obskit_reset(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     obskit.testing.reset()
     yield
     obskit.testing.reset()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Close the UDP socket aws-xray-sdk's global recorder opens at import (not ours to leak)."""
+    import sys
+
+    core = sys.modules.get("aws_xray_sdk.core")
+    emitter = getattr(getattr(core, "xray_recorder", None), "_emitter", None)
+    sock = getattr(emitter, "_socket", None)
+    if sock is not None:
+        sock.close()
