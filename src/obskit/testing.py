@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -29,7 +31,7 @@ from obskit import _diagnostics, _pipeline, config
 from obskit._context import SCOPE
 from obskit.context import _reset_current
 
-__all__ = ["Capture", "FixedClock", "SequentialIdGenerator", "capture", "reset"]
+__all__ = ["Capture", "FixedClock", "LambdaContext", "SequentialIdGenerator", "capture", "reset"]
 
 
 class Capture:
@@ -159,3 +161,43 @@ class FixedClock:
     def advance(self, *, seconds: float = 0.0, ms: float = 0.0) -> None:
         """Move the clock forward."""
         self.now_ns += int(seconds * 1e9 + ms * 1e6)
+
+
+class LambdaContext:
+    """A stand-in for the context object Lambda passes to a handler, for tests and local runs.
+
+    It has the documented attributes and ``get_remaining_time_in_millis()``, counting down from
+    ``timeout_s`` in real time, so the timeout guard of ``instrument_handler`` can be exercised.
+
+    Args:
+        function_name: also used in the ARN, log group and stream.
+        timeout_s: the time left when the invocation starts.
+        aws_request_id: a fresh UUID when not given.
+        region, account_id, memory_limit_in_mb, function_version: the rest of the identity.
+    """
+
+    def __init__(
+        self,
+        function_name: str = "orders",
+        *,
+        timeout_s: float = 30.0,
+        aws_request_id: str | None = None,
+        region: str = "eu-west-1",
+        account_id: str = "111111111111",
+        memory_limit_in_mb: int = 256,
+        function_version: str = "$LATEST",
+    ) -> None:
+        self.function_name = function_name
+        self.function_version = function_version
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.aws_request_id = aws_request_id or str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = f"2026/01/01/[{function_version}]0123456789abcdef"
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds until the (simulated) function timeout."""
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
