@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 from obskit.integrations.wsgi import ObskitMiddleware
 
 from flask import Flask, got_request_exception, request
-from obskit.scope import current_request
+from obskit._context import SCOPE
+from obskit.scope import current_request, request_scope
 
 __all__ = ["instrument", "route_template"]
 
@@ -32,6 +33,7 @@ App = TypeVar("App", bound=Flask)
 _CONVERTER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
 _templates: dict[str, str] = {}
 _MAX_CACHED = 4096
+_scope_get = SCOPE.get
 
 
 def route_template(rule: str) -> str:
@@ -45,11 +47,12 @@ def route_template(rule: str) -> str:
 
 
 def _name_request() -> None:
-    req = current_request()
-    if req is not None:
+    req = _scope_get()
+    if isinstance(req, request_scope):
         rule = request.url_rule
         if rule is not None:
-            req.set_route(route_template(rule.rule))
+            template = _templates.get(rule.rule)
+            req.set_route(template if template is not None else route_template(rule.rule))
 
 
 def _record_exception(sender: Any, exception: BaseException | None = None, **_: Any) -> None:

@@ -51,8 +51,16 @@ class _Request(request_scope):
             self.status = None
         extra = self._extra_headers
         if extra:
-            present = {h[0].lower() for h in headers}
-            headers = headers + [h for h in extra if h[0] not in present]
+            if len(extra) == 1:  # the usual case (x-correlation-id): no set to build
+                name = extra[0][0]
+                for h in headers:
+                    if h[0].lower() == name:
+                        break
+                else:
+                    headers = [*headers, extra[0]]
+            else:
+                present = {h[0].lower() for h in headers}
+                headers = headers + [h for h in extra if h[0] not in present]
         if exc_info is None:
             return self._start_response(status, headers)
         return self._start_response(status, headers, exc_info)

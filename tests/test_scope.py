@@ -86,6 +86,22 @@ def test_access_line_has_the_request_fields() -> None:
 
 
 @pytest.mark.parametrize(
+    ("elapsed_ns", "shown"),
+    [(1_234_567, 1.235), (1_234_499, 1.234), (1_234_500, 1.235), (999, 0.001), (0, 0.0), (60_000_000_000, 60000.0)],
+)
+def test_access_line_duration_is_rounded_to_microseconds(elapsed_ns: int, shown: float) -> None:
+    """duration_ms has at most three decimals (halves round up); the Latency metric keeps full precision."""
+    clock = FixedClock()
+    with capture(clock=clock) as cap:
+        req = request_scope("GET", "/a", route="/a")
+        clock.now_ns += elapsed_ns
+        req.set_status(200)
+        req.end()
+    assert _access(cap)[semconv.LOG_DURATION_MS] == shown
+    assert cap.metric_values(semconv.METRIC_LATENCY) == [elapsed_ns / 1e6]
+
+
+@pytest.mark.parametrize(
     ("status", "error", "fault"),
     [(200, 0, 0), (302, 0, 0), (404, 1, 0), (429, 1, 0), (500, 0, 1), (503, 0, 1)],
 )

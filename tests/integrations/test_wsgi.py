@@ -154,3 +154,31 @@ def test_forwarded_for_is_believed_only_when_trusted() -> None:
         _Server().run(ObskitMiddleware(app, trust_forwarded_for=True), _environ(x_forwarded_for="1.2.3.4"))
     ips = [line[semconv.LOG_CLIENT_IP] for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER]
     assert ips == ["10.0.0.7", "1.2.3.4"]
+
+
+def test_a_correlation_header_the_app_set_is_kept() -> None:
+    """If the app already sent X-Correlation-Id (any case), obskit adds no second one."""
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Correlation-Id", "mine")])
+        return [b"ok"]
+
+    server = _Server()
+    with capture():
+        server.run(ObskitMiddleware(app), _environ(x_correlation_id="c-1"))
+    assert [h for h in server.headers if h[0].lower() == "x-correlation-id"] == [("X-Correlation-Id", "mine")]
+
+
+def test_several_response_headers_are_added_unless_present() -> None:
+    """With several response headers configured, each is added once, and one the app set is left alone."""
+    def app(environ, start_response):
+        start_response("200 OK", [("Traceparent", "app-value")])
+        return [b"ok"]
+
+    server = _Server()
+    with capture():
+        server.run(ObskitMiddleware(app, response_headers=["x-correlation-id", "traceparent"]),
+                   _environ(x_correlation_id="c-2"))
+    names = [h[0].lower() for h in server.headers]
+    assert names.count("traceparent") == 1
+    assert ("Traceparent", "app-value") in server.headers
+    assert ("x-correlation-id", "c-2") in server.headers
