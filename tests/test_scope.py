@@ -309,3 +309,30 @@ def test_failed_request_writes_its_held_debug_lines() -> None:
             req.set_status(500)
     debug = cap.logs_with(message="kept only on failure")
     assert [line["n"] for line in debug] == [2]
+
+
+def test_upstream_debug_baggage_makes_the_request_log_debug_lines() -> None:
+    """A request whose baggage carries obskit.debug=1 writes its DEBUG lines, without sampling configured."""
+    carrier = {
+        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "baggage": "obskit.debug=1",
+    }
+    with capture() as cap, request_scope("GET", "/a", route="/a", carrier=carrier) as req:
+        assert req.debug_sampled
+        obskit.get_logger("t").debug("detail")
+    assert cap.logs_with(message="detail")
+
+
+def test_without_baggage_or_sampling_debug_lines_are_held_and_dropped() -> None:
+    """No upstream flag and sample_rate 0: the request is not sampled and its DEBUG lines are dropped."""
+    with capture() as cap, request_scope("GET", "/a", route="/a") as req:
+        assert not req.debug_sampled
+        obskit.get_logger("t").debug("detail")
+    assert not cap.logs_with(message="detail")
+
+
+def test_sample_rate_one_samples_every_request() -> None:
+    """With sample_rate=1 every request logs DEBUG lines even without upstream baggage."""
+    obskit.configure(service="s", traces="none", metrics="none", logs="json", sample_rate=1.0)
+    with capture(), request_scope("GET", "/a", route="/a") as req:
+        assert req.debug_sampled

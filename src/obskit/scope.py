@@ -212,6 +212,7 @@ class ScopeSettings:
         "clock",
         "config",
         "correlation",
+        "debug_sampling",
         "excluded_exact",
         "excluded_prefixes",
         "log_fields",
@@ -254,6 +255,8 @@ class ScopeSettings:
         self.request_hook: Callable[[Any, Any], None] | None = hooks.get("request_hook")
         self.log_fields: Callable[[Any], Mapping[str, Any] | None] | None = hooks.get("log_fields")
         self.correlation: Any = None
+        self.debug_sampling = bool(runtime.config.sample_rate)
+        """DEBUG logging is sampled per request (``sample_rate`` > 0): ask the log module each time."""
         if hooks.get("correlation_headers"):
             from obskit.propagation import CompositePropagator
 
@@ -554,7 +557,8 @@ class request_scope(RequestScope):
             sctx = self.context = span.context
             self._ctx_token = CURRENT.set(sctx)
             self._scope_token = SCOPE.set(self)
-            _start_request(self, sctx)
+            if st.debug_sampling or sctx.baggage:  # else there is nothing to decide (no upstream flag, no sampling)
+                _start_request(self, sctx)
         except Exception as exc:
             _failed("begin", exc)
 
