@@ -336,3 +336,44 @@ def test_sample_rate_one_samples_every_request() -> None:
     obskit.configure(service="s", traces="none", metrics="none", logs="json", sample_rate=1.0)
     with capture(), request_scope("GET", "/a", route="/a") as req:
         assert req.debug_sampled
+
+
+def test_caller_attributes_are_checked_and_the_route_wins_over_them() -> None:
+    """A caller's span attributes go through the span's checks, and the route template overrides theirs."""
+    with capture() as cap, request_scope(
+        "GET", "/orders/7", route="/orders/{order_id}",
+        attributes={"app.tier": "gold", "app.bad": {"not": "plain"}, semconv.ATTR_HTTP_ROUTE: "/spoofed"},
+    ) as req:
+        req.set_status(200)
+    attrs = cap.spans[0]["attributes"]
+    assert (attrs["app.tier"], attrs[semconv.ATTR_HTTP_ROUTE], "app.bad" in attrs) == (
+        "gold", "/orders/{order_id}", False)
+    assert obskit.diagnostics().get("tracing.attribute_dropped.type") == 1
+
+
+def test_values_of_unexpected_types_from_a_server_are_cleaned() -> None:
+    """A non-str scheme from an odd server is dropped from the span (counted), the rest kept."""
+    with capture() as cap, request_scope("GET", "/", scheme=b"http", host="example.com") as req:  # type: ignore[arg-type]
+        req.set_status(200)
+    attrs = cap.spans[0]["attributes"]
+    assert (semconv.ATTR_URL_SCHEME in attrs, attrs[semconv.ATTR_SERVER_ADDRESS]) == (False, "example.com")
+    assert obskit.diagnostics().get("tracing.attribute_dropped.type") == 1
+
+
+def test_a_very_long_route_is_clipped_on_the_span() -> None:
+    """A route template longer than a span attribute may be is clipped there, and counted."""
+    route = "/" + "a" * 5000
+    with capture() as cap, request_scope("GET", "/x") as req:
+        req.set_route(route)
+        req.set_status(200)
+    assert len(cap.spans[0]["attributes"][semconv.ATTR_HTTP_ROUTE]) == 4096
+    assert obskit.diagnostics().get("tracing.attribute_clipped") == 1
+
+
+def test_span_attribute_limit_holds_for_the_request_attributes_too() -> None:
+    """With a caller's attributes filling the span, the limit of 128 holds and the status set at the end is counted."""
+    many = {f"app.k{i}": i for i in range(130)}
+    with capture() as cap, request_scope("GET", "/", attributes=many) as req:
+        req.set_status(200)
+    assert len(cap.spans[0]["attributes"]) == 128
+    assert obskit.diagnostics().get("tracing.attribute_dropped.limit") == 5

@@ -161,6 +161,7 @@ DIAG_CLIPPED = "scope.clipped"
 
 # Bound from the signal modules when the first settings are built (see _bind).
 _start_span: Any = None
+_start_trusted: Any = None
 _record_request: Any = None
 _flush_scope: Any = None
 _start_request: Any = None
@@ -170,13 +171,15 @@ _extract: Any = None
 
 
 def _bind() -> None:
-    global _start_span, _record_request, _flush_scope, _start_request, _end_request, _get_logger, _extract
+    global _start_span, _start_trusted, _record_request, _flush_scope, _start_request, _end_request, _get_logger
+    global _extract
     if _extract is not None:
         return
     from obskit import logs, metrics, tracing
     from obskit.propagation import extract
 
     _start_span = tracing.start_span
+    _start_trusted = tracing._start_trusted
     _record_request = metrics.record_request
     _flush_scope = metrics.flush_scope
     _start_request = logs.start_request
@@ -519,6 +522,7 @@ class request_scope(RequestScope):
             if fields:
                 ctx = _with(ctx, fields=MappingProxyType({**ctx.fields, **fields}))
             attrs: dict[str, Any] = {}
+            trusted = True  # every value below a plain str within the span limits: the span takes attrs as is
             if method is not None:
                 if method not in _KNOWN_METHODS:
                     method = self.method = normalize_method(method)
@@ -527,31 +531,50 @@ class request_scope(RequestScope):
                     if len(path) > _MAX_TEXT:
                         path = self.path = _clip(path)
                     attrs[ATTR_URL_PATH] = path
+                    trusted = path.__class__ is str
                 if scheme:
                     attrs[ATTR_URL_SCHEME] = scheme
+                    trusted = trusted and scheme.__class__ is str and len(scheme) <= _MAX_TEXT
                 if host:
                     attrs[ATTR_SERVER_ADDRESS] = host if len(host) <= _MAX_TEXT else _clip(host)
+                    trusted = trusted and host.__class__ is str
                 client = st.client_ip(peer, forwarded_for) if forwarded_for else peer
                 if client:
                     attrs[ATTR_CLIENT_ADDRESS] = client
+                    trusted = trusted and client.__class__ is str and len(client) <= _MAX_TEXT
                 self.peer = client
                 if user_agent:
                     if len(user_agent) > _MAX_TEXT:
                         user_agent = _clip(user_agent)
                     attrs[ATTR_USER_AGENT] = self.user_agent = user_agent
-            if attributes:
-                attrs.update(attributes)
+                    trusted = trusted and user_agent.__class__ is str
+                trusted = trusted and method.__class__ is str
             if route is not None:
                 self.route = route
                 name = self.operation = f"{method} {route}" if method is not None else route
-                attrs[ATTR_HTTP_ROUTE] = route
             elif operation is not None:
                 name = self.operation = operation
             else:
                 name = method or "request"
-            span = self.span = _start_span(
-                name, kind=kind, attributes=attrs, parent=ctx, links=links, start_ns=self.start_ns
-            )
+            if trusted:
+                # Own values are checked above; the caller's attributes go through the span's
+                # checks, then the route (which wins over them, as the template names the span).
+                span = self.span = _start_trusted(name, kind, attrs, ctx, links, self.start_ns)
+                if attributes:
+                    span.set_attributes(attributes)
+                if route is not None:
+                    if route.__class__ is str and len(route) <= _MAX_TEXT:
+                        span._set_trusted({ATTR_HTTP_ROUTE: route})
+                    else:
+                        span.set_attribute(ATTR_HTTP_ROUTE, route)
+            else:
+                if attributes:
+                    attrs.update(attributes)
+                if route is not None:
+                    attrs[ATTR_HTTP_ROUTE] = route
+                span = self.span = _start_span(
+                    name, kind=kind, attributes=attrs, parent=ctx, links=links, start_ns=self.start_ns
+                )
             if st.request_hook is not None:
                 _call_hook(st.request_hook, span, request)
             sctx = self.context = span.context
@@ -702,7 +725,13 @@ class request_scope(RequestScope):
             if self.disconnected:
                 attrs[ATTR_CLIENT_DISCONNECTED] = True
             if attrs:
-                span.set_attributes(attrs)
+                size = self.response_size
+                if (route is None or (route.__class__ is str and len(route) <= _MAX_TEXT)) and (
+                    status is None or status.__class__ is int
+                ) and (size is None or size.__class__ is int):
+                    span._set_trusted(attrs)  # typed and bounded here: no second cleaning pass
+                else:
+                    span.set_attributes(attrs)
             if exc is not None and isinstance(exc, Exception):
                 span.record_exception(exc)
             if fault:

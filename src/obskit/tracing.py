@@ -324,6 +324,21 @@ class Span:
         if rec is not None:
             _clean_attributes(rec, attributes)
 
+    def _set_trusted(self, attributes: dict[str, Any]) -> None:
+        """Set attributes the caller has already checked: str keys, plain values within the limits.
+
+        For obskit's own integrations, which build their attributes from values they have
+        typed and clipped: the per-value cleaning of ``set_attributes`` would only repeat
+        their checks. Past the attribute limit it falls back to the checked path (it counts).
+        """
+        rec = self._record
+        if rec is not None:
+            attrs = rec.attributes
+            if len(attrs) + len(attributes) <= MAX_ATTRIBUTES:
+                attrs.update(attributes)
+            else:
+                _clean_attributes(rec, attributes)
+
     def record_exception(self, exc: BaseException) -> None:
         """Add an ``exception`` event (type, message, innermost frames) without changing the status."""
         rec = self._record
@@ -408,8 +423,19 @@ def start_span(
     return _start(name, kind, attributes, parent, links, start_ns, _pipeline.RUNTIME or _pipeline.get())
 
 
+def _start_trusted(name: str, kind: str, attributes: dict[str, Any], parent: TelemetryContext | None,
+                   links: Sequence[TelemetryContext], start_ns: int | None) -> Span:
+    """``start_span`` for integrations whose attributes are already clean (see ``Span._set_trusted``).
+
+    The span takes ``attributes`` as its own dict (no copy, no per-value checks): the caller
+    hands over a fresh dict of at most ``MAX_ATTRIBUTES`` str keys with str (at most
+    ``MAX_ATTRIBUTE_LENGTH`` characters), int, float or bool values, and must not use it after.
+    """
+    return _start(name, kind, attributes, parent, links, start_ns, _pipeline.RUNTIME or _pipeline.get(), True)
+
+
 def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: TelemetryContext | None,
-           links: Sequence[TelemetryContext], start_ns: int | None, rt: Any) -> Span:
+           links: Sequence[TelemetryContext], start_ns: int | None, rt: Any, trusted: bool = False) -> Span:
     if parent is None:
         parent = CURRENT.get()
     ids = rt.ids
@@ -441,10 +467,15 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
         kind = SPAN_KIND_INTERNAL
     if type(name) is not str or not name:
         name = str(name) if name else "span"
-    record = SpanRecord(name, ctx, parent_sid, kind, {}, start_ns if start_ns is not None else rt.clock(),
-                        bool(remote and parent_sid is not None), tuple(links) if links else ())
-    if attributes:
-        _clean_attributes(record, attributes)
+    if trusted and len(attributes) <= MAX_ATTRIBUTES:  # type: ignore[arg-type]
+        record = SpanRecord(name, ctx, parent_sid, kind, attributes,  # type: ignore[arg-type]
+                            start_ns if start_ns is not None else rt.clock(),
+                            bool(remote and parent_sid is not None), tuple(links) if links else ())
+    else:
+        record = SpanRecord(name, ctx, parent_sid, kind, {}, start_ns if start_ns is not None else rt.clock(),
+                            bool(remote and parent_sid is not None), tuple(links) if links else ())
+        if attributes:
+            _clean_attributes(record, attributes)
     for emitter in emitters:
         try:
             emitter.on_start(record)
