@@ -98,13 +98,16 @@ class _Watchdog:
     """One daemon thread that fires for invocations about to time out."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        """Waits on ``_lock``: the per-invocation paths take the lock itself (a C context manager;
+        ``Condition``'s own ``__enter__``/``__exit__`` are Python calls) and notify while holding it."""
         self._active: dict[int, tuple[float, _Invocation]] = {}
         self._wake_at = math.inf
         self._thread: threading.Thread | None = None
 
     def watch(self, inv: _Invocation, deadline: float) -> None:
-        with self._cond:
+        with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="obskit-lambda-timeout", daemon=True)
                 self._thread.start()
@@ -118,15 +121,16 @@ class _Watchdog:
 
     def release(self, inv: _Invocation) -> bool:
         """Stop watching ``inv``; ``False`` when the guard already fired for it."""
-        with self._cond:
+        with self._lock:
             return self._active.pop(id(inv), None) is not None
 
     def clear(self) -> None:
-        with self._cond:
+        with self._lock:
             self._active.clear()
 
     def after_fork(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._active = {}
         self._wake_at = math.inf
         self._thread = None
@@ -184,6 +188,9 @@ def _attr(context: Any, name: str) -> Any:
         value = getattr(context, name, None)
     except Exception:
         return None
+    cls = value.__class__
+    if cls is str or cls is int:  # Lambda's own context: no isinstance walk
+        return value
     return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
@@ -290,6 +297,9 @@ class _Invocation(request_scope):
         out = dict(response)  # never mutate what the handler returned: it may be a shared constant
         multi = out.get("multiValueHeaders")
         headers = out.get("headers")
+        if headers is None and multi is None:  # the usual small response: nothing to merge with
+            out["headers"] = dict(add)
+            return out
         if isinstance(multi, dict) and not isinstance(headers, dict):
             present = {k.lower() for k in multi}
             out["multiValueHeaders"] = {**multi, **{k: [v] for k, v in add if k not in present}}

@@ -323,6 +323,20 @@ def test_response_headers_are_added_to_a_copy() -> None:
     assert "x-correlation-id" not in original["headers"]
 
 
+def test_response_without_headers_gets_its_own_headers_dict() -> None:
+    """A response without headers gets a headers dict with x-correlation-id; the handler's dict stays as it was."""
+    original = {"statusCode": 200, "body": "ok"}
+
+    @instrument_handler
+    def handler(evt, context):
+        return original
+
+    with capture() as cap:
+        out = handler(event("apigw_rest_v1"), Context())
+    assert out["headers"] == {"x-correlation-id": _access(cap)["correlation_id"]}
+    assert original == {"statusCode": 200, "body": "ok"}
+
+
 def test_excluded_http_route() -> None:
     """An HTTP event for an excluded path is handled without telemetry."""
     @instrument_handler(excluded_routes=["/orders/*"])
