@@ -117,6 +117,28 @@ def test_lambda_env_used_without_headers(monkeypatch: pytest.MonkeyPatch) -> Non
     assert (ctx.trace_id, ctx.span_id, ctx.remote) == (TID, PARENT, True)
 
 
+def test_lambda_env_lineage_joins_a_header_of_the_same_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the X-Ray header wins, the Lineage of _X_AMZN_TRACE_ID for the same trace is still kept."""
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={ROOT};Parent={PARENT};Sampled=1;Lineage=a87bd80c:1")
+    ctx = extract({"x-amzn-trace-id": f"Root={ROOT}"})
+    assert (ctx.trace_id, ctx.span_id, ctx.xray_extra) == (TID, None, ";Lineage=a87bd80c:1")
+
+
+def test_lambda_env_lineage_of_another_trace_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Lineage of an _X_AMZN_TRACE_ID for another trace is not attached to the header's trace."""
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e989-000000000000000000000002;Lineage=a87bd80c:1")
+    ctx = extract({"x-amzn-trace-id": f"Root={ROOT}"})
+    assert (ctx.trace_id, ctx.xray_extra) == (TID, None)
+
+
+@pytest.mark.parametrize("value", ["Root=1-00000000-000000000000000000000000;Sampled=1", "Parent=53995c3f42cd8ad8"])
+def test_malformed_lambda_env_is_counted_even_when_a_header_wins(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """An _X_AMZN_TRACE_ID without a valid Root is counted though the X-Ray header gives the trace."""
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", value)
+    assert extract({"x-amzn-trace-id": f"Root={ROOT}"}).trace_id == TID
+    assert obskit.diagnostics()["propagation.malformed.lambda_env"] == 1
+
+
 def test_precedence_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
     """configure(propagation=...) changes which source wins, on the next extract."""
     monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={ROOT};Parent={PARENT};Sampled=1")
