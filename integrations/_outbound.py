@@ -289,7 +289,7 @@ def headers_for(ctx: TelemetryContext, present: Callable[[str], bool]) -> list[t
     """
     from obskit.propagation import inject
 
-    values: dict[str, str] = inject({}, context=ctx)  # type: ignore[assignment]
+    values: dict[str, str] = inject({}, context=ctx)
     skipped = 0
     trace_ok = True
     for name in TRACE_HEADERS:
@@ -325,9 +325,9 @@ def start_span(name: str, attributes: Mapping[str, Any], kind: str = SPAN_KIND_C
     try:
         fn = _start_span
         if fn is None:
-            from obskit.tracing import start_span as fn
+            from obskit.tracing import start_span as tracing_start_span
 
-            _start_span = fn
+            fn = _start_span = tracing_start_span
         return fn(name, kind=kind, attributes=attributes)
     except Exception:
         _diagnostics.incr(DIAG_SPAN_FAILED)

@@ -389,13 +389,14 @@ def _lambda_invoke(params: dict[str, Any], values: _Values, span: Any, counts: d
         document: dict[str, Any] = {}
     else:
         try:
-            document = json.loads(base64.b64decode(raw, validate=True))
+            loaded = json.loads(base64.b64decode(raw, validate=True))
         except (binascii.Error, ValueError, TypeError):
             counts[DIAG_UNREADABLE] = counts.get(DIAG_UNREADABLE, 0) + 1
             return
-        if not isinstance(document, dict):
+        if not isinstance(loaded, dict):
             counts[DIAG_UNREADABLE] = counts.get(DIAG_UNREADABLE, 0) + 1
             return
+        document = loaded
     custom = document.get(LAMBDA_CLIENT_CONTEXT_CUSTOM)
     if custom is None:
         custom = {}
