@@ -87,9 +87,8 @@ def flask_app(variant: str) -> Any:
 
 
 def fastapi_app(variant: str) -> Any:
-    from fastapi.responses import PlainTextResponse
-
     from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
 
     app = FastAPI()
 

@@ -62,10 +62,9 @@ def _bare() -> Any:
 
 
 def _obskit() -> Any:
-    from obskit.integrations.aws_lambda import instrument_handler
-
     import obskit
     from obskit import metrics
+    from obskit.integrations.aws_lambda import instrument_handler
 
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))

@@ -77,12 +77,12 @@ def _otel_tracer() -> Any:
 # --- httpx ---------------------------------------------------------------------------------
 def _httpx_cases() -> tuple[dict[str, Any], dict[str, str]]:
     import httpx
-    from obskit.integrations.httpx import Transport
     from opentelemetry import context as otel_context
     from opentelemetry import trace as otel_trace
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
     import obskit
+    from obskit.integrations.httpx import Transport
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b"{}")
@@ -160,9 +160,8 @@ def _boto_floor_case() -> Any:
 
 
 def _boto_obskit_group(quick: bool) -> list[dict[str, Any]]:
-    from obskit.integrations import botocore as obskit_botocore
-
     import obskit
+    from obskit.integrations import botocore as obskit_botocore
 
     parent = _obskit_runtime()
     client = obskit_botocore.instrument(_canned_sqs_client())

@@ -35,12 +35,11 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from obskit.integrations._lambda_events import batch_failures, parse_event, response_status
-
 from obskit import _diagnostics, _pipeline
 from obskit._context import CURRENT, SCOPE
 from obskit._env import LAMBDA_INITIALIZATION_TYPE
 from obskit.context import is_coroutine_function
+from obskit.integrations._lambda_events import batch_failures, parse_event, response_status
 from obskit.propagation import mapping_getter
 from obskit.scope import DIAG_ERROR, ScopeOptions, request_scope
 from obskit.semconv import (

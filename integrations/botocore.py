@@ -57,11 +57,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from obskit.integrations import _outbound
-
 from obskit import _diagnostics, _pipeline
 from obskit._context import TelemetryContext
 from obskit.context import current
+from obskit.integrations import _outbound
 from obskit.propagation.xray import format_xray
 from obskit.semconv import (
     ATTR_AWS_REQUEST_ID,

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from obskit.integrations.asgi import ObskitMiddleware
-
 from obskit.scope import ScopeOptions
 
 __all__ = ["instrument"]

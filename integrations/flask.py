@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
-from obskit.integrations.wsgi import ObskitMiddleware
-
 from flask import Flask, got_request_exception, request
+
 from obskit._context import SCOPE
+from obskit.integrations.wsgi import ObskitMiddleware
 from obskit.scope import current_request, request_scope
 
 __all__ = ["instrument", "route_template"]

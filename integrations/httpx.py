@@ -27,11 +27,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from obskit.integrations import _outbound
-from obskit.integrations._outbound import HostPolicy
-
 from obskit import _diagnostics
 from obskit.context import activate, current
+from obskit.integrations import _outbound
+from obskit.integrations._outbound import HostPolicy
 
 __all__ = ["AsyncTransport", "Transport", "instrument_client"]
 

@@ -23,10 +23,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from obskit.integrations import _outbound
-
 from obskit import _diagnostics
 from obskit.context import activate, current
+from obskit.integrations import _outbound
 
 __all__ = ["TracingAdapter", "instrument_session"]
 

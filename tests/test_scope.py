@@ -377,3 +377,19 @@ def test_span_attribute_limit_holds_for_the_request_attributes_too() -> None:
         req.set_status(200)
     assert len(cap.spans[0]["attributes"]) == 128
     assert obskit.diagnostics().get("tracing.attribute_dropped.limit") == 5
+
+
+def test_a_request_sampled_in_for_debug_tells_downstream_in_baggage() -> None:
+    """With sample_rate=1 the request's context carries baggage obskit.debug=1, so inject() passes it on."""
+    obskit.configure(sample_rate=1.0, metrics="none")
+    with capture(sample_rate=1.0), request_scope("GET", "/x", route="/x"):
+        headers = obskit.inject({})
+        assert obskit.current().baggage[semconv.BAGGAGE_DEBUG_KEY] == "1"
+    assert "obskit.debug=1" in headers["baggage"]
+
+
+def test_a_request_not_sampled_in_adds_no_debug_baggage() -> None:
+    """Without debug sampling nothing is added to the baggage."""
+    with capture(), request_scope("GET", "/x", route="/x"):
+        headers = obskit.inject({})
+    assert "baggage" not in headers

@@ -49,6 +49,7 @@ from obskit.semconv import (
     ATTR_URL_PATH,
     ATTR_URL_SCHEME,
     ATTR_USER_AGENT,
+    BAGGAGE_DEBUG_KEY,
     HEADER_CORRELATION_ID,
     HEADER_TRACEPARENT,
     HEADER_XRAY,
@@ -582,6 +583,12 @@ class request_scope(RequestScope):
             self._scope_token = SCOPE.set(self)
             if st.debug_sampling or sctx.baggage:  # else there is nothing to decide (no upstream flag, no sampling)
                 _start_request(self, sctx)
+                if self.debug_sampled and sctx.baggage.get(BAGGAGE_DEBUG_KEY) != "1":
+                    # Sampled in here: say so downstream, so the next service logs DEBUG for
+                    # the same request (outgoing calls inject the current baggage).
+                    CURRENT.reset(self._ctx_token)
+                    sctx = self.context = _with_debug_flag(sctx)
+                    self._ctx_token = CURRENT.set(sctx)
         except Exception as exc:
             _failed("begin", exc)
 
@@ -786,6 +793,15 @@ def _round_ms(elapsed_ns: int) -> float:
     division and a floor division, and rounds exact halves up.
     """
     return ((elapsed_ns + 500) // 1000) / 1000
+
+
+def _with_debug_flag(ctx: TelemetryContext) -> TelemetryContext:
+    """``ctx`` with the baggage member that carries a debug-sampling decision downstream."""
+    return TelemetryContext(
+        ctx.trace_id, ctx.span_id, ctx.sampled, ctx.correlation_id,
+        MappingProxyType({**ctx.baggage, BAGGAGE_DEBUG_KEY: "1"}), ctx.tracestate, ctx.fields,
+        ctx.xray_extra, ctx.random_flag, ctx.remote, ctx.baggage_properties,
+    )
 
 
 def _with(ctx: TelemetryContext, *, correlation_id: str | None = None,

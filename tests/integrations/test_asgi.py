@@ -7,10 +7,10 @@ import socket
 from typing import Any
 
 import pytest
-from obskit.integrations.asgi import ObskitMiddleware
 
 import obskit
 from obskit import semconv
+from obskit.integrations.asgi import ObskitMiddleware
 from obskit.testing import FixedClock, capture
 
 from ._uvicorn import serve, wait_for

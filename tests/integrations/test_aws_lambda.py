@@ -9,12 +9,12 @@ import time
 from typing import Any
 
 import pytest
-from obskit.integrations.aws_lambda import instrument_handler
 
 import obskit
 import obskit.testing
 from obskit import semconv
 from obskit.errors import ConfigError
+from obskit.integrations.aws_lambda import instrument_handler
 from obskit.testing import capture
 
 EVENTS = pathlib.Path(__file__).with_name("events")
@@ -353,3 +353,19 @@ def test_bad_option_fails_at_decoration() -> None:
     """An unknown option raises ConfigError when the handler is decorated."""
     with pytest.raises(ConfigError, match="lambda_timeout_margin_ms"):
         instrument_handler(lambda_timeout_margin=5)
+
+
+def test_api_gateway_root_only_header_hangs_the_function_span_under_lambdas_segment() -> None:
+    """A Root-only header of the invocation's own trace: the span's parent is the Parent in _X_AMZN_TRACE_ID."""
+    ev = event("apigw_http_v2")
+    ev["headers"]["x-amzn-trace-id"] = "Root=1-65eb7350-1234567890abcdef12345678"
+
+    @instrument_handler
+    def handler(e: dict[str, Any], c: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": "{}"}
+
+    with capture() as cap:
+        handler(ev, Context())
+    (span,) = [s for s in cap.spans if s["kind"] == "server"]
+    assert span["trace_id"] == "65eb73501234567890abcdef12345678"
+    assert span["parent_span_id"] == "1a2b3c4d5e6f7a8b"

@@ -15,10 +15,10 @@ import botocore.exceptions
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
-from obskit.integrations import botocore as obskit_botocore
-from obskit.integrations.sqs import record_scope
 
 import obskit
+from obskit.integrations import botocore as obskit_botocore
+from obskit.integrations.sqs import record_scope
 from obskit.semconv import (
     ATTR_AWS_REQUEST_ID,
     ATTR_CLOUD_REGION,

@@ -8,14 +8,14 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from fastapi import FastAPI
 from moto import mock_aws
+
+import obskit
 from obskit.integrations import botocore as obskit_botocore
 from obskit.integrations import fastapi as obskit_fastapi
 from obskit.integrations.httpx import Transport
 from obskit.integrations.sqs import record_scope
-
-import obskit
-from fastapi import FastAPI
 from obskit.testing import capture
 
 from ._uvicorn import serve

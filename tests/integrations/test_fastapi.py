@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from fastapi import BackgroundTasks, FastAPI, HTTPException
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from obskit.integrations.fastapi import instrument
 
 import obskit
-from fastapi import BackgroundTasks, FastAPI, HTTPException
 from obskit import semconv
+from obskit.integrations.fastapi import instrument
 from obskit.testing import FixedClock, capture
 
 from ._uvicorn import serve, wait_for

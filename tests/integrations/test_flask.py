@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from obskit.integrations.flask import instrument, route_template
+from flask import Flask, Response, abort, stream_with_context
 
 import obskit
-from flask import Flask, Response, abort, stream_with_context
 from obskit import semconv
+from obskit.integrations.flask import instrument, route_template
 from obskit.testing import FixedClock, capture
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"

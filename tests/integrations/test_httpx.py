@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from obskit.integrations.httpx import AsyncTransport, Transport, instrument_client
 from tests.integrations._echo_server import EchoServer, echo_server
 
 import obskit
 from obskit.errors import ConfigError
+from obskit.integrations.httpx import AsyncTransport, Transport, instrument_client
 from obskit.semconv import (
     ATTR_ERROR_TYPE,
     ATTR_HTTP_METHOD,

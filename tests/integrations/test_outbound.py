@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from obskit.integrations._outbound import HostPolicy, configured_policy, headers_for
 
 import obskit
 from obskit.errors import ConfigError
+from obskit.integrations._outbound import HostPolicy, configured_policy, headers_for
 from obskit.testing import capture
 
 

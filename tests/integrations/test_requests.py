@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from obskit.integrations.requests import TracingAdapter, instrument_session
 from requests.adapters import HTTPAdapter
 from tests.integrations._echo_server import EchoServer, echo_server
 
 import obskit
+from obskit.integrations.requests import TracingAdapter, instrument_session
 from obskit.semconv import ATTR_ERROR_TYPE, ATTR_HTTP_METHOD, ATTR_HTTP_STATUS, ATTR_SERVER_ADDRESS
 from obskit.testing import capture
 

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from obskit.integrations.sqs import record_context, record_scope
 
 import obskit
+from obskit.integrations.sqs import record_context, record_scope
 from obskit.semconv import ATTR_ERROR_TYPE, ATTR_MESSAGING_DESTINATION, ATTR_MESSAGING_MESSAGE_ID
 from obskit.testing import capture
 

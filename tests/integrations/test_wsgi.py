@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from obskit.integrations.wsgi import ObskitMiddleware
 
 from obskit import semconv
+from obskit.integrations.wsgi import ObskitMiddleware
 from obskit.testing import FixedClock, capture
 
 

@@ -118,10 +118,10 @@ def test_lambda_env_used_without_headers(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_lambda_env_lineage_joins_a_header_of_the_same_trace(monkeypatch: pytest.MonkeyPatch) -> None:
-    """When the X-Ray header wins, the Lineage of _X_AMZN_TRACE_ID for the same trace is still kept."""
+    """When the X-Ray header wins, the Lineage and Parent of _X_AMZN_TRACE_ID for the same trace are kept."""
     monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={ROOT};Parent={PARENT};Sampled=1;Lineage=a87bd80c:1")
     ctx = extract({"x-amzn-trace-id": f"Root={ROOT}"})
-    assert (ctx.trace_id, ctx.span_id, ctx.xray_extra) == (TID, None, ";Lineage=a87bd80c:1")
+    assert (ctx.trace_id, ctx.span_id, ctx.xray_extra) == (TID, PARENT, ";Lineage=a87bd80c:1")
 
 
 def test_lambda_env_lineage_of_another_trace_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -510,3 +510,26 @@ def test_inject_after_arbitrary_extract_is_well_formed(headers: list[tuple[bytes
     out = inject(context=extract(headers))
     assert parse_traceparent(out["traceparent"]) is not None
     assert all(v.isascii() and v.isprintable() for v in out.values())
+
+
+def test_root_only_header_takes_the_parent_of_the_lambda_variable_for_the_same_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """API Gateway's Root-only header and Lambda's variable of the same trace: the span hangs under Lambda's segment."""
+    root = "1-5759e988-bd862e3fe1be46a994272793"
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1")
+    ctx = obskit.extract({"X-Amzn-Trace-Id": f"Root={root}"})
+    assert ctx.xray_trace_id == root
+    assert ctx.span_id == "53995c3f42cd8ad8"
+    assert ctx.sampled is True
+    assert ctx.remote
+
+
+def test_root_only_header_of_another_trace_keeps_its_own_trace_and_no_parent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Lambda variable of a different trace lends the header no parent."""
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-000000000000000000000001;Parent=53995c3f42cd8ad8;Sampled=1")
+    ctx = obskit.extract({"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793"})
+    assert ctx.xray_trace_id == "1-5759e988-bd862e3fe1be46a994272793"
+    assert ctx.span_id is None

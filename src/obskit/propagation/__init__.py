@@ -208,8 +208,11 @@ class CompositePropagator:
                 if trace is None:
                     trace = got
                     extra = got.xray_extra
-                elif extra is None and got.xray_extra and got.trace_id == trace.trace_id:
-                    extra = got.xray_extra
+                elif got.trace_id == trace.trace_id:
+                    if extra is None and got.xray_extra:
+                        extra = got.xray_extra
+                    if trace.span_id is None and got.span_id is not None:
+                        trace = _with_parent_of(trace, got)
         if merged is not None:
             baggage = MappingProxyType(merged)
             props = MappingProxyType(merged_props) if merged_props else None
@@ -237,6 +240,23 @@ class CompositePropagator:
             member.inject(ctx, carrier, setter)
         if ctx.correlation_id:
             setter(carrier, HEADER_CORRELATION_ID, ctx.correlation_id)
+
+
+def _with_parent_of(trace: TelemetryContext, other: TelemetryContext) -> TelemetryContext:
+    """``trace`` (which names no parent) with the parent that ``other``, same trace, names.
+
+    API Gateway, ALB and Function URLs send ``X-Amzn-Trace-Id`` with ``Root`` only, while
+    Lambda's ``_X_AMZN_TRACE_ID`` carries the same ``Root`` with the ``Parent`` of the
+    function's own segment: without that parent, the function's spans would be sent as
+    top-level segments that X-Ray does not expect from inside Lambda. The first member still
+    decides the trace (and sampling, when it decided it).
+    """
+    sampled = trace.sampled if trace.sampled is not None else other.sampled
+    return _new_context(
+        TelemetryContext,
+        (trace.trace_id, other.span_id, sampled, trace.correlation_id, trace.baggage, trace.tracestate,
+         trace.fields, trace.xray_extra, trace.random_flag, other.remote, trace.baggage_properties),
+    )
 
 
 def build_propagator(
