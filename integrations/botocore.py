@@ -432,8 +432,7 @@ _INJECTORS: dict[tuple[str, str], Callable[[dict[str, Any], _Values, Any, dict[s
 
 
 def _failed(what: str) -> None:
-    _diagnostics.incr(DIAG_FAILURE)
-    _diagnostics.report_once(DIAG_FAILURE, "obskit: botocore handler failed in %s; the call went ahead unchanged", what)
+    _diagnostics.count(DIAG_FAILURE, "obskit: botocore handler failed in %s; the call went ahead unchanged", what)
 
 
 # --- event handlers --------------------------------------------------------------------------

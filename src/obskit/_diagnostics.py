@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = ["diagnostics", "incr", "report_once", "reset"]
+__all__ = ["count", "diagnostics", "incr", "report_once", "reset"]
 
 _lock = threading.Lock()
 _counts: dict[str, int] = {}
@@ -46,6 +46,12 @@ def report_once(key: str, message: str, *args: object) -> None:
         logging.getLogger("obskit").warning(message, *args)
     except Exception:  # noqa: S110 - a broken logging setup must not become an app error
         pass
+
+
+def count(key: str, message: str, *args: object, n: int = 1) -> None:
+    """Count ``n`` under ``key`` and report ``message % args`` once: the usual pair for a drop."""
+    incr(key, n)
+    report_once(key, message, *args)
 
 
 def diagnostics() -> Mapping[str, int]:

@@ -600,16 +600,17 @@ def _write_buffer(buf: _Buffer) -> None:
 # --- validation -------------------------------------------------------------------------------
 def _drop(reason: str, name: Any, why: str) -> None:
     key = f"metrics.dropped.{reason}"
-    _diagnostics.incr(key)
-    shown = name if not isinstance(name, str) or len(name) <= 80 else name[:77] + "..."
-    _diagnostics.report_once(key, "obskit: dropped metric %r: %s (counted as %s)", shown, why, key)
+    _diagnostics.count(key, "obskit: dropped metric %r: %s (counted as %s)", _shown(name), why, key)
 
 
 def _clip(reason: str, what: Any, why: str) -> None:
     key = f"metrics.clipped.{reason}"
-    _diagnostics.incr(key)
-    shown = what if not isinstance(what, str) or len(what) <= 80 else what[:77] + "..."
-    _diagnostics.report_once(key, "obskit: clipped metric dimension %r: %s (counted as %s)", shown, why, key)
+    _diagnostics.count(key, "obskit: clipped metric dimension %r: %s (counted as %s)", _shown(what), why, key)
+
+
+def _shown(value: Any) -> Any:
+    """A long name cut for a diagnostic message."""
+    return value if not isinstance(value, str) or len(value) <= 80 else value[:77] + "..."
 
 
 def _check_value(name: str, value: Any) -> float | int | None:

@@ -831,8 +831,7 @@ def _call_hook(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def _failed(step: str, exc: BaseException) -> None:
-    _diagnostics.incr(f"{DIAG_ERROR}.{step}")
-    _diagnostics.report_once(f"{DIAG_ERROR}.{step}", "obskit: request telemetry step %r failed: %r", step, exc)
+    _diagnostics.count(f"{DIAG_ERROR}.{step}", "obskit: request telemetry step %r failed: %r", step, exc)
 
 
 def current_request() -> request_scope | None:

@@ -97,8 +97,7 @@ OPTIONS: dict[str, Option] = {
 
 def _dropped(reason: str, n: int, message: str, *args: object) -> None:
     key = f"metrics.dropped.{reason}"
-    _diagnostics.incr(key, n)
-    _diagnostics.report_once(key, message + " (counted as %s)", *args, key)
+    _diagnostics.count(key, message + " (counted as %s)", *args, key, n=n)
 
 
 class StdoutSink:

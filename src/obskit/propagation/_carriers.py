@@ -18,6 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
+DIAG_OVERSIZE = "propagation.oversize_header"
+IGNORED = "obskit ignored %s (counted in obskit.diagnostics())"
+"""The message reported once per cause when a header is ignored (argument: what was ignored)."""
+
 __all__ = [
     "Getter",
     "Setter",

@@ -29,7 +29,7 @@ from typing import Any
 
 from obskit import _diagnostics
 from obskit._context import EMPTY_CONTEXT, TelemetryContext
-from obskit.propagation._carriers import Getter, Setter, _texts
+from obskit.propagation._carriers import DIAG_OVERSIZE, IGNORED, Getter, Setter, _texts
 from obskit.semconv import HEADER_BAGGAGE, HEADER_TRACEPARENT, HEADER_TRACESTATE
 
 __all__ = [
@@ -53,7 +53,6 @@ DIAG_DUPLICATE_TRACEPARENT = "propagation.duplicate.traceparent"
 DIAG_MALFORMED_TRACESTATE = "propagation.malformed.tracestate"
 DIAG_MALFORMED_BAGGAGE = "propagation.malformed.baggage"
 DIAG_BAGGAGE_DROPPED = "propagation.baggage.dropped_members"
-DIAG_OVERSIZE = "propagation.oversize_header"
 
 _OWS = " \t"
 _EMPTY_MAP = EMPTY_CONTEXT.baggage
@@ -384,11 +383,6 @@ def format_baggage(
 # --- propagators -------------------------------------------------------------------------------
 
 
-def _count(key: str, what: str) -> None:
-    _diagnostics.incr(key)
-    _diagnostics.report_once(key, "obskit ignored %s (counted in obskit.diagnostics())", what)
-
-
 class W3CTraceContextPropagator:
     """Reads and writes ``traceparent`` and ``tracestate``.
 
@@ -417,17 +411,17 @@ class W3CTraceContextPropagator:
             if not lines:
                 return None
         if len(lines) != 1:
-            _count(DIAG_DUPLICATE_TRACEPARENT, "repeated traceparent headers (the trace restarts)")
+            _diagnostics.count(DIAG_DUPLICATE_TRACEPARENT, IGNORED, "repeated traceparent headers (the trace restarts)")
             return None
         value = lines[0]
         if value.__class__ is not str:
             value = _texts(value)[0] if _texts(value) else ""
         if len(value) > self._max:
-            _count(DIAG_OVERSIZE, "an oversized propagation header")
+            _diagnostics.count(DIAG_OVERSIZE, IGNORED, "an oversized propagation header")
             return None
         parsed = parse_traceparent(value)
         if parsed is None:
-            _count(DIAG_MALFORMED_TRACEPARENT, "a malformed traceparent header")
+            _diagnostics.count(DIAG_MALFORMED_TRACEPARENT, IGNORED, "a malformed traceparent header")
             return None
         trace_id, span_id, flags = parsed
         tracestate = None
@@ -442,11 +436,11 @@ class W3CTraceContextPropagator:
                 for s in states:
                     size += len(s)
             if size > self._max:
-                _count(DIAG_OVERSIZE, "an oversized propagation header")
+                _diagnostics.count(DIAG_OVERSIZE, IGNORED, "an oversized propagation header")
             else:
                 tracestate = parse_tracestate(states)
                 if tracestate is None and any(s.strip(_OWS) for s in states):
-                    _count(DIAG_MALFORMED_TRACESTATE, "a malformed tracestate header")
+                    _diagnostics.count(DIAG_MALFORMED_TRACESTATE, IGNORED, "a malformed tracestate header")
         return _new_context(
             TelemetryContext,
             (trace_id, span_id, flags & 1 == 1, None, _EMPTY_MAP, tracestate, _EMPTY_MAP, None,

@@ -27,7 +27,7 @@ from typing import Any
 
 from obskit import _diagnostics
 from obskit._context import EMPTY_CONTEXT, TelemetryContext
-from obskit.propagation._carriers import Getter, Setter, _texts
+from obskit.propagation._carriers import DIAG_OVERSIZE, IGNORED, Getter, Setter, _texts
 from obskit.semconv import ENV_LAMBDA_TRACE, HEADER_XRAY
 
 __all__ = ["LambdaEnvPropagator", "XRayPropagator", "format_xray", "parse_xray"]
@@ -40,7 +40,6 @@ MAX_EXTRA_CHARS = 2048
 DIAG_MALFORMED_XRAY = "propagation.malformed.x-amzn-trace-id"
 DIAG_MALFORMED_LAMBDA = "propagation.malformed.lambda_env"
 DIAG_DUPLICATE_XRAY = "propagation.duplicate.x-amzn-trace-id"
-DIAG_OVERSIZE = "propagation.oversize_header"
 
 _HEX = "0123456789abcdef"
 _HEX_ANY = "0123456789abcdefABCDEF"
@@ -211,11 +210,6 @@ _ENV_KEYS: dict[str, Any] = {}
 """Encoded environment keys by name (a handful of names; encoding them is most of a miss)."""
 
 
-def _count(key: str, what: str) -> None:
-    _diagnostics.incr(key)
-    _diagnostics.report_once(key, "obskit ignored %s (counted in obskit.diagnostics())", what)
-
-
 class XRayPropagator:
     """Reads and writes ``X-Amzn-Trace-Id``, keeping ``Lineage`` and unknown fields.
 
@@ -247,11 +241,11 @@ class XRayPropagator:
             _diagnostics.incr(DIAG_DUPLICATE_XRAY)
         value = lines[0]
         if len(value) > self._max:
-            _count(DIAG_OVERSIZE, "an oversized propagation header")
+            _diagnostics.count(DIAG_OVERSIZE, IGNORED, "an oversized propagation header")
             return None
         parsed = parse_xray(value)
         if parsed is None:
-            _count(DIAG_MALFORMED_XRAY, "an X-Amzn-Trace-Id header without a valid Root")
+            _diagnostics.count(DIAG_MALFORMED_XRAY, IGNORED, "an X-Amzn-Trace-Id header without a valid Root")
             return None
         if parsed[4]:
             _diagnostics.incr(DIAG_MALFORMED_XRAY + ".part", parsed[4])
@@ -285,11 +279,11 @@ class LambdaEnvPropagator:
         if not value:
             return None
         if len(value) > self._max:
-            _count(DIAG_OVERSIZE, "an oversized propagation header")
+            _diagnostics.count(DIAG_OVERSIZE, IGNORED, "an oversized propagation header")
             return None
         parsed = parse_xray(value)
         if parsed is None:
-            _count(DIAG_MALFORMED_LAMBDA, "a malformed _X_AMZN_TRACE_ID")
+            _diagnostics.count(DIAG_MALFORMED_LAMBDA, IGNORED, "a malformed _X_AMZN_TRACE_ID")
             return None
         return _context(parsed)
 
