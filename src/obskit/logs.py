@@ -302,10 +302,14 @@ def _render_line(
             exc = _render.exc_from(kw.pop("exc_info"))
         plain = st.plain
         for k, v in kw.items():
-            if k in plain and type(v) in _PLAIN_TYPES:
-                d[k] = v
-            else:
-                _merge_one(d, k, v, st)
+            if k in plain:
+                if type(v) in _PLAIN_TYPES:
+                    d[k] = v
+                    continue
+                if v is None:  # a known plain key: None removes it (the access line's absent fields)
+                    d.pop(k, None)
+                    continue
+            _merge_one(d, k, v, st)
     if exc is not None:
         d[_K_EXC] = _exception_info(exc)
     if st.processors:
