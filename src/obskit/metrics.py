@@ -528,6 +528,13 @@ def _write(rt: _pipeline.Runtime, groups: list[_Snapshot]) -> None:
 
 
 def _write_buffer(buf: _Buffer) -> None:
+    """Drain ``buf`` and write what it held (one group without a batch when the emitter can)."""
+    if len(buf.groups) == 1 and _write_single(buf, buf.runtime):
+        return
+    _write_groups(buf)
+
+
+def _write_groups(buf: _Buffer) -> None:
     """Drain ``buf`` and write what it held: ``take`` and ``to_batch`` in one pass.
 
     The drain happens under the buffer's lock exactly as ``take`` does it (lists drained in
@@ -595,6 +602,70 @@ def _write_buffer(buf: _Buffer) -> None:
         emitter.emit(batch)
     except Exception as exc:
         _pipeline.emitter_failed(emitter, "emit", exc)
+
+
+def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
+    """``_write_buffer`` for a buffer of one group and an emitter with ``emit_single``: no batch built.
+
+    One dimension set is the common case (a Lambda invocation, a CLI run). ``False`` (nothing
+    drained) when the buffer changed meanwhile, the group has nothing to write (its idle count
+    and pruning are the general path's), or the emitter has no single-group method.
+    """
+    emitter = rt.metric_emitter
+    single = getattr(emitter, "emit_single", None)
+    if single is None:
+        return False
+    trace_id = CURRENT.get().trace_id if _trace_on else INVALID_TRACE_ID
+    meta = _meta
+    metrics: list[tuple[str, str, int, list[float | int]]] = []
+    lock = buf.lock
+    lock.acquire()  # not ``with``: acquire/release in try/finally costs half as much here
+    try:
+        groups = buf.groups
+        if len(groups) != 1 or buf.graveyard:
+            return False
+        for group in groups.values():
+            for name, values in group.metrics.items():
+                k = len(values)
+                if k:
+                    unit, resolution = meta.get(name, _NO_META)
+                    metrics.append((name, unit, resolution, values[:k]))
+                    del values[:k]
+            if not metrics:
+                return False
+            buf.n = 0
+            group.idle = 0
+            props = group.properties
+            group.properties = None
+            key = group.key
+    finally:
+        lock.release()
+    try:
+        timestamp_ms = rt.clock() // 1_000_000
+        global _layouts_for
+        if _layouts_for is not rt:
+            _layouts.clear()
+            _layouts_for = rt
+        found = _layouts.get(key)
+        dims, sets = found if found is not None else _layout(rt, key)
+        if trace_id != INVALID_TRACE_ID:
+            trace = {semconv.METRIC_PROPERTY_TRACE_ID: trace_id}
+            props = trace if props is None else {**trace, **props}
+        if props:
+            kept = {k: v for k, v in props.items() if k not in dims and all(m[0] != k for m in metrics)}
+            if len(kept) != len(props):
+                _diagnostics.incr("metrics.clipped.property_conflict")
+            props = kept or None
+        namespace = rt.config.namespace
+    except Exception as exc:
+        _diagnostics.incr("metrics.internal_error")
+        _diagnostics.report_once("metrics.to_batch", "obskit: could not build a metric batch: %r", exc)
+        return True
+    try:
+        single(namespace, timestamp_ms, dims, sets, metrics, props)
+    except Exception as exc:
+        _pipeline.emitter_failed(emitter, "emit", exc)
+    return True
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -996,8 +1067,8 @@ def flush(timeout_s: float | None = None) -> bool:
             buf = scope.metrics
             _write_buffer(buf)
         buf = _Process.buffer
-        if buf is not None and buf.n:
-            _write_buffer(buf)
+        if buf is not None and buf.n and not (len(buf.groups) == 1 and _write_single(buf, buf.runtime)):
+            _write_groups(buf)
         rt = _pipeline.RUNTIME
         emitter = None if rt is None else rt.metric_emitter
         if emitter is None:

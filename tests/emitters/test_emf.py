@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections import Counter
@@ -182,3 +183,29 @@ def test_same_data_gives_the_same_metrics_as_aws_embedded_metrics(shape: str) ->
     expected = _reference("shop", {"Service": "checkout", **extra}, data)
     assert _facts(cap.metrics) == _facts(expected)
     assert len(_facts(cap.metrics)) > 0
+
+
+@pytest.mark.parametrize("group", [
+    _group([("A", "Count", 60, [1])]),
+    _group([("A", "Count", 60, [1, 2]), ("B", "Milliseconds", 1, [1.5])], props={"note": "x"}),
+    _group([("A", "Count", 60, list(range(250)))]),
+    _group([(f"M{i}", "Count", 60, [i]) for i in range(150)]),
+    _group([("A", "Count", 60, [1])], props={"bad": object()}),
+])
+def test_emit_single_writes_what_emit_writes(group: MetricGroup) -> None:
+    """The one-group shortcut writes the same documents as ``emit`` of a one-group batch, splits included."""
+    single: list[dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []
+    emf.create_memory(obskit.config.current_config(), single).emit_single("ns", *group)
+    emf.create_memory(obskit.config.current_config(), batch).emit(MetricBatch("ns", [group]))
+    assert single == batch
+    assert len(single) >= 1
+
+
+def test_emit_single_to_a_closed_stdout_counts_the_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken stdout never raises from the one-group shortcut: the document is dropped and counted."""
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stdout", closed)
+    emf.create_stdout(obskit.config.current_config()).emit_single("ns", *_group([("A", "Count", 60, [1])]))
+    assert obskit.diagnostics().get("metrics.dropped.stdout_failure") == 1

@@ -17,6 +17,7 @@ dropped, after its properties were dropped, and counted.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -267,6 +268,19 @@ def _one_group(namespace: str, group: MetricGroup) -> MetricBatch:
     return MetricBatch(namespace, [group])
 
 
+def _one_batch(
+    namespace: str,
+    timestamp_ms: int,
+    dims: dict[str, str],
+    sets: list[list[str]],
+    metrics: list[tuple[str, str, int, list[float | int]]],
+    properties: dict[str, Any] | None,
+) -> MetricBatch:
+    from obskit.metrics import MetricBatch, MetricGroup
+
+    return MetricBatch(namespace, [MetricGroup(timestamp_ms, dims, sets, metrics, properties)])
+
+
 class EMFEmitter:
     """A ``MetricEmitter`` writing EMF documents to one ``Sink``.
 
@@ -277,7 +291,7 @@ class EMFEmitter:
         max_bytes: the largest document the sink accepts.
     """
 
-    __slots__ = ("_aws_extra", "_definitions", "_dumps", "_max_bytes", "name", "sink")
+    __slots__ = ("_aws_extra", "_definitions", "_dumps", "_max_bytes", "_stdout", "name", "sink")
 
     def __init__(
         self,
@@ -293,6 +307,64 @@ class EMFEmitter:
         self._max_bytes = max_bytes
         self._dumps = json_dumps()
         self._definitions = _Definitions()
+        self._stdout = sink.__class__ is sinks.StdoutSink
+        """The stdout sink's write is done inline in ``emit_single`` (one call less per document)."""
+
+    def emit_single(
+        self,
+        namespace: str,
+        timestamp_ms: int,
+        dims: dict[str, str],
+        sets: list[list[str]],
+        metrics: list[tuple[str, str, int, list[float | int]]],
+        properties: dict[str, Any] | None,
+    ) -> None:
+        """Write one group: what ``emit`` does for a one-group batch, without building the batch.
+
+        ``obskit.metrics`` calls it when its buffer holds a single dimension set (a Lambda
+        invocation, a CLI run), the common case; anything that needs splitting goes through
+        ``emit``'s general path.
+        """
+        if len(metrics) > MAX_METRICS_PER_DIRECTIVE:
+            self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
+            return
+        defs: list[dict[str, Any]] = []
+        aws: dict[str, Any] = {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": sets, "Metrics": defs}],
+        }
+        if self._aws_extra:
+            aws.update(self._aws_extra)
+        doc: dict[str, Any] = {"_aws": aws, **dims}
+        if properties:
+            doc.update(properties)
+        cache = self._definitions.cache
+        for name, unit, resolution, values in metrics:
+            n = len(values)
+            if n > MAX_VALUES_PER_METRIC:
+                self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
+                return
+            definition = cache.get((name, unit, resolution))
+            defs.append(definition if definition is not None else self._definitions.get(name, unit, resolution))
+            doc[name] = values[0] if n == 1 else values
+        try:
+            payload = self._dumps(doc)
+        except (TypeError, ValueError):  # a property the encoder cannot write: the general path drops it
+            self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
+            return
+        if len(payload) > self._max_bytes:
+            self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
+        elif self._stdout:
+            out = sys.stdout
+            if out is None:
+                self.sink.write(payload)  # counts the drop
+                return
+            try:
+                out.write(payload.decode("utf-8"))
+            except (OSError, ValueError) as exc:  # closed or broken stdout
+                sinks.StdoutSink.failed(exc)
+        else:
+            self.sink.write(payload)
 
     def emit(self, batch: MetricBatch) -> None:
         """Serialise the batch and write each document to the sink."""
@@ -310,6 +382,14 @@ class EMFEmitter:
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until the sink has delivered what it holds (bounded by ``timeout_s``)."""
+        if self._stdout:  # StdoutSink.flush inline
+            out = sys.stdout
+            if out is not None:
+                try:
+                    out.flush()
+                except (OSError, ValueError):
+                    return False
+            return True
         return self.sink.flush(timeout_s) is not False
 
     def close(self) -> None:

@@ -117,7 +117,12 @@ class StdoutSink:
         try:
             out.write(payload.decode("utf-8"))
         except (OSError, ValueError) as exc:  # closed or broken stdout
-            _dropped("stdout_failure", 1, "obskit: writing EMF to stdout failed: %r", exc)
+            self.failed(exc)
+
+    @staticmethod
+    def failed(exc: Exception) -> None:
+        """Count a failed write (the EMF emitter writes to stdout inline and reports here)."""
+        _dropped("stdout_failure", 1, "obskit: writing EMF to stdout failed: %r", exc)
 
     def flush(self, timeout_s: float | None = None) -> bool:
         out = sys.stdout
