@@ -6,13 +6,16 @@ Three hooks, each doing one thing:
 
 * ``app.wsgi_app`` is wrapped by obskit's WSGI middleware (span, access line, metrics, the
   end of a streamed body);
-* a first ``before_request`` function reads ``request.url_rule.rule`` and names the request
-  ``GET /orders/{order_id}`` (Flask writes ``/orders/<int:order_id>``; the Operation uses the
-  ``{name}`` form every other integration and X-Ray use);
-* ``got_request_exception`` records an unhandled exception on the span. Flask turns it into a
-  500 response (unless ``PROPAGATE_EXCEPTIONS``), so without the signal the middleware would
-  see only the status. Error handlers and ``abort()`` need nothing: their status is what
-  ``start_response`` receives.
+* at ``start_response`` the middleware reads the matched ``url_rule`` from the request Flask
+  keeps in the environ and names the request ``GET /orders/{order_id}`` (Flask writes
+  ``/orders/<int:order_id>``; the Operation uses the ``{name}`` form every other integration
+  and X-Ray use), unless the app named it already. Not a ``before_request`` function: Flask
+  would wrap and call it on every request, and the name is only needed at the end;
+* ``got_request_exception`` records an unhandled exception on the span (and names the
+  request, which a propagated exception never brings to ``start_response``). Flask turns it
+  into a 500 response (unless ``PROPAGATE_EXCEPTIONS``), so without the signal the middleware
+  would see only the status. Error handlers and ``abort()`` need nothing: their status is
+  what ``start_response`` receives.
 """
 
 from __future__ import annotations
@@ -22,9 +25,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, got_request_exception, request
 
-from obskit._context import SCOPE
 from obskit.integrations.wsgi import ObskitMiddleware
-from obskit.scope import current_request, request_scope
+from obskit.scope import current_request
 
 __all__ = ["instrument", "route_template"]
 
@@ -33,7 +35,6 @@ App = TypeVar("App", bound=Flask)
 _CONVERTER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
 _templates: dict[str, str] = {}
 _MAX_CACHED = 4096
-_scope_get = SCOPE.get
 
 
 def route_template(rule: str) -> str:
@@ -46,19 +47,23 @@ def route_template(rule: str) -> str:
     return got
 
 
-def _name_request() -> None:
-    req = _scope_get()
-    if isinstance(req, request_scope):
-        rule = request.url_rule
-        if rule is not None:
-            template = _templates.get(rule.rule)
-            req.set_route(template if template is not None else route_template(rule.rule))
+def _route_of(environ: dict[str, Any]) -> str | None:
+    """The matched rule's template, from the request Flask keeps in the environ until teardown."""
+    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+    if rule is None:
+        return None
+    template = _templates.get(rule.rule)
+    return template if template is not None else route_template(rule.rule)
 
 
 def _record_exception(sender: Any, exception: BaseException | None = None, **_: Any) -> None:
     req = current_request()
     if req is not None and exception is not None:
         req.exception = exception
+        if req.route is None:  # a propagated exception never reaches start_response: name it now
+            rule = request.url_rule
+            if rule is not None:
+                req.set_route(route_template(rule.rule))
 
 
 def instrument(app: App, **options: Any) -> App:
@@ -85,8 +90,8 @@ def instrument(app: App, **options: Any) -> App:
     if app.extensions.get("obskit") is not None:
         return app
     middleware = ObskitMiddleware(app.wsgi_app, **options)
+    middleware._route_of = _route_of
     app.wsgi_app = middleware  # type: ignore[method-assign]
-    app.before_request_funcs.setdefault(None, []).insert(0, _name_request)
     got_request_exception.connect(_record_exception, app, weak=False)
     app.extensions["obskit"] = middleware
     return app

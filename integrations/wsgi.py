@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from obskit import _diagnostics
 from obskit.propagation import wsgi_getter
-from obskit.scope import ScopeOptions, ScopeSettings, request_scope
+from obskit.scope import DIAG_ERROR, ScopeOptions, ScopeSettings, request_scope
 from obskit.semconv import SPAN_KIND_SERVER
 
 __all__ = ["ObskitMiddleware"]
@@ -29,9 +30,12 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class _Request(request_scope):
     """One WSGI request: ``request_scope`` plus the wrapped ``start_response``."""
 
-    __slots__ = ("_extra_headers", "_start_response")
+    __slots__ = ("_environ", "_extra_headers", "_route_of", "_start_response")
 
-    def __init__(self, environ: dict[str, Any], start_response: Callable[..., Any], settings: ScopeSettings) -> None:
+    def __init__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], settings: ScopeSettings,
+        route_of: Callable[[dict[str, Any]], str | None] | None = None,
+    ) -> None:
         path = environ.get("PATH_INFO") or "/"
         script = environ.get("SCRIPT_NAME")
         full = script + path if script else path
@@ -43,12 +47,17 @@ class _Request(request_scope):
         )
         self._start_response = start_response
         self._extra_headers = self.response_headers() or None
+        self._environ = environ
+        self._route_of = route_of
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         try:
             self.status = int(status[:3])
         except (TypeError, ValueError):
             self.status = None
+        route_of = self._route_of
+        if route_of is not None and self.route is None:
+            self._name_from(route_of)
         extra = self._extra_headers
         if extra:
             if len(extra) == 1:  # the usual case (x-correlation-id): no set to build
@@ -64,6 +73,12 @@ class _Request(request_scope):
         if exc_info is None:
             return self._start_response(status, headers)
         return self._start_response(status, headers, exc_info)
+
+    def _name_from(self, route_of: Callable[[dict[str, Any]], str | None]) -> None:
+        try:
+            self.set_route(route_of(self._environ))
+        except Exception:  # telemetry never breaks the response
+            _diagnostics.incr(DIAG_ERROR)
 
 
 class _Body:
@@ -135,17 +150,20 @@ class ObskitMiddleware:
         ConfigError: for an unknown option or a bad value, at once.
     """
 
-    __slots__ = ("_options", "app")
+    __slots__ = ("_options", "_route_of", "app")
 
     def __init__(self, app: WSGIApp, **options: Any) -> None:
         self.app = app
         self._options = ScopeOptions(options)
+        self._route_of: Callable[[dict[str, Any]], str | None] | None = None
+        """How a framework names the request from the environ at ``start_response`` (Flask's URL
+        rule), when no route was set before; read there rather than in a per-request hook."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         settings = self._options.settings()
         if settings is None or settings.excluded(environ.get("PATH_INFO")):
             return self.app(environ, start_response)
-        req = _Request(environ, start_response, settings)
+        req = _Request(environ, start_response, settings, self._route_of)
         if req._ended:  # excluded with its SCRIPT_NAME prefix
             return self.app(environ, start_response)
         result = None

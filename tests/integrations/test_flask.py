@@ -8,6 +8,7 @@ from flask import Flask, Response, abort, stream_with_context
 import obskit
 from obskit import semconv
 from obskit.integrations.flask import instrument, route_template
+from obskit.scope import set_route
 from obskit.testing import FixedClock, capture
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -136,6 +137,21 @@ def test_propagated_exception_passes_through_unchanged() -> None:
     with capture() as cap, pytest.raises(RuntimeError, match="unhandled"):
         app.test_client().get("/boom")
     assert cap.metric_values(semconv.METRIC_FAULT) == [1]
+    assert cap.spans[0]["name"] == "GET /boom"
+
+
+def test_route_named_by_the_app_is_kept() -> None:
+    """A route the view names itself with set_route wins over the URL rule."""
+    app = _app()
+
+    @app.get("/legacy/<path:rest>")
+    def legacy(rest: str) -> str:
+        set_route("/legacy")
+        return "old"
+
+    with capture() as cap:
+        app.test_client().get("/legacy/a/b").close()
+    assert cap.spans[0]["name"] == "GET /legacy"
 
 
 def test_error_handler_status_is_what_counts(client) -> None:
