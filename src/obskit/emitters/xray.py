@@ -318,7 +318,9 @@ class XRayEmitter:
             if len(open_) < _MAX_OPEN:
                 open_[rec.span_id] = None
             return
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not ``with``: acquire/release in try/finally costs half as much
+        try:
             seg = open_.get(parent, _NOT_OPEN)
             if seg is not _NOT_OPEN:
                 owner: str | None = parent
@@ -328,6 +330,8 @@ class XRayEmitter:
                 owner = self._owner.get(parent)
             if owner is not None and len(self._owner) < _MAX_OPEN:
                 self._owner[rec.span_id] = owner
+        finally:
+            lock.release()
 
     def on_end(self, rec: Any) -> None:
         tid = rec.trace_id
@@ -339,8 +343,12 @@ class XRayEmitter:
             doc = self._document(rec, xray_tid, parent, True)
             seg = None
             if not lam:
-                with self._lock:
+                lock = self._lock  # held so that a child ending now lands in seg or goes standalone
+                lock.acquire()
+                try:
                     seg = self._open.pop(sid, None)
+                finally:
+                    lock.release()
             if seg is None:  # no child started while it was open: nothing to embed
                 self._send_doc(doc)
                 return
@@ -354,7 +362,9 @@ class XRayEmitter:
             return
         doc = self._document(rec, xray_tid, parent, False)
         if not lam:
-            with self._lock:
+            lock = self._lock
+            lock.acquire()  # not ``with``: see on_start
+            try:
                 owner = self._owner.pop(sid, None)
                 seg = self._open.get(owner) if owner is not None else None
                 if seg is not None:
@@ -369,6 +379,8 @@ class XRayEmitter:
                         else:
                             siblings.append(doc)
                         return
+            finally:
+                lock.release()
         self._send_standalone(doc, xray_tid, parent)
 
     def _send_doc(self, doc: dict[str, Any]) -> None:
