@@ -371,6 +371,41 @@ def test_extract_reads_every_header_of_a_wsgi_environ() -> None:
         TID, PARENT, True, ";Lineage=a:1", {"k": "v"}, "c-7")
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"traceparent": TRACEPARENT},
+        {"traceparent": TRACEPARENT, "tracestate": "a=1,b=2", "x-request-id": "r-1"},
+        {"traceparent": TRACEPARENT, "x-amzn-trace-id": f"Root=1-{W3C_TID[:8]}-{W3C_TID[8:]};Lineage=a:1"},
+        {"traceparent": TRACEPARENT, "baggage": "k=v"},
+        {"traceparent": "00-garbage", "x-correlation-id": "c-1"},
+        {"x-correlation-id": "c-2"},
+    ],
+)
+def test_wsgi_environ_reads_as_the_same_headers_in_a_mapping(headers: dict[str, str]) -> None:
+    """A WSGI environ gives the same context as the same headers in a plain mapping."""
+    from obskit.propagation import wsgi_getter
+
+    environ = {"REQUEST_METHOD": "GET", **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}}
+    got, want = extract(environ, wsgi_getter), extract(headers, mapping_getter)
+    fields = ("span_id", "sampled", "baggage", "tracestate", "xray_extra", "remote", "baggage_properties")
+    assert [getattr(got, f) for f in fields] == [getattr(want, f) for f in fields]
+    if "traceparent" in headers and "garbage" not in headers["traceparent"]:
+        assert got.trace_id == want.trace_id
+    if any("correlation" in k or "request-id" in k for k in headers):
+        assert got.correlation_id == want.correlation_id
+
+
+def test_wsgi_environ_yields_to_lambda_variable_for_the_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In Lambda, an environ whose X-Amzn-Trace-Id names no parent takes it from _X_AMZN_TRACE_ID."""
+    from obskit.propagation import wsgi_getter
+
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={ROOT};Parent={PARENT};Sampled=1")
+    ctx = extract({"REQUEST_METHOD": "GET", "HTTP_X_AMZN_TRACE_ID": f"Root={ROOT}"}, wsgi_getter)
+    assert (ctx.trace_id, ctx.span_id) == (TID, PARENT)
+    assert extract({"REQUEST_METHOD": "GET"}, wsgi_getter).trace_id == TID
+
+
 def test_extract_fresh_trace_keeps_bound_fields_and_baggage() -> None:
     """Without a trace header the fresh trace keeps the caller's bound fields and the arriving baggage."""
     with obskit.bound(job="nightly"):

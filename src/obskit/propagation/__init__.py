@@ -30,6 +30,7 @@ from obskit.propagation._carriers import (
     _BULK,
     Getter,
     Setter,
+    _environ_key,
     _prepared_getter,
     _texts,
     asgi_getter,
@@ -39,8 +40,9 @@ from obskit.propagation._carriers import (
     wsgi_getter,
 )
 from obskit.propagation.w3c import DEFAULT_MAX_HEADER_BYTES, W3CBaggagePropagator, W3CTraceContextPropagator
-from obskit.propagation.xray import LambdaEnvPropagator, XRayPropagator
+from obskit.propagation.xray import LambdaEnvPropagator, XRayPropagator, _read_env
 from obskit.semconv import (
+    ENV_LAMBDA_TRACE,
     HEADER_BAGGAGE,
     HEADER_CORRELATION_ID,
     HEADER_REQUEST_ID,
@@ -138,7 +140,7 @@ class CompositePropagator:
         correlation_headers: lower-case headers that may carry a correlation id, first wins.
     """
 
-    __slots__ = ("_correlation_headers", "_members", "_plan", "fields")
+    __slots__ = ("_correlation_headers", "_members", "_plan", "_wsgi", "fields")
 
     def __init__(
         self,
@@ -157,6 +159,7 @@ class CompositePropagator:
         self._plan: tuple[tuple[Propagator, str | None], ...] = tuple(
             (m, _KEY_HEADERS.get(m.__class__)) for m in self._members
         )
+        self._wsgi = _wsgi_plan(self._members, self._correlation_headers)
 
     def extract(self, carrier: Any, getter: Getter) -> TelemetryContext | None:
         """The merged context of all members (no correlation id), or ``None`` if none had one."""
@@ -170,6 +173,33 @@ class CompositePropagator:
             (trace.trace_id, trace.span_id, trace.sampled, None, baggage or _EMPTY_MAP, trace.tracestate,
              _EMPTY_MAP, extra, trace.random_flag, trace.remote, props or _EMPTY_MAP),
         )
+
+    def _wsgi_parts(self, environ: dict[str, Any]) -> tuple[TelemetryContext | None, str | None] | None:
+        """``(trace, correlation_id)`` of a WSGI environ in which at most ``traceparent`` speaks.
+
+        The usual request carries ``traceparent`` alone (or nothing): the W3C member's answer
+        is then the merged answer, so the one-pass collection and the merge are skipped, and
+        the environ is read by its known keys. ``None`` when another member has input (an
+        X-Ray or baggage header, Lambda's variable) or the plan does not apply: the caller
+        takes the general path.
+        """
+        plan = self._wsgi
+        if plan is None:
+            return None
+        w3c, absent, lam, cid_keys = plan
+        get = environ.get
+        for key in absent:
+            if get(key) is not None:
+                return None
+        if lam and _read_env(ENV_LAMBDA_TRACE):
+            return None
+        trace = None
+        if w3c is not None and get("HTTP_TRACEPARENT") is not None:
+            trace = w3c.extract(environ, wsgi_getter)
+        for key in cid_keys:
+            if get(key) is not None:
+                return trace, self.correlation_id(environ, wsgi_getter)
+        return trace, None
 
     def _parts(
         self, carrier: Any, getter: Getter, prepared: bool = False
@@ -240,6 +270,29 @@ class CompositePropagator:
             member.inject(ctx, carrier, setter)
         if ctx.correlation_id:
             setter(carrier, HEADER_CORRELATION_ID, ctx.correlation_id)
+
+
+def _wsgi_plan(
+    members: Sequence[Propagator], correlation_headers: Sequence[str]
+) -> tuple[Propagator | None, tuple[str, ...], bool, tuple[str, ...]] | None:
+    """What ``_wsgi_parts`` reads: ``(w3c member, keys that must be absent, Lambda?, cid keys)``.
+
+    ``None`` (no fast path) unless every member is a built-in with at most one W3C member.
+    """
+    w3c: Propagator | None = None
+    absent: list[str] = []
+    lam = False
+    for m in members:
+        cls = m.__class__
+        if cls is W3CTraceContextPropagator and w3c is None:
+            w3c = m
+        elif cls is XRayPropagator or cls is W3CBaggagePropagator:
+            absent.append(_environ_key(_KEY_HEADERS[cls]))
+        elif cls is LambdaEnvPropagator:
+            lam = True
+        else:
+            return None
+    return w3c, tuple(absent), lam, tuple(_environ_key(h) for h in correlation_headers)
 
 
 def _with_parent_of(trace: TelemetryContext, other: TelemetryContext) -> TelemetryContext:
@@ -354,8 +407,11 @@ def extract(carrier: Any, getter: Getter | None = None) -> TelemetryContext:
         comp = _composite()
         if getter is None:
             getter = _default_getter(carrier)
-        bulk = _BULK.get(getter)
-        if bulk is not None:
+        fast = comp._wsgi_parts(carrier) if getter is wsgi_getter and carrier.__class__ is dict else None
+        if fast is not None:
+            trace, cid = fast
+            extra = baggage = props = None
+        elif (bulk := _BULK.get(getter)) is not None:
             carrier = bulk(carrier, comp.fields)
             trace, extra, baggage, props = comp._parts(carrier, _prepared_getter, True)
             cid = None
