@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import obskit
@@ -83,6 +85,28 @@ def test_access_line_has_the_request_fields() -> None:
     assert line[semconv.LOG_USER_AGENT] == "curl/8"
     assert line[semconv.LOG_RESPONSE_SIZE] == 42
     assert cap.metric_values(semconv.METRIC_LATENCY) == [12.5]
+
+
+def test_access_line_is_stamped_at_the_end_of_the_request() -> None:
+    """The access line's timestamp is the moment the request ended (the clock it was timed by)."""
+    clock = FixedClock()
+    with capture(clock=clock) as cap:
+        req = request_scope("GET", "/a", route="/a")
+        clock.advance(ms=1500)
+        req.end()
+    ended = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(clock.now_ns // 10**9))
+    assert _access(cap)["timestamp"] == f"{ended}.500Z"
+
+
+def test_access_line_follows_the_log_level() -> None:
+    """Above INFO a successful request writes no access line, a failed one still does (at ERROR)."""
+    with capture(log_level="WARNING") as cap:
+        with request_scope("GET", "/ok", route="/ok") as req:
+            req.set_status(200)
+        with request_scope("GET", "/bad", route="/bad") as req:
+            req.set_status(503)
+    lines = [line for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER]
+    assert [(line["level"], line[semconv.LOG_HTTP_ROUTE]) for line in lines] == [("ERROR", "/bad")]
 
 
 @pytest.mark.parametrize(

@@ -255,10 +255,13 @@ def _merge_one(d: dict[str, Any], k: Any, v: Any, st: _State) -> None:
 
 def _render_line(
     st: _State, name: str | None, bound: Mapping[str, Any], level_name: str,
-    event: Any, args: tuple[Any, ...], kw: dict[str, Any],
+    event: Any, args: tuple[Any, ...], kw: dict[str, Any], now_ns: int | None = None,
 ) -> Any:
-    """Build and serialise one line; ``None`` when a user processor dropped it. Never raises."""
-    ms = st.clock() // 1_000_000
+    """Build and serialise one line; ``None`` when a user processor dropped it. Never raises.
+
+    ``now_ns``: the clock as the caller just read it (the access line's request end), else read here.
+    """
+    ms = (st.clock() if now_ns is None else now_ns) // 1_000_000
     c = _ts_cache
     ts = c[1] if c[0] == ms else _timestamp(ms)
     if type(event) is not str:
@@ -503,6 +506,33 @@ def _emit(
         return
     if line is not None:
         _deliver(st, line)
+
+
+def write_access(logger: Logger, fields: dict[str, Any], clock: Callable[[], int], now_ns: int | None) -> None:
+    """``logger.info(ACCESS_MESSAGE, **fields)`` for the request scope's access line.
+
+    The scope read ``clock`` for the request's end an instant ago: when it is the clock in
+    force, the line takes its time from there instead of reading it again, and ``fields`` go
+    in without a keyword copy. Any other state (reconfigured, below the level) takes
+    ``logger.info`` as is.
+    """
+    st = _state
+    if st.runtime is not _pipeline.RUNTIME or st.off or st.level > INFO:
+        logger.info(semconv.ACCESS_MESSAGE, **fields)
+        return
+    try:
+        line = _render_line(
+            st, logger._name, logger._context, _INFO_NAME, semconv.ACCESS_MESSAGE, (), fields,
+            now_ns if clock is st.clock else None,
+        )
+    except Exception as exc:
+        _render_failed(exc)
+        return
+    if line is not None:
+        _deliver(st, line)
+
+
+_INFO_NAME = _LEVEL_NAMES[INFO]
 
 
 def _render_failed(exc: BaseException) -> None:

@@ -169,11 +169,12 @@ _start_request: Any = None
 _end_request: Any = None
 _get_logger: Any = None
 _extract: Any = None
+_write_access: Any = None
 
 
 def _bind() -> None:
     global _start_span, _start_trusted, _record_request, _flush_scope, _start_request, _end_request, _get_logger
-    global _extract
+    global _extract, _write_access
     if _extract is not None:
         return
     from obskit import logs, metrics, tracing
@@ -186,6 +187,7 @@ def _bind() -> None:
     _start_request = logs.start_request
     _end_request = logs.end_request
     _get_logger = logs.get_logger
+    _write_access = logs.write_access
     _extract = extract
 
 
@@ -700,9 +702,11 @@ class request_scope(RequestScope):
         span = self.span
         if span is None:  # begin failed: nothing to finish
             return
-        end_ns = self.end_ns
+        end_ns = now_ns = self.end_ns
         if end_ns is None:
-            end_ns = self.end_ns = st.clock()
+            end_ns = now_ns = self.end_ns = st.clock()
+        else:
+            now_ns = None  # the response ended earlier (background work since): the line reads the clock
         status = self.status
         http = self.method is not None
         if exc is None:
@@ -776,7 +780,7 @@ class request_scope(RequestScope):
                 if fault:
                     st.logger.error(ACCESS_MESSAGE, **line)
                 else:
-                    st.logger.info(ACCESS_MESSAGE, **line)
+                    _write_access(st.logger, line, st.clock, now_ns)
             except Exception as e:
                 _failed("access_log", e)
         if self.debug_lines:  # held DEBUG lines: the log module writes or drops them
