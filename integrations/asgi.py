@@ -79,8 +79,13 @@ class _Request(request_scope):
         self.started = False
         self.complete = False
         extra = self.response_headers()
-        self._extra_headers = [(_HEADER_NAMES.get(k) or k.encode("latin-1"), v.encode("latin-1")) for k, v in extra] \
-            if extra else None
+        if not extra:
+            self._extra_headers = None
+        elif len(extra) == 1:  # the usual case (x-correlation-id): no comprehension frame
+            k, v = extra[0]
+            self._extra_headers = [(_HEADER_NAMES.get(k) or k.encode("latin-1"), v.encode("latin-1"))]
+        else:
+            self._extra_headers = [(_HEADER_NAMES.get(k) or k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
 
     async def send(self, message: Message) -> None:
         kind = message.get("type")
@@ -122,8 +127,17 @@ def _with_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> Message
     """A copy of ``http.response.start`` with our headers added (unless the app set them)."""
     headers = message.get("headers")
     if headers:
-        present = {bytes(h[0]).lower() for h in headers}
-        headers = [*headers, *(h for h in extra if h[0] not in present)]
+        if len(extra) == 1:  # the usual case: one name to look for, no set to build
+            name = extra[0][0]
+            for h in headers:
+                if bytes(h[0]).lower() == name:
+                    headers = list(headers)
+                    break
+            else:
+                headers = [*headers, extra[0]]
+        else:
+            present = {bytes(h[0]).lower() for h in headers}
+            headers = [*headers, *(h for h in extra if h[0] not in present)]
     else:
         headers = list(extra)
     out = dict(message)

@@ -89,6 +89,17 @@ def test_correlation_id_is_added_to_the_response() -> None:
     assert (b"x-correlation-id", b"abc-123") in sent[0]["headers"]
 
 
+def test_correlation_id_set_by_the_app_is_kept() -> None:
+    """An app that sends its own X-Correlation-Id (any case) gets no second one added."""
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"X-Correlation-Id", b"mine")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with capture():
+        sent = _run(ObskitMiddleware(app), _scope(headers=[(b"x-correlation-id", b"abc-123")]))
+    assert sent[0]["headers"] == [(b"X-Correlation-Id", b"mine")]
+
+
 def test_traceparent_response_header_when_enabled() -> None:
     """With response_headers=['traceparent'] the response names the server span."""
     with capture() as cap:
