@@ -32,9 +32,9 @@ from obskit.propagation._carriers import (
     Setter,
     _environ_key,
     _prepared_getter,
-    _texts,
     asgi_getter,
     asgi_setter,
+    header_lines,
     mapping_getter,
     mapping_setter,
     wsgi_getter,
@@ -251,13 +251,9 @@ class CompositePropagator:
     def correlation_id(self, carrier: Any, getter: Getter) -> str | None:
         """The first valid correlation id among the configured headers, or ``None``."""
         for header in self._correlation_headers:
-            values = getter(carrier, header)
+            values = header_lines(carrier, getter, header)
             if not values:
                 continue
-            if values.__class__ is not list:
-                values = _texts(values)
-                if not values:
-                    continue
             value = values[0].strip(" \t")
             if 0 < len(value) <= MAX_CORRELATION_ID_CHARS and value.isascii() and value.isprintable():
                 return value

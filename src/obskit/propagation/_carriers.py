@@ -41,6 +41,18 @@ Setter = Callable[[Any, str, str], None]
 _EMPTY: list[str] = []
 
 
+def header_lines(carrier: Any, getter: Getter, name: str) -> list[str]:
+    """The values of header ``name`` as a list of strings, ``[]`` when absent.
+
+    The built-in getters already return lists; a user's getter may return a string, a tuple
+    or bytes, which ``_texts`` normalises.
+    """
+    lines = getter(carrier, name)
+    if not lines:
+        return []
+    return lines if lines.__class__ is list else _texts(lines)
+
+
 def _texts(raw: object) -> list[str]:
     """Normalise what a mapping holds for a header into a list of strings.
 

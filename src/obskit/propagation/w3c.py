@@ -29,7 +29,7 @@ from typing import Any
 
 from obskit import _diagnostics
 from obskit._context import EMPTY_CONTEXT, TelemetryContext
-from obskit.propagation._carriers import DIAG_OVERSIZE, IGNORED, Getter, Setter, _texts
+from obskit.propagation._carriers import DIAG_OVERSIZE, IGNORED, Getter, Setter, _texts, header_lines
 from obskit.semconv import HEADER_BAGGAGE, HEADER_TRACEPARENT, HEADER_TRACESTATE
 
 __all__ = [
@@ -403,19 +403,16 @@ class W3CTraceContextPropagator:
         ``None`` when the header is absent, invalid (counted) or repeated (counted: the W3C
         rule is to restart the trace). The context has ``remote=True`` and the caller's span id.
         """
-        lines = getter(carrier, HEADER_TRACEPARENT)
+        lines = header_lines(carrier, getter, HEADER_TRACEPARENT)
         if not lines:
             return None
-        if lines.__class__ is not list:
-            lines = _texts(lines)
-            if not lines:
-                return None
         if len(lines) != 1:
             _diagnostics.count(DIAG_DUPLICATE_TRACEPARENT, IGNORED, "repeated traceparent headers (the trace restarts)")
             return None
         value = lines[0]
         if value.__class__ is not str:
-            value = _texts(value)[0] if _texts(value) else ""
+            texts = _texts(value)
+            value = texts[0] if texts else ""
         if len(value) > self._max:
             _diagnostics.count(DIAG_OVERSIZE, IGNORED, "an oversized propagation header")
             return None
@@ -425,10 +422,8 @@ class W3CTraceContextPropagator:
             return None
         trace_id, span_id, flags = parsed
         tracestate = None
-        states = getter(carrier, HEADER_TRACESTATE)
+        states = header_lines(carrier, getter, HEADER_TRACESTATE)
         if states:
-            if states.__class__ is not list:
-                states = _texts(states)
             if len(states) == 1:
                 size = len(states[0])
             else:
@@ -480,11 +475,9 @@ class W3CBaggagePropagator:
 
     def extract(self, carrier: Any, getter: Getter) -> TelemetryContext | None:
         """A context whose ``baggage`` (and ``baggage_properties``) hold the members, or ``None``."""
-        lines = getter(carrier, HEADER_BAGGAGE)
+        lines = header_lines(carrier, getter, HEADER_BAGGAGE)
         if not lines:
             return None
-        if lines.__class__ is not list:
-            lines = _texts(lines)
         if len(lines) == 1:
             # Services often receive the same baggage on every request (tenant, environment):
             # the parsed result is immutable, so it is shared, and inject's memo then hits too.

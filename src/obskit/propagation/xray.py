@@ -27,7 +27,7 @@ from typing import Any
 
 from obskit import _diagnostics
 from obskit._context import EMPTY_CONTEXT, TelemetryContext
-from obskit.propagation._carriers import DIAG_OVERSIZE, IGNORED, Getter, Setter, _texts
+from obskit.propagation._carriers import DIAG_OVERSIZE, IGNORED, Getter, Setter, header_lines
 from obskit.semconv import ENV_LAMBDA_TRACE, HEADER_XRAY
 
 __all__ = ["LambdaEnvPropagator", "XRayPropagator", "format_xray", "parse_xray"]
@@ -230,13 +230,9 @@ class XRayPropagator:
         When several header lines arrive the first is used (as Go's ``Header.Get`` does) and
         the repeat is counted: merging them would build a context that neither caller sent.
         """
-        lines = getter(carrier, HEADER_XRAY)
+        lines = header_lines(carrier, getter, HEADER_XRAY)
         if not lines:
             return None
-        if lines.__class__ is not list:
-            lines = _texts(lines)
-            if not lines:
-                return None
         if len(lines) > 1:
             _diagnostics.incr(DIAG_DUPLICATE_XRAY)
         value = lines[0]
