@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from obskit import _diagnostics, _pipeline
 from obskit.config import Option, parse_str_tuple
+from obskit.context import activate
 from obskit.errors import ConfigError
 from obskit.semconv import (
     ATTR_ERROR_TYPE,
@@ -372,6 +373,26 @@ def end_http_span(span: Span, status: int | None, exc: BaseException | None) -> 
         span.end()
     except Exception:
         _diagnostics.incr(DIAG_SPAN_FAILED)
+
+
+def call_in_span(span: Span, send: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``send(*args, **kwargs)`` with ``span`` current; its status or exception recorded, the span ended.
+
+    The synchronous shape every HTTP client integration shares (the async one differs only by
+    its ``await``). The response only needs a ``status_code``.
+    """
+    status: int | None = None
+    error: BaseException | None = None
+    try:
+        with activate(span.context):
+            response = send(*args, **kwargs)
+        status = response.status_code
+        return response
+    except Exception as exc:
+        error = exc
+        raise
+    finally:
+        end_http_span(span, status, error)
 
 
 def _reset() -> None:

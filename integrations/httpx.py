@@ -87,18 +87,7 @@ class Transport:
         span = _prepare(self.policy, request)
         if span is None:
             return self.wrapped.handle_request(request)
-        status: int | None = None
-        error: BaseException | None = None
-        try:
-            with activate(span.context):
-                response = self.wrapped.handle_request(request)
-            status = response.status_code
-            return response
-        except Exception as exc:
-            error = exc
-            raise
-        finally:
-            _outbound.end_http_span(span, status, error)
+        return _outbound.call_in_span(span, self.wrapped.handle_request, request)
 
     def close(self) -> None:
         self.wrapped.close()

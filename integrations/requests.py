@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from obskit import _diagnostics
-from obskit.context import activate, current
+from obskit.context import current
 from obskit.integrations import _outbound
 
 __all__ = ["TracingAdapter", "instrument_session"]
@@ -82,18 +82,7 @@ class TracingAdapter:
         span = self._prepare(request)
         if span is None:
             return self.wrapped.send(request, **kwargs)
-        status: int | None = None
-        error: BaseException | None = None
-        try:
-            with activate(span.context):
-                response = self.wrapped.send(request, **kwargs)
-            status = response.status_code
-            return response
-        except Exception as exc:
-            error = exc
-            raise
-        finally:
-            _outbound.end_http_span(span, status, error)
+        return _outbound.call_in_span(span, self.wrapped.send, request, **kwargs)
 
     def close(self) -> None:
         self.wrapped.close()
