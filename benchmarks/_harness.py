@@ -27,7 +27,10 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
-__all__ = ["PEER_PACKAGES", "Stats", "machine", "markdown_table", "measure", "package_versions", "rows"]
+__all__ = [
+    "PEER_PACKAGES", "NoopSpanEmitter", "Stats", "install_noop_span_runtime", "machine", "markdown_table", "measure",
+    "package_versions", "rows",
+]
 
 _TIMES = "\u00d7"  # the multiplication sign of the ratio column
 BLOCK_S = 0.040
@@ -204,3 +207,31 @@ def package_versions(names: Sequence[str] = PEER_PACKAGES) -> str:
         except PackageNotFoundError:
             out.append(f"{name} (not installed)")
     return ", ".join(out)
+
+
+class NoopSpanEmitter:
+    """A span emitter that does nothing: what obskit's spans cost before any emission."""
+
+    name = "noop"
+
+    def on_start(self, record: Any) -> None:
+        pass
+
+    def on_end(self, record: Any) -> None:
+        pass
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def install_noop_span_runtime() -> None:
+    """Configure obskit with no signals, then make a ``NoopSpanEmitter`` its one span emitter."""
+    import obskit
+    from obskit import _pipeline
+    from obskit.ids import RandomIdGenerator
+
+    cfg = obskit.configure(traces="none", metrics="none", logs="none")
+    _pipeline.install(_pipeline.Runtime(cfg, RandomIdGenerator(), time.time_ns, [NoopSpanEmitter()]))

@@ -23,10 +23,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 from typing import Any
 
-from benchmarks._harness import markdown_table, measure, rows
+from benchmarks._harness import install_noop_span_runtime, markdown_table, measure, rows
 
 HTTP_FLOOR = "floor: httpx GET, MockTransport, uninstrumented"
 BOTO_FLOOR = "floor: SQS SendMessage, canned response, uninstrumented"
@@ -36,30 +35,11 @@ FULL_FLOOR = "floor: SendMessage with 10 user attributes"
 FULL_CASE = "obskit botocore: span, message already at 10 attributes"
 
 
-class _NoopEmitter:
-    name = "noop"
-
-    def on_start(self, record: Any) -> None:
-        pass
-
-    def on_end(self, record: Any) -> None:
-        pass
-
-    def flush(self, timeout_s: float | None = None) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
-
-
 def _obskit_runtime() -> Any:
     """Install a runtime whose spans go to a no-op emitter; return a request-like parent context."""
     import obskit
-    from obskit import _pipeline
-    from obskit.ids import RandomIdGenerator
 
-    cfg = obskit.configure(traces="none", metrics="none", logs="none")
-    _pipeline.install(_pipeline.Runtime(cfg, RandomIdGenerator(), time.time_ns, [_NoopEmitter()]))
+    install_noop_span_runtime()
     return obskit.new_trace(correlation_id="order-42", baggage={"tenant": "acme"})
 
 

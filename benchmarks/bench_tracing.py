@@ -23,7 +23,7 @@ import time
 from collections import deque
 from typing import Any
 
-from benchmarks._harness import markdown_table, measure, rows
+from benchmarks._harness import install_noop_span_runtime, markdown_table, measure, rows
 
 FLOOR = "floor: hand-rolled span + 3 attributes"
 TRACE = "5759e988bd862e3fe1be46a994272793"
@@ -50,32 +50,6 @@ def _listener() -> tuple[socket.socket, str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     return sock, f"127.0.0.1:{sock.getsockname()[1]}"
-
-
-class _NoopEmitter:
-    name = "noop"
-
-    def on_start(self, record: Any) -> None:
-        pass
-
-    def on_end(self, record: Any) -> None:
-        pass
-
-    def flush(self, timeout_s: float | None = None) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
-
-
-def _install_noop_runtime() -> None:
-    """A runtime whose one span emitter does nothing: measures obskit's span before emission."""
-    import obskit
-    from obskit import _pipeline
-    from obskit.ids import RandomIdGenerator
-
-    cfg = obskit.configure(traces="none", metrics="none", logs="none")
-    _pipeline.install(_pipeline.Runtime(cfg, RandomIdGenerator(), time.time_ns, [_NoopEmitter()]))
 
 
 def _span_case(parent: Any) -> Any:
@@ -166,7 +140,7 @@ def _main_group(quick: bool) -> list[dict[str, Any]]:
     with obskit.activate(unsampled):
         stats += measure({"obskit: unsampled span + 3 attributes": _span_only_case()}, quick=quick)
 
-    _install_noop_runtime()
+    install_noop_span_runtime()
     with obskit.activate(sampled):
         stats += measure({"obskit: recorded span + 3 attributes, no-op emitter": _span_only_case(),
                           "obskit: recorded span, 3x set_attribute, no-op emitter": _span_case_set()},
