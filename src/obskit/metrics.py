@@ -615,7 +615,6 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
     single = getattr(emitter, "emit_single", None)
     if single is None:
         return False
-    trace_id = CURRENT.get().trace_id if _trace_on else INVALID_TRACE_ID
     meta = _meta
     metrics: list[tuple[str, str, int, list[float | int]]] = []
     lock = buf.lock
@@ -624,39 +623,54 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
         groups = buf.groups
         if len(groups) != 1 or buf.graveyard:
             return False
-        for group in groups.values():
-            for name, values in group.metrics.items():
-                k = len(values)
-                if k:
-                    unit, resolution = meta.get(name, _NO_META)
-                    metrics.append((name, unit, resolution, values[:k]))
-                    del values[:k]
-            if not metrics:
-                return False
-            buf.n = 0
-            group.idle = 0
-            props = group.properties
-            group.properties = None
-            key = group.key
+        (group,) = groups.values()
+        for name, values in group.metrics.items():
+            k = len(values)
+            if k == 1:  # one value (flushed per invocation): pop() is atomic, and cheaper than slicing
+                unit, resolution = meta.get(name, _NO_META)
+                metrics.append((name, unit, resolution, [values.pop()]))
+            elif k:
+                unit, resolution = meta.get(name, _NO_META)
+                metrics.append((name, unit, resolution, values[:k]))
+                del values[:k]
+        if not metrics:
+            return False
+        buf.n = 0
+        group.idle = 0
+        props = group.properties
+        group.properties = None
     finally:
         lock.release()
     try:
-        timestamp_ms = rt.clock() // 1_000_000
         global _layouts_for
         if _layouts_for is not rt:
             _layouts.clear()
             _layouts_for = rt
+        key = group.key
         found = _layouts.get(key)
         dims, sets = found if found is not None else _layout(rt, key)
-        if trace_id != INVALID_TRACE_ID:
-            trace = {semconv.METRIC_PROPERTY_TRACE_ID: trace_id}
-            props = trace if props is None else {**trace, **props}
-        if props:
+        trace_id = CURRENT.get().trace_id if _trace_on else INVALID_TRACE_ID
+        if props is None:
+            # the common case: the trace id alone, unless a dimension or a metric already uses its name
+            if trace_id != INVALID_TRACE_ID:
+                props = {_TRACE_KEY: trace_id}
+                if _TRACE_KEY in dims:
+                    props = None
+                else:
+                    for metric in metrics:
+                        if metric[0] == _TRACE_KEY:
+                            props = None
+                if props is None:
+                    _diagnostics.incr("metrics.clipped.property_conflict")
+        else:
+            if trace_id != INVALID_TRACE_ID:
+                props = {_TRACE_KEY: trace_id, **props}
             kept = {k: v for k, v in props.items() if k not in dims and all(m[0] != k for m in metrics)}
             if len(kept) != len(props):
                 _diagnostics.incr("metrics.clipped.property_conflict")
             props = kept or None
         namespace = rt.config.namespace
+        timestamp_ms = rt.clock() // 1_000_000
     except Exception as exc:
         _diagnostics.incr("metrics.internal_error")
         _diagnostics.report_once("metrics.to_batch", "obskit: could not build a metric batch: %r", exc)
@@ -666,6 +680,9 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
     except Exception as exc:
         _pipeline.emitter_failed(emitter, "emit", exc)
     return True
+
+
+_TRACE_KEY = semconv.METRIC_PROPERTY_TRACE_ID
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -693,7 +710,8 @@ def _check_value(name: str, value: Any) -> float | int | None:
         return None
     if isinstance(value, int):
         if -MAX_VALUE <= value <= MAX_VALUE:
-            return value if -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT else float(value)
+            # int(): an int subclass (an IntEnum) becomes a plain int, which every serialiser writes as a number
+            return int(value) if -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT else float(value)
         _drop("out_of_range", name, "the value is outside CloudWatch's range -2^360..2^360")
         return None
     try:

@@ -191,15 +191,52 @@ def test_same_data_gives_the_same_metrics_as_aws_embedded_metrics(shape: str) ->
     _group([("A", "Count", 60, list(range(250)))]),
     _group([(f"M{i}", "Count", 60, [i]) for i in range(150)]),
     _group([("A", "Count", 60, [1])], props={"bad": object()}),
+    _group([("A", "Count", 60, [1e16])]),
+    _group([("A", "None", 1, [5e-324])], props={"trace_id": "1-abc", "n": [1, 2]}),
+    _group([("A", "None", 60, [-0.0])], dims={}, sets=[[]]),
+    _group([("A", "None", 60, [2**53])], dims={"Service": "q\"b\\t\t", "Operation": "GET /a"}),
+    _group([("A", "None", 60, [1.5] * 100)], props={"Service": "forged"}),
+    _group([("Service", "None", 60, [1.5])], dims={"Operation": "o"}, props={"Service": "x"}),
 ])
 def test_emit_single_writes_what_emit_writes(group: MetricGroup) -> None:
     """The one-group shortcut writes the same documents as ``emit`` of a one-group batch, splits included."""
     single: list[dict[str, Any]] = []
     batch: list[dict[str, Any]] = []
-    emf.create_memory(obskit.config.current_config(), single).emit_single("ns", *group)
+    emitter = emf.create_memory(obskit.config.current_config(), single)
+    emitter.emit_single("ns", *group)
+    emitter.emit_single("ns", *group)  # the second time from the cached document head
     emf.create_memory(obskit.config.current_config(), batch).emit(MetricBatch("ns", [group]))
-    assert single == batch
-    assert len(single) >= 1
+    assert single == batch * 2
+    assert len(single) >= 2
+    for doc in single:
+        assert_emf(doc)
+
+
+def test_emit_single_keeps_namespace_and_agent_members_apart() -> None:
+    """The cached head of a one-metric document belongs to one namespace and carries ``_aws`` extras."""
+    docs: list[dict[str, Any]] = []
+    emitter = emf.EMFEmitter(emf.sinks.MemorySink(docs), aws_extra={"LogGroupName": "svc-metrics"})
+    group = _group([("A", "Count", 60, [1])])
+    emitter.emit_single("one", *group)
+    emitter.emit_single("two", *group)
+    assert [d["_aws"]["CloudWatchMetrics"][0]["Namespace"] for d in docs] == ["one", "two"]
+    assert {d["_aws"]["LogGroupName"] for d in docs} == {"svc-metrics"}
+    assert [d["A"] for d in docs] == [1, 1]
+
+
+def test_an_int_subclass_is_written_as_a_number(capsys: pytest.CaptureFixture[str]) -> None:
+    """An IntEnum value reaches the document as a plain JSON number, on the one-metric fast path too."""
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    obskit.configure(service="svc", metrics="stdout", logs="none", traces="none")
+    metrics.record("Level", Level.HIGH)
+    metrics.flush()
+    line = capsys.readouterr().out.strip()
+    assert json.loads(line)["Level"] == 3
+    assert '"Level":3' in line
 
 
 def test_emit_single_to_a_closed_stdout_counts_the_failure(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -291,7 +291,7 @@ class EMFEmitter:
         max_bytes: the largest document the sink accepts.
     """
 
-    __slots__ = ("_aws_extra", "_definitions", "_dumps", "_max_bytes", "_stdout", "name", "sink")
+    __slots__ = ("_aws_extra", "_definitions", "_dumps", "_heads", "_max_bytes", "_stdout", "name", "sink")
 
     def __init__(
         self,
@@ -307,6 +307,8 @@ class EMFEmitter:
         self._max_bytes = max_bytes
         self._dumps = json_dumps()
         self._definitions = _Definitions()
+        self._heads: dict[tuple[Any, ...], tuple[dict[str, str], list[list[str]], str, str, str]] = {}
+        """Serialised constant parts of one-metric documents (see ``_head``)."""
         self._stdout = sink.__class__ is sinks.StdoutSink
         """The stdout sink's write is done inline in ``emit_single`` (one call less per document)."""
 
@@ -325,6 +327,94 @@ class EMFEmitter:
         invocation, a CLI run), the common case; anything that needs splitting goes through
         ``emit``'s general path.
         """
+        if len(metrics) == 1:
+            name, unit, resolution, values = metrics[0]
+            key = (id(sets), name, unit, resolution)
+            n = len(values)
+            if n == 1:
+                value = values[0]
+                cls = value.__class__
+                body = repr(value) if cls is float or cls is int else self._dumps(value)[:-1].decode()
+            elif n <= MAX_VALUES_PER_METRIC:
+                body = self._dumps(values)[:-1].decode()
+            else:
+                self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
+                return
+        else:
+            self._emit_dict(namespace, timestamp_ms, dims, sets, metrics, properties)
+            return
+        found = self._heads.get(key)
+        if found is None or found[0] is not dims or found[1] is not sets or found[2] != namespace:
+            found = self._head(key, namespace, dims, sets, metrics)
+        head = found[3]
+        name_part = found[4]
+        if properties:
+            if not properties.keys().isdisjoint(dims) or any(m[0] in properties for m in metrics):
+                # ``emit`` resolves a property that repeats a member's name (later wins); callers filter.
+                self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
+                return
+            try:
+                props = self._dumps(properties)[1:-2].decode()
+            except (TypeError, ValueError):  # a property the encoder cannot write: the general path drops it
+                self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
+                return
+            if props:
+                name_part = "," + props + name_part
+        text = f'{{"_aws":{{"Timestamp":{timestamp_ms}{head}{name_part}{body}}}\n'
+        if len(text) > self._max_bytes // 4 and len(text.encode()) > self._max_bytes:
+            self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
+        elif self._stdout:
+            out = sys.stdout
+            if out is None:
+                self.sink.write(text.encode())  # counts the drop
+                return
+            try:
+                out.write(text)
+            except (OSError, ValueError) as exc:  # closed or broken stdout
+                sinks.StdoutSink.failed(exc)
+        else:
+            self.sink.write(text.encode())
+
+    def _head(
+        self,
+        key: tuple[Any, ...],
+        namespace: str,
+        dims: dict[str, str],
+        sets: list[list[str]],
+        metrics: list[tuple[str, str, int, list[float | int]]],
+    ) -> tuple[dict[str, str], list[list[str]], str, str, str]:
+        """The constant text of a one-metric document: everything but its timestamp, properties and value.
+
+        Such a document is ``{"_aws":{"Timestamp":T,"CloudWatchMetrics":[...]},<dimensions>,
+        <properties>,"Name":value}``; all of it but T, the properties and the value is the same
+        from flush to flush of the same metric, so it is serialised once and kept (keyed by the
+        identity of the cached dimension sets, which it holds on to with the dimensions and the
+        namespace it was built for, and checks). Writing the rest by hand is half the work of
+        building and encoding the whole document (bench_metrics, flush(1)).
+        """
+        dumps = self._dumps
+        name, unit, resolution, _ = metrics[0]
+        aws = {"CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": sets,
+                                      "Metrics": [self._definitions.get(name, unit, resolution)]}]}
+        if self._aws_extra:
+            aws.update(self._aws_extra)
+        members = dumps(dims)[1:-2].decode()
+        head = "," + dumps(aws)[1:-2].decode() + "}" + ("," + members if members else "")
+        if len(self._heads) >= 1024:
+            self._heads.clear()
+        found = self._heads[key] = (dims, sets, namespace, head, "," + dumps(name)[:-1].decode() + ":")
+        return found
+
+    def _emit_dict(
+        self,
+        namespace: str,
+        timestamp_ms: int,
+        dims: dict[str, str],
+        sets: list[list[str]],
+        metrics: list[tuple[str, str, int, list[float | int]]],
+        properties: dict[str, Any] | None,
+    ) -> None:
+        """``emit_single`` for several metrics: the document built as a dict and encoded whole."""
         if len(metrics) > MAX_METRICS_PER_DIRECTIVE:
             self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
             return
