@@ -72,7 +72,6 @@ _MAX_OPEN = 10_000
 _INVALID_NAME_CHARS = str.maketrans("", "", "?;*()!$~^<>")
 _AWS_RPC_SYSTEM = "aws-api"
 _MAX_BODY = MAX_DATAGRAM - len(HEADER)
-_NOT_OPEN = object()
 _REMOTE_KINDS = frozenset({SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER})
 _SDK_NAME = "obskit"
 
@@ -183,14 +182,18 @@ def _subsegment_name(name: str) -> str:
     return got
 
 
-class _OpenSegment:
-    """Finished subsegment documents of a segment that is still open, keyed by parent id."""
+_segment_metadata_cache: dict[tuple[str, str], dict[str, Any]] = {}
 
-    __slots__ = ("children", "count")
 
-    def __init__(self) -> None:
-        self.children: dict[str, list[dict[str, Any]]] = {}
-        self.count = 0
+def _segment_metadata(name: str, kind: str) -> dict[str, Any]:
+    """A segment's ``metadata`` when it has only obskit's block: shared, read-only, one per route."""
+    key = (name, kind)
+    got = _segment_metadata_cache.get(key)
+    if got is None:
+        got = {_SDK_NAME: {"span_name": name, "span_kind": kind}}
+        if len(_segment_metadata_cache) < 4096:
+            _segment_metadata_cache[key] = got
+    return got
 
 
 class XRayEmitter:
@@ -228,9 +231,13 @@ class XRayEmitter:
         }
         self._cwd = os.getcwd()
         self._lock = threading.Lock()
-        self._open: dict[str, _OpenSegment | None] = {}
-        """Open segments by id: ``None`` until a child starts, then the children's documents."""
+        self._open: dict[str, int] = {}
+        """Open segments by id -> how many subsegments are embedded in them so far."""
+        self._children: dict[str, list[dict[str, Any]]] = {}
+        """Finished subsegments' documents waiting for their parent (segment or subsegment) to end."""
         self._owner: dict[str, str] = {}
+        """Open subsegments' ids -> the id of the open segment they belong to."""
+        self._last_tid = ("", "")
         self._sock: socket.socket | None = None
         self._connect()
 
@@ -308,74 +315,81 @@ class XRayEmitter:
         return rec.remote_parent or rec.kind == SPAN_KIND_SERVER  # type: ignore[no-any-return]
 
     def on_start(self, rec: Any) -> None:
+        """Note which open segment a span belongs to; no lock (single dict stores are atomic).
+
+        A segment is marked open with no subsegments embedded yet; a subsegment notes its
+        segment, found through its parent, so that its own children, which end before it
+        does, find the segment too.
+        """
         if self._lambda:
             return
         parent = rec.parent_span_id
         open_ = self._open
         if parent is None or rec.remote_parent or rec.kind == SPAN_KIND_SERVER:
-            # A segment: marked open; its children's list is made when the first one starts.
-            # A plain dict store (atomic) needs no lock: only the segment itself uses its id.
             if len(open_) < _MAX_OPEN:
-                open_[rec.span_id] = None
+                open_[rec.span_id] = 0
             return
-        lock = self._lock
-        lock.acquire()  # not ``with``: acquire/release in try/finally costs half as much
-        try:
-            seg = open_.get(parent, _NOT_OPEN)
-            if seg is not _NOT_OPEN:
-                owner: str | None = parent
-                if seg is None:
-                    open_[parent] = _OpenSegment()
-            else:
-                owner = self._owner.get(parent)
-            if owner is not None and len(self._owner) < _MAX_OPEN:
-                self._owner[rec.span_id] = owner
-        finally:
-            lock.release()
+        owners = self._owner
+        owner = parent if parent in open_ else owners.get(parent)
+        if owner is not None and len(owners) < _MAX_OPEN:
+            owners[rec.span_id] = owner
+
+    def _xray_trace_id(self, tid: str) -> str:
+        """``1-xxxxxxxx-yyyy...`` for a 32-digit trace id; the last one is kept (spans of a trace end together)."""
+        last = self._last_tid
+        if tid is last[0] or tid == last[0]:
+            return last[1]
+        xray_tid = f"1-{tid[:8]}-{tid[8:]}"
+        self._last_tid = (tid, xray_tid)
+        return xray_tid
 
     def on_end(self, rec: Any) -> None:
+        """Embed a finished subsegment in its parent's pending list, or send the document.
+
+        Under the lock, a span takes the documents its children left for it (``_children``)
+        and, if its segment is still open and under the streaming threshold, leaves its own
+        for its parent; otherwise it is sent now. A segment's end closes it under the same
+        lock, so a child ending at that moment is either embedded or sent on its own, never
+        lost. A subsegment that outlives its segment still takes its own children along.
+        """
         tid = rec.trace_id
-        xray_tid = f"1-{tid[:8]}-{tid[8:]}"
+        last = self._last_tid
+        xray_tid = last[1] if tid is last[0] or tid == last[0] else self._xray_trace_id(tid)
         sid = rec.span_id
         parent = rec.parent_span_id
         lam = self._lambda
         if parent is None or (not lam and (rec.remote_parent or rec.kind == SPAN_KIND_SERVER)):
             doc = self._document(rec, xray_tid, parent, True)
-            seg = None
             if not lam:
-                lock = self._lock  # held so that a child ending now lands in seg or goes standalone
-                lock.acquire()
+                lock = self._lock
+                lock.acquire()  # not ``with``: acquire/release in try/finally costs half as much
                 try:
-                    seg = self._open.pop(sid, None)
+                    self._open.pop(sid, None)
+                    mine = self._children.pop(sid, None) if self._children else None
                 finally:
                     lock.release()
-            if seg is None:  # no child started while it was open: nothing to embed
-                self._send_doc(doc)
-                return
-            mine = seg.children.pop(sid, None)
-            if mine:
-                doc["subsegments"] = mine
+                if mine:
+                    doc["subsegments"] = mine
             self._send_doc(doc)
-            for parent_id, docs in seg.children.items():  # children of spans still running
-                for child in docs:
-                    self._send_standalone(child, xray_tid, parent_id)
             return
         doc = self._document(rec, xray_tid, parent, False)
         if not lam:
             lock = self._lock
-            lock.acquire()  # not ``with``: see on_start
+            lock.acquire()
             try:
-                owner = self._owner.pop(sid, None)
-                seg = self._open.get(owner) if owner is not None else None
-                if seg is not None:
-                    mine = seg.children.pop(sid, None)
+                children = self._children
+                if children:
+                    mine = children.pop(sid, None)
                     if mine:
                         doc["subsegments"] = mine
-                    if seg.count < self._threshold:
-                        seg.count += 1
-                        siblings = seg.children.get(parent)
+                owner = self._owner.pop(sid, None)
+                if owner is not None:
+                    embedded = self._open.get(owner)
+                    if embedded is not None and embedded < self._threshold and len(children) < _MAX_OPEN:
+                        self._open[owner] = embedded + 1
+                        siblings = children.get(parent)
                         if siblings is None:
-                            seg.children[parent] = [doc]
+                            children[parent] = [doc]
                         else:
                             siblings.append(doc)
                         return
@@ -485,11 +499,10 @@ class XRayEmitter:
         if annotations is not None:
             doc["annotations"] = annotations
         if segment:
-            obskit_meta = {"span_name": rec.name, "span_kind": rec.kind}
             if metadata is not None:
-                doc["metadata"] = {"default": metadata, _SDK_NAME: obskit_meta}
+                doc["metadata"] = {"default": metadata, _SDK_NAME: {"span_name": rec.name, "span_kind": rec.kind}}
             else:
-                doc["metadata"] = {_SDK_NAME: obskit_meta}
+                doc["metadata"] = _segment_metadata(rec.name, rec.kind)
         elif metadata is not None:
             doc["metadata"] = {"default": metadata}
         return doc

@@ -34,6 +34,23 @@ class Daemon:
             docs.append(json.loads(body))
         return docs
 
+    def nothing_more_than(self, ids: list[str]) -> bool:
+        """Receive one more document into ``ids`` (its id and its embedded ones); ``True`` when none came."""
+        self.sock.settimeout(0.3)
+        try:
+            data = self.sock.recv(70_000)
+        except TimeoutError:
+            return True
+        finally:
+            self.sock.settimeout(2.0)
+        doc = json.loads(data.partition(b"\n")[2])
+        stack = [doc]
+        while stack:
+            entry = stack.pop()
+            ids.append(entry["id"])
+            stack.extend(entry.get("subsegments", ()))
+        return False
+
     def nothing_more(self) -> bool:
         self.sock.settimeout(0.2)
         try:

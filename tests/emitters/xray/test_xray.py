@@ -246,6 +246,57 @@ def test_child_started_after_its_segment_ended_is_sent_on_its_own(daemon: Daemon
     assert _emitter(daemon)._open == {}
 
 
+def test_child_that_outlives_its_segment_takes_its_own_children_along(daemon: Daemon) -> None:
+    """A subsegment still running when its segment ends is sent alone later, with its children embedded."""
+    configure(daemon)
+    root = start_span("GET /", kind="server")
+    child = start_span("background", parent=root.context)
+    grandchild = start_span("step", parent=child.context)
+    grandchild.end()
+    root.end()
+    (seg,) = daemon.receive()
+    assert (seg["id"], "subsegments" in seg) == (root.span_id, False)
+    child.end()
+    (sub,) = daemon.receive()
+    assert (sub["id"], sub["type"], sub["parent_id"]) == (child.span_id, "subsegment", root.span_id)
+    assert [s["id"] for s in sub["subsegments"]] == [grandchild.span_id]
+    emitter = _emitter(daemon)
+    assert (emitter._open, emitter._owner, emitter._children) == ({}, {}, {})
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_children_ending_on_other_threads_while_the_segment_ends_arrive_once(daemon: Daemon, round_: int) -> None:
+    """Children (and grandchildren) ending on 8 threads as their segment ends: each arrives exactly once."""
+    import threading
+
+    configure(daemon)
+    root = start_span("GET /", kind="server")
+    children = [start_span(f"c{i}", parent=root.context) for i in range(16)]
+    grandchildren = [start_span(f"g{i}", parent=c.context) for i, c in enumerate(children)]
+    go = threading.Barrier(9)
+
+    def finish(k: int) -> None:
+        go.wait()
+        for i in range(k, 16, 8):
+            grandchildren[i].end()
+            children[i].end()
+
+    threads = [threading.Thread(target=finish, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    go.wait()
+    root.end()
+    for t in threads:
+        t.join()
+    seen: list[str] = []
+    while not daemon.nothing_more_than(seen):
+        pass
+    expected = {root.span_id, *(c.span_id for c in children), *(g.span_id for g in grandchildren)}
+    assert sorted(seen) == sorted(expected)
+    emitter = _emitter(daemon)
+    assert (emitter._open, emitter._owner, emitter._children) == ({}, {}, {})
+
+
 def test_strict_serialiser_failure_falls_back_to_the_tolerant_one(daemon: Daemon) -> None:
     """When the fast serialiser rejects a document, the tolerant one still sends it."""
     from obskit.emitters.xray import XRayEmitter, _json_dumps, parse_daemon_address
