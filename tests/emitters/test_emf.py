@@ -207,6 +207,9 @@ def test_emit_single_writes_what_emit_writes(group: MetricGroup) -> None:
     emitter.emit_single("ns", *group)  # the second time from the cached document head
     emf.create_memory(obskit.config.current_config(), batch).emit(MetricBatch("ns", [group]))
     assert single == batch * 2
+    # the pure serialiser builds every document as a dict: the reference for the cached-head text
+    reference = [json.loads(doc) for doc in emf.serialize(MetricBatch("ns", [group]))]
+    assert batch == reference
     assert len(single) >= 2
     for doc in single:
         assert_emf(doc)

@@ -327,43 +327,61 @@ class EMFEmitter:
         invocation, a CLI run), the common case; anything that needs splitting goes through
         ``emit``'s general path.
         """
-        if len(metrics) == 1:
-            name, unit, resolution, values = metrics[0]
-            key = (id(sets), name, unit, resolution)
-            n = len(values)
-            if n == 1:
-                value = values[0]
-                cls = value.__class__
-                body = repr(value) if cls is float or cls is int else self._dumps(value)[:-1].decode()
-            elif n <= MAX_VALUES_PER_METRIC:
-                body = self._dumps(values)[:-1].decode()
-            else:
-                self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
-                return
-        else:
+        if len(metrics) != 1:
             self._emit_dict(namespace, timestamp_ms, dims, sets, metrics, properties)
             return
+        text = self._one_metric_text(namespace, timestamp_ms, dims, sets, metrics, properties)
+        if text is None:
+            self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
+        else:
+            self._write_text(text)
+
+    def _one_metric_text(
+        self,
+        namespace: str,
+        timestamp_ms: int,
+        dims: dict[str, str],
+        sets: list[list[str]],
+        metrics: list[tuple[str, str, int, list[float | int]]],
+        properties: dict[str, Any] | None,
+    ) -> str | None:
+        """The document of a one-metric group, from the cached head; ``None`` when ``emit``'s general path must decide.
+
+        That is: more than 100 values (split), a property that repeats a member's name or that
+        the encoder cannot write, or a document larger than the sink takes.
+        """
+        name, unit, resolution, values = metrics[0]
+        n = len(values)
+        if n == 1:
+            value = values[0]
+            cls = value.__class__
+            body = repr(value) if cls is float or cls is int else self._dumps(value)[:-1].decode()
+        elif n <= MAX_VALUES_PER_METRIC:
+            body = self._dumps(values)[:-1].decode()
+        else:
+            return None
+        key = (id(sets), name, unit, resolution)
         found = self._heads.get(key)
         if found is None or found[0] is not dims or found[1] is not sets or found[2] != namespace:
             found = self._head(key, namespace, dims, sets, metrics)
         head = found[3]
         name_part = found[4]
         if properties:
-            if not properties.keys().isdisjoint(dims) or any(m[0] in properties for m in metrics):
-                # ``emit`` resolves a property that repeats a member's name (later wins); callers filter.
-                self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
-                return
+            if name in properties or not properties.keys().isdisjoint(dims):
+                return None  # ``emit`` resolves a property that repeats a member's name (callers filter)
             try:
                 props = self._dumps(properties)[1:-2].decode()
             except (TypeError, ValueError):  # a property the encoder cannot write: the general path drops it
-                self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
-                return
+                return None
             if props:
                 name_part = "," + props + name_part
         text = f'{{"_aws":{{"Timestamp":{timestamp_ms}{head}{name_part}{body}}}\n'
         if len(text) > self._max_bytes // 4 and len(text.encode()) > self._max_bytes:
-            self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
-        elif self._stdout:
+            return None
+        return text
+
+    def _write_text(self, text: str) -> None:
+        if self._stdout:  # StdoutSink.write inline: stdout takes text, and one call less
             out = sys.stdout
             if out is None:
                 self.sink.write(text.encode())  # counts the drop
@@ -445,14 +463,7 @@ class EMFEmitter:
         if len(payload) > self._max_bytes:
             self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
         elif self._stdout:
-            out = sys.stdout
-            if out is None:
-                self.sink.write(payload)  # counts the drop
-                return
-            try:
-                out.write(payload.decode("utf-8"))
-            except (OSError, ValueError) as exc:  # closed or broken stdout
-                sinks.StdoutSink.failed(exc)
+            self._write_text(payload.decode("utf-8"))
         else:
             self.sink.write(payload)
 
@@ -461,6 +472,11 @@ class EMFEmitter:
         write = self.sink.write
         namespace = batch.namespace
         for group in batch.groups:
+            if len(group.metrics) == 1:
+                text = self._one_metric_text(namespace, *group)
+                if text is not None:
+                    self._write_text(text)
+                    continue
             payload = _single(namespace, group, self._dumps, self._definitions, self._aws_extra,
                               MAX_METRICS_PER_DIRECTIVE, MAX_VALUES_PER_METRIC, self._max_bytes)
             if payload is not None:

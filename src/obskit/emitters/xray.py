@@ -304,7 +304,7 @@ class XRayEmitter:
         doc["type"] = "subsegment"
         doc["trace_id"] = trace_id
         doc["parent_id"] = parent_id
-        self.send_document(doc)
+        self._send_doc(doc)
 
     # --- SpanEmitter -------------------------------------------------------------------------
     def _is_segment(self, rec: Any) -> bool:
