@@ -617,6 +617,7 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
         return False
     meta = _meta
     metrics: list[tuple[str, str, int, list[float | int]]] = []
+    names: list[str] = []
     lock = buf.lock
     lock.acquire()  # not ``with``: acquire/release in try/finally costs half as much here
     try:
@@ -629,10 +630,12 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
             if k == 1:  # one value (flushed per invocation): pop() is atomic, and cheaper than slicing
                 unit, resolution = meta.get(name, _NO_META)
                 metrics.append((name, unit, resolution, [values.pop()]))
+                names.append(name)
             elif k:
                 unit, resolution = meta.get(name, _NO_META)
                 metrics.append((name, unit, resolution, values[:k]))
                 del values[:k]
+                names.append(name)
         if not metrics:
             return False
         buf.n = 0
@@ -676,13 +679,17 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
         _diagnostics.report_once("metrics.to_batch", "obskit: could not build a metric batch: %r", exc)
         return True
     try:
-        single(namespace, timestamp_ms, dims, sets, metrics, props)
+        # a name keeps its unit and resolution until reset() (which moves _epoch on): the epoch
+        # and the names are the document's shape
+        single(namespace, timestamp_ms, dims, sets, metrics, props, (_epoch, *names) if len(names) > 1 else None)
     except Exception as exc:
         _pipeline.emitter_failed(emitter, "emit", exc)
     return True
 
 
 _TRACE_KEY = semconv.METRIC_PROPERTY_TRACE_ID
+_epoch = 0
+"""Moves on when ``_meta`` is cleared: a metric name means one unit and resolution per epoch."""
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -927,6 +934,21 @@ def record(
             if checked is None:
                 return
             value = checked
+        if dimensions is None and properties is None and _scope_get() is None:
+            # The commonest call (a value outside any request, default dimensions, a metric
+            # already in the buffer): one append. A process buffer exists only for a runtime
+            # with a metric emitter, so the buffer's runtime being the bound one says it all.
+            buf = _Process.buffer
+            if buf is not None and buf.runtime is _rt:
+                group = buf.groups.get(_DEFAULT_KEY)
+                if group is not None:
+                    values = group.metrics.get(name)
+                    if values is not None:
+                        values.append(value)  # atomic: no lock (see _Group)
+                        n = buf.n = buf.n + 1
+                        if n >= buf.limit:
+                            _full(buf)
+                        return
         rt = _rt
         if rt is None:
             rt = _runtime()
@@ -1357,7 +1379,8 @@ def _on_configure(runtime: _pipeline.Runtime, explicit: bool) -> None:
 
 
 def _on_reset() -> None:
-    global _rt
+    global _rt, _epoch
+    _epoch += 1
     if _Process.stop is not None:
         _Process.stop.set()
     thread = _Process.flusher

@@ -249,3 +249,28 @@ def test_emit_single_to_a_closed_stdout_counts_the_failure(monkeypatch: pytest.M
     monkeypatch.setattr(sys, "stdout", closed)
     emf.create_stdout(obskit.config.current_config()).emit_single("ns", *_group([("A", "Count", 60, [1])]))
     assert obskit.diagnostics().get("metrics.dropped.stdout_failure") == 1
+
+
+def test_documents_of_several_metrics_reuse_their_directive_and_stay_exact(capsys: pytest.CaptureFixture[str]) -> None:
+    """Flushing the same metrics again writes the same directive; new units after reset() are honoured."""
+    obskit.configure(service="svc", metrics="stdout", logs="none", traces="none")
+    for latency in (12.5, 7.0):
+        metrics.record("Latency", latency, "Milliseconds")
+        metrics.count("Hits")
+        metrics.flush()
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    for doc in (first, second):
+        assert_emf(doc)
+        (directive,) = doc["_aws"]["CloudWatchMetrics"]
+        assert directive["Metrics"] == [{"Name": "Latency", "Unit": "Milliseconds"}, {"Name": "Hits", "Unit": "Count"}]
+        assert doc["Hits"] == 1
+    assert (first["Latency"], second["Latency"]) == (12.5, 7.0)
+    obskit.testing.reset()
+    obskit.configure(service="svc", metrics="stdout", logs="none", traces="none")
+    metrics.record("Latency", 1.0, "Seconds")
+    metrics.record("Hits", 2, "None", resolution=1)
+    metrics.flush()
+    (doc,) = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
+        {"Name": "Latency", "Unit": "Seconds"}, {"Name": "Hits", "Unit": "None", "StorageResolution": 1},
+    ]

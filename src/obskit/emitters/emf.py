@@ -16,9 +16,10 @@ dropped, after its properties were dropped, and counted.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from obskit import _diagnostics
@@ -68,11 +69,19 @@ def json_dumps() -> Dumps:
             return (encoder.encode(obj) + "\n").encode("utf-8")
 
         return dumps
-    import functools
 
     # Properties are plain JSON types by the time they get here; anything else makes the
     # encoder raise, and the serialiser then drops the properties (counted), never the values.
     return functools.partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _orjson_fragment() -> Any:
+    """``orjson.Fragment`` (pre-serialised JSON spliced in as is), or ``None`` without it."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return getattr(orjson, "Fragment", None)
 
 
 class _Definitions:
@@ -291,7 +300,10 @@ class EMFEmitter:
         max_bytes: the largest document the sink accepts.
     """
 
-    __slots__ = ("_aws_extra", "_definitions", "_dumps", "_heads", "_max_bytes", "_stdout", "name", "sink")
+    __slots__ = (
+        "_aws_extra", "_definitions", "_directives", "_dumps", "_fragment", "_heads", "_max_bytes", "_stdout",
+        "name", "sink",
+    )
 
     def __init__(
         self,
@@ -309,6 +321,9 @@ class EMFEmitter:
         self._definitions = _Definitions()
         self._heads: dict[tuple[Any, ...], tuple[dict[str, str], list[list[str]], str, str, str]] = {}
         """Serialised constant parts of one-metric documents (see ``_head``)."""
+        self._directives: dict[tuple[Any, ...], tuple[list[list[str]], str, Any]] = {}
+        """Serialised ``CloudWatchMetrics`` directives of several-metric documents, by shape (see ``_emit_dict``)."""
+        self._fragment = _orjson_fragment() if self._dumps.__class__ is functools.partial else None
         self._stdout = sink.__class__ is sinks.StdoutSink
         """The stdout sink's write is done inline in ``emit_single`` (one call less per document)."""
 
@@ -320,15 +335,18 @@ class EMFEmitter:
         sets: list[list[str]],
         metrics: list[tuple[str, str, int, list[float | int]]],
         properties: dict[str, Any] | None,
+        shape: Hashable | None = None,
     ) -> None:
         """Write one group: what ``emit`` does for a one-group batch, without building the batch.
 
         ``obskit.metrics`` calls it when its buffer holds a single dimension set (a Lambda
         invocation, a CLI run), the common case; anything that needs splitting goes through
-        ``emit``'s general path.
+        ``emit``'s general path. ``shape``: a key that stands for the metrics' names, units and
+        resolutions in order (``obskit.metrics`` passes an epoch and the names); it lets a
+        document of several metrics reuse its serialised directive.
         """
         if len(metrics) != 1:
-            self._emit_dict(namespace, timestamp_ms, dims, sets, metrics, properties)
+            self._emit_dict(namespace, timestamp_ms, dims, sets, metrics, properties, shape)
             return
         text = self._one_metric_text(namespace, timestamp_ms, dims, sets, metrics, properties)
         if text is None:
@@ -431,19 +449,49 @@ class EMFEmitter:
         sets: list[list[str]],
         metrics: list[tuple[str, str, int, list[float | int]]],
         properties: dict[str, Any] | None,
+        shape: Hashable | None = None,
     ) -> None:
-        """``emit_single`` for several metrics: the document built as a dict and encoded whole."""
+        """``emit_single`` for several metrics: the document built as a dict and encoded whole.
+
+        With a ``shape`` and orjson, the ``CloudWatchMetrics`` directive (namespace, dimension
+        sets, one definition per metric) is serialised once per shape and spliced in as an
+        ``orjson.Fragment``; only the timestamp, members and values are encoded per document.
+        """
         if len(metrics) > MAX_METRICS_PER_DIRECTIVE:
             self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
             return
-        defs: list[dict[str, Any]] = []
-        aws: dict[str, Any] = {
+        fragment = self._fragment
+        if shape is not None and fragment is not None:
+            key = (id(sets), shape)
+            found = self._directives.get(key)
+            if found is None or found[0] is not sets or found[1] != namespace:
+                defs = [self._definitions.get(name, unit, resolution) for name, unit, resolution, _ in metrics]
+                directive = fragment(self._dumps([{"Namespace": namespace, "Dimensions": sets, "Metrics": defs}])[:-1])
+                if len(self._directives) >= 1024:
+                    self._directives.clear()
+                found = self._directives[key] = (sets, namespace, directive)
+            aws: dict[str, Any] = {"Timestamp": timestamp_ms, "CloudWatchMetrics": found[2]}
+            if self._aws_extra:
+                aws.update(self._aws_extra)
+            doc: dict[str, Any] = {"_aws": aws, **dims}
+            if properties:
+                doc.update(properties)
+            for name, _, _, values in metrics:
+                n = len(values)
+                if n > MAX_VALUES_PER_METRIC:
+                    self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
+                    return
+                doc[name] = values[0] if n == 1 else values
+            self._write_doc(doc, namespace, timestamp_ms, dims, sets, metrics, properties)
+            return
+        defs = []
+        aws = {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": sets, "Metrics": defs}],
         }
         if self._aws_extra:
             aws.update(self._aws_extra)
-        doc: dict[str, Any] = {"_aws": aws, **dims}
+        doc = {"_aws": aws, **dims}
         if properties:
             doc.update(properties)
         cache = self._definitions.cache
@@ -455,6 +503,19 @@ class EMFEmitter:
             definition = cache.get((name, unit, resolution))
             defs.append(definition if definition is not None else self._definitions.get(name, unit, resolution))
             doc[name] = values[0] if n == 1 else values
+        self._write_doc(doc, namespace, timestamp_ms, dims, sets, metrics, properties)
+
+    def _write_doc(
+        self,
+        doc: dict[str, Any],
+        namespace: str,
+        timestamp_ms: int,
+        dims: dict[str, str],
+        sets: list[list[str]],
+        metrics: list[tuple[str, str, int, list[float | int]]],
+        properties: dict[str, Any] | None,
+    ) -> None:
+        """Encode and write ``doc``; what it cannot hold (an odd property, too many bytes) goes to ``emit``."""
         try:
             payload = self._dumps(doc)
         except (TypeError, ValueError):  # a property the encoder cannot write: the general path drops it
