@@ -175,8 +175,9 @@ def _runtime() -> _pipeline.Runtime:
 
 
 def _bind(rt: _pipeline.Runtime) -> None:
-    global _rt
+    global _rt, _single
     _rt = rt
+    _single = (None, None)  # let a replaced emitter go
     _dims_cache.clear()
     _request_keys.clear()
     _no_collision.clear()
@@ -611,13 +612,18 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
     drained) when the buffer changed meanwhile, the group has nothing to write (its idle count
     and pruning are the general path's), or the emitter has no single-group method.
     """
+    global _single
     emitter = rt.metric_emitter
-    single = getattr(emitter, "emit_single", None)
+    cached = _single
+    if cached[0] is emitter:
+        single = cached[1]
+    else:
+        single = getattr(emitter, "emit_single", None)
+        _single = (emitter, single)
     if single is None:
         return False
     meta = _meta
     metrics: list[tuple[str, str, int, list[float | int]]] = []
-    names: list[str] = []
     lock = buf.lock
     lock.acquire()  # not ``with``: acquire/release in try/finally costs half as much here
     try:
@@ -630,12 +636,10 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
             if k == 1:  # one value (flushed per invocation): pop() is atomic, and cheaper than slicing
                 unit, resolution = meta.get(name, _NO_META)
                 metrics.append((name, unit, resolution, [values.pop()]))
-                names.append(name)
             elif k:
                 unit, resolution = meta.get(name, _NO_META)
                 metrics.append((name, unit, resolution, values[:k]))
                 del values[:k]
-                names.append(name)
         if not metrics:
             return False
         buf.n = 0
@@ -681,13 +685,18 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
     try:
         # a name keeps its unit and resolution until reset() (which moves _epoch on): the epoch
         # and the names are the document's shape
-        single(namespace, timestamp_ms, dims, sets, metrics, props, (_epoch, *names) if len(names) > 1 else None)
+        if len(metrics) == 1:
+            single(namespace, timestamp_ms, dims, sets, metrics, props)
+        else:
+            single(namespace, timestamp_ms, dims, sets, metrics, props, (_epoch, *[m[0] for m in metrics]))
     except Exception as exc:
         _pipeline.emitter_failed(emitter, "emit", exc)
     return True
 
 
 _TRACE_KEY = semconv.METRIC_PROPERTY_TRACE_ID
+_single: tuple[Any, Any] = (None, None)
+"""The last metric emitter ``_write_single`` used, and its ``emit_single`` (or ``None``)."""
 _epoch = 0
 """Moves on when ``_meta`` is cleared: a metric name means one unit and resolution per epoch."""
 
@@ -1379,8 +1388,9 @@ def _on_configure(runtime: _pipeline.Runtime, explicit: bool) -> None:
 
 
 def _on_reset() -> None:
-    global _rt, _epoch
+    global _rt, _epoch, _single
     _epoch += 1
+    _single = (None, None)
     if _Process.stop is not None:
         _Process.stop.set()
     thread = _Process.flusher
