@@ -656,7 +656,7 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
         key = group.key
         found = _layouts.get(key)
         dims, sets = found if found is not None else _layout(rt, key)
-        trace_id = CURRENT.get().trace_id if _trace_on else INVALID_TRACE_ID
+        trace_id = CURRENT.get()[0] if _trace_on else INVALID_TRACE_ID  # [0]: trace_id, without the property
         if props is None:
             # the common case: the trace id alone, unless a dimension or a metric already uses its name
             if trace_id != INVALID_TRACE_ID:

@@ -75,6 +75,12 @@ def json_dumps() -> Dumps:
     return functools.partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
 
 
+def _orjson_plain() -> Any:
+    import orjson
+
+    return orjson.dumps
+
+
 def _orjson_fragment() -> Any:
     """``orjson.Fragment`` (pre-serialised JSON spliced in as is), or ``None`` without it."""
     try:
@@ -301,8 +307,8 @@ class EMFEmitter:
     """
 
     __slots__ = (
-        "_aws_extra", "_definitions", "_directives", "_dumps", "_fragment", "_heads", "_max_bytes", "_stdout",
-        "name", "sink",
+        "_aws_extra", "_definitions", "_directives", "_dumps", "_fragment", "_heads", "_max_bytes", "_number",
+        "_stdout", "name", "sink",
     )
 
     def __init__(
@@ -324,6 +330,8 @@ class EMFEmitter:
         self._directives: dict[tuple[Any, ...], tuple[list[list[str]], str, Any]] = {}
         """Serialised ``CloudWatchMetrics`` directives of several-metric documents, by shape (see ``_emit_dict``)."""
         self._fragment = _orjson_fragment() if self._dumps.__class__ is functools.partial else None
+        self._number = _orjson_plain() if self._fragment is not None else None
+        """``orjson.dumps`` without options: a number as JSON in half the time of ``repr``."""
         self._stdout = sink.__class__ is sinks.StdoutSink
         """The stdout sink's write is done inline in ``emit_single`` (one call less per document)."""
 
@@ -373,7 +381,11 @@ class EMFEmitter:
         if n == 1:
             value = values[0]
             cls = value.__class__
-            body = repr(value) if cls is float or cls is int else self._dumps(value)[:-1].decode()
+            if cls is float or cls is int:
+                number = self._number
+                body = repr(value) if number is None else number(value).decode()  # orjson's is the faster
+            else:
+                body = self._dumps(value)[:-1].decode()
         elif n <= MAX_VALUES_PER_METRIC:
             body = self._dumps(values)[:-1].decode()
         else:
