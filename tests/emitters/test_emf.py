@@ -274,3 +274,29 @@ def test_documents_of_several_metrics_reuse_their_directive_and_stay_exact(capsy
     assert doc["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
         {"Name": "Latency", "Unit": "Seconds"}, {"Name": "Hits", "Unit": "None", "StorageResolution": 1},
     ]
+
+
+@pytest.mark.parametrize("group", [
+    _group([("A", "Milliseconds", 60, [12.5])]),
+    _group([("A", "Count", 60, [1, 2, 3])], props={"trace_id": "1-x"}),
+    _group([("A", "Count", 60, [1]), ("B", "Seconds", 1, [0.25, 0.5])], props={"note": "é"}),
+])
+def test_emitter_shortcuts_without_orjson_write_the_same_documents(
+    monkeypatch: pytest.MonkeyPatch, group: MetricGroup
+) -> None:
+    """Cached heads and directives work with the standard json module too, document for document."""
+    fast: list[dict[str, Any]] = []
+    emitter = emf.EMFEmitter(emf.sinks.MemorySink(fast))
+    assert emitter._number is not None
+    assert emitter._fragment is not None
+    for _ in range(2):
+        emitter.emit_single("ns", *group, shape=("shape",))
+    monkeypatch.setitem(sys.modules, "orjson", None)
+    slow: list[dict[str, Any]] = []
+    fallback = emf.EMFEmitter(emf.sinks.MemorySink(slow))
+    assert fallback._number is None
+    assert fallback._fragment is None
+    for _ in range(2):
+        fallback.emit_single("ns", *group, shape=("shape",))
+    assert slow == fast
+    assert len(fast) == 2
