@@ -8,7 +8,9 @@ instrumented (see ``benchmarks/_webapps.py`` for the variants). The reference is
 Under a server: the FastAPI app under uvicorn (one process per variant, h11, asyncio),
 driven over loopback by a small asyncio load generator (keep-alive connections, one request
 in flight per connection), rounds round-robin over the variants. Reported as requests per
-second and as a share of the bare server's.
+second and as a share of the bare server's. With two CPUs or more, the servers run on one CPU
+and the load generator on another (``sched_setaffinity``): left to the scheduler, the two
+share a CPU now and then, and the bare server's rate moved by a third from run to run.
 """
 
 from __future__ import annotations
@@ -110,13 +112,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(variant: str) -> tuple[subprocess.Popen[bytes], int]:
+def _cpus() -> tuple[int, int] | None:
+    """A CPU for the servers and another for the load generator, or ``None`` (one CPU, or not Linux)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return (cpus[0], cpus[1]) if len(cpus) >= 2 else None
+
+
+def _start(variant: str, cpu: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks._webapps", variant, str(port)], cwd=root,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    if cpu is not None:
+        os.sched_setaffinity(proc.pid, {cpu})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -152,8 +164,12 @@ def _load(port: int, requests: int, connections: int) -> float:
 
 def under_server(quick: bool) -> list[dict[str, Any]]:
     variants = ("bare", "obskit", "otel")
-    servers = {v: _start(v) for v in variants}
+    cpus = _cpus()
+    servers = {v: _start(v, None if cpus is None else cpus[0]) for v in variants}
     requests, rounds = (600, 2) if quick else (3000, 5)
+    saved = os.sched_getaffinity(0) if cpus is not None else None
+    if cpus is not None:
+        os.sched_setaffinity(0, {cpus[1]})
     try:
         for port in (p for _, p in servers.values()):
             _load(port, 200, 4)  # warm up
@@ -162,6 +178,8 @@ def under_server(quick: bool) -> list[dict[str, Any]]:
             for v in variants:
                 results[v].append(_load(servers[v][1], requests, 4))
     finally:
+        if saved is not None:
+            os.sched_setaffinity(0, saved)
         for proc, _ in servers.values():
             proc.terminate()
             proc.wait(10)
