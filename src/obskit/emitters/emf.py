@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -167,16 +166,22 @@ def _single(
     max_metrics: int,
     max_values: int,
     max_bytes: int,
+    directive: Any = None,
 ) -> bytes | None:
-    """The usual case, fast: the whole group in one document; ``None`` when it needs splitting."""
+    """The usual case, fast: the whole group in one document; ``None`` when it needs splitting.
+
+    ``directive``: the group's ``CloudWatchMetrics`` list already serialised (an
+    ``orjson.Fragment``), instead of building it from the definitions.
+    """
     timestamp_ms, dims, sets, metrics, properties = group
     if len(metrics) > max_metrics:
         return None
-    defs: list[dict[str, Any]] = []
-    aws: dict[str, Any] = {
-        "Timestamp": timestamp_ms,
-        "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": sets, "Metrics": defs}],
-    }
+    if directive is None:
+        defs: list[dict[str, Any]] | None = []
+        directive = [{"Namespace": namespace, "Dimensions": sets, "Metrics": defs}]
+    else:
+        defs = None
+    aws: dict[str, Any] = {"Timestamp": timestamp_ms, "CloudWatchMetrics": directive}
     if aws_extra:
         aws.update(aws_extra)
     doc: dict[str, Any] = {"_aws": aws, **dims}
@@ -186,8 +191,9 @@ def _single(
     for name, unit, resolution, values in metrics:
         if len(values) > max_values:
             return None
-        definition = cache.get((name, unit, resolution))
-        defs.append(definition if definition is not None else definitions.get(name, unit, resolution))
+        if defs is not None:
+            definition = cache.get((name, unit, resolution))
+            defs.append(definition if definition is not None else definitions.get(name, unit, resolution))
         doc[name] = values[0] if len(values) == 1 else values
     try:
         payload = dumps(doc)
@@ -328,12 +334,12 @@ class EMFEmitter:
         self._heads: dict[tuple[Any, ...], tuple[dict[str, str], list[list[str]], str, str, str]] = {}
         """Serialised constant parts of one-metric documents (see ``_head``)."""
         self._directives: dict[tuple[Any, ...], tuple[list[list[str]], str, Any]] = {}
-        """Serialised ``CloudWatchMetrics`` directives of several-metric documents, by shape (see ``_emit_dict``)."""
-        self._fragment = _orjson_fragment() if self._dumps.__class__ is functools.partial else None
+        """Serialised ``CloudWatchMetrics`` directives of several-metric documents, by shape (see ``_directive``)."""
+        self._fragment: Any = _orjson_fragment() if self._dumps.__class__ is functools.partial else None
         self._number = _orjson_plain() if self._fragment is not None else None
         """``orjson.dumps`` without options: a number as JSON in half the time of ``repr``."""
         self._stdout = sink.__class__ is sinks.StdoutSink
-        """The stdout sink's write is done inline in ``emit_single`` (one call less per document)."""
+        """Documents go to stdout as text (``StdoutSink.write_text``), never encoded to bytes and back."""
 
     def emit_single(
         self,
@@ -353,14 +359,25 @@ class EMFEmitter:
         resolutions in order (``obskit.metrics`` passes an epoch and the names); it lets a
         document of several metrics reuse its serialised directive.
         """
-        if len(metrics) != 1:
-            self._emit_dict(namespace, timestamp_ms, dims, sets, metrics, properties, shape)
-            return
-        text = self._one_metric_text(namespace, timestamp_ms, dims, sets, metrics, properties)
-        if text is None:
-            self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
+        if len(metrics) == 1:
+            text = self._one_metric_text(namespace, timestamp_ms, dims, sets, metrics, properties)
+            if text is not None:
+                self._write_text(text)
+                return
         else:
-            self._write_text(text)
+            directive = None
+            if shape is not None and self._fragment is not None:
+                directive = self._directive(shape, namespace, sets, metrics)
+            payload = _single(namespace, (timestamp_ms, dims, sets, metrics, properties),  # type: ignore[arg-type]
+                              self._dumps, self._definitions, self._aws_extra, MAX_METRICS_PER_DIRECTIVE,
+                              MAX_VALUES_PER_METRIC, self._max_bytes, directive)
+            if payload is not None:
+                if self._stdout:
+                    self.sink.write_text(payload.decode())
+                else:
+                    self.sink.write(payload)
+                return
+        self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
 
     def _one_metric_text(
         self,
@@ -411,15 +428,8 @@ class EMFEmitter:
         return text
 
     def _write_text(self, text: str) -> None:
-        if self._stdout:  # StdoutSink.write inline: stdout takes text, and one call less
-            out = sys.stdout
-            if out is None:
-                self.sink.write(text.encode())  # counts the drop
-                return
-            try:
-                out.write(text)
-            except (OSError, ValueError) as exc:  # closed or broken stdout
-                sinks.StdoutSink.failed(exc)
+        if self._stdout:
+            self.sink.write_text(text)  # stdout takes text: no encoding to bytes and back
         else:
             self.sink.write(text.encode())
 
@@ -453,92 +463,25 @@ class EMFEmitter:
         found = self._heads[key] = (dims, sets, namespace, head, "," + dumps(name)[:-1].decode() + ":")
         return found
 
-    def _emit_dict(
-        self,
-        namespace: str,
-        timestamp_ms: int,
-        dims: dict[str, str],
-        sets: list[list[str]],
+    def _directive(
+        self, shape: Hashable, namespace: str, sets: list[list[str]],
         metrics: list[tuple[str, str, int, list[float | int]]],
-        properties: dict[str, Any] | None,
-        shape: Hashable | None = None,
-    ) -> None:
-        """``emit_single`` for several metrics: the document built as a dict and encoded whole.
+    ) -> Any:
+        """The ``CloudWatchMetrics`` list of a several-metric document, serialised once per shape.
 
-        With a ``shape`` and orjson, the ``CloudWatchMetrics`` directive (namespace, dimension
-        sets, one definition per metric) is serialised once per shape and spliced in as an
-        ``orjson.Fragment``; only the timestamp, members and values are encoded per document.
+        Spliced in as an ``orjson.Fragment``: per document only the timestamp, members and
+        values are encoded (bench_metrics, flush(10)).
         """
-        if len(metrics) > MAX_METRICS_PER_DIRECTIVE:
-            self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
-            return
-        fragment = self._fragment
-        if shape is not None and fragment is not None:
-            key = (id(sets), shape)
-            found = self._directives.get(key)
-            if found is None or found[0] is not sets or found[1] != namespace:
-                defs = [self._definitions.get(name, unit, resolution) for name, unit, resolution, _ in metrics]
-                directive = fragment(self._dumps([{"Namespace": namespace, "Dimensions": sets, "Metrics": defs}])[:-1])
-                if len(self._directives) >= 1024:
-                    self._directives.clear()
-                found = self._directives[key] = (sets, namespace, directive)
-            aws: dict[str, Any] = {"Timestamp": timestamp_ms, "CloudWatchMetrics": found[2]}
-            if self._aws_extra:
-                aws.update(self._aws_extra)
-            doc: dict[str, Any] = {"_aws": aws, **dims}
-            if properties:
-                doc.update(properties)
-            for name, _, _, values in metrics:
-                n = len(values)
-                if n > MAX_VALUES_PER_METRIC:
-                    self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
-                    return
-                doc[name] = values[0] if n == 1 else values
-            self._write_doc(doc, namespace, timestamp_ms, dims, sets, metrics, properties)
-            return
-        defs = []
-        aws = {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": sets, "Metrics": defs}],
-        }
-        if self._aws_extra:
-            aws.update(self._aws_extra)
-        doc = {"_aws": aws, **dims}
-        if properties:
-            doc.update(properties)
-        cache = self._definitions.cache
-        for name, unit, resolution, values in metrics:
-            n = len(values)
-            if n > MAX_VALUES_PER_METRIC:
-                self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
-                return
-            definition = cache.get((name, unit, resolution))
-            defs.append(definition if definition is not None else self._definitions.get(name, unit, resolution))
-            doc[name] = values[0] if n == 1 else values
-        self._write_doc(doc, namespace, timestamp_ms, dims, sets, metrics, properties)
-
-    def _write_doc(
-        self,
-        doc: dict[str, Any],
-        namespace: str,
-        timestamp_ms: int,
-        dims: dict[str, str],
-        sets: list[list[str]],
-        metrics: list[tuple[str, str, int, list[float | int]]],
-        properties: dict[str, Any] | None,
-    ) -> None:
-        """Encode and write ``doc``; what it cannot hold (an odd property, too many bytes) goes to ``emit``."""
-        try:
-            payload = self._dumps(doc)
-        except (TypeError, ValueError):  # a property the encoder cannot write: the general path drops it
-            self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
-            return
-        if len(payload) > self._max_bytes:
-            self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
-        elif self._stdout:
-            self._write_text(payload.decode("utf-8"))
-        else:
-            self.sink.write(payload)
+        key = (id(sets), shape)
+        found = self._directives.get(key)
+        if found is None or found[0] is not sets or found[1] != namespace:
+            defs = [self._definitions.get(name, unit, resolution) for name, unit, resolution, _ in metrics]
+            encoded = self._dumps([{"Namespace": namespace, "Dimensions": sets, "Metrics": defs}])
+            directive = self._fragment(encoded[:-1])
+            if len(self._directives) >= 1024:
+                self._directives.clear()
+            found = self._directives[key] = (sets, namespace, directive)
+        return found[2]
 
     def emit(self, batch: MetricBatch) -> None:
         """Serialise the batch and write each document to the sink."""
@@ -561,14 +504,6 @@ class EMFEmitter:
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until the sink has delivered what it holds (bounded by ``timeout_s``)."""
-        if self._stdout:  # StdoutSink.flush inline
-            out = sys.stdout
-            if out is not None:
-                try:
-                    out.flush()
-                except (OSError, ValueError):
-                    return False
-            return True
         return self.sink.flush(timeout_s) is not False
 
     def close(self) -> None:

@@ -110,19 +110,19 @@ class StdoutSink:
     __slots__ = ()
 
     def write(self, payload: bytes) -> None:
+        self.write_text(payload.decode("utf-8"))
+
+    @staticmethod
+    def write_text(text: str) -> None:
+        """Write a document that is already text (the EMF emitter builds small ones as ``str``)."""
         out = sys.stdout
         if out is None:
             _dropped("stdout_unavailable", 1, "obskit: no sys.stdout to write EMF to")
             return
         try:
-            out.write(payload.decode("utf-8"))
+            out.write(text)
         except (OSError, ValueError) as exc:  # closed or broken stdout
-            self.failed(exc)
-
-    @staticmethod
-    def failed(exc: Exception) -> None:
-        """Count a failed write (the EMF emitter writes to stdout inline and reports here)."""
-        _dropped("stdout_failure", 1, "obskit: writing EMF to stdout failed: %r", exc)
+            _dropped("stdout_failure", 1, "obskit: writing EMF to stdout failed: %r", exc)
 
     def flush(self, timeout_s: float | None = None) -> bool:
         out = sys.stdout
