@@ -33,7 +33,7 @@ import functools
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
 
@@ -265,11 +265,7 @@ class _Buffer:
         otherwise.
         """
         out: list[_Snapshot] = []
-        trace = None
-        if _trace_on:
-            trace_id = CURRENT.get().trace_id
-            if trace_id != INVALID_TRACE_ID:
-                trace = {semconv.METRIC_PROPERTY_TRACE_ID: trace_id}
+        trace = _trace_property()
         with self.lock:
             self.n = 0
             pruned = []
@@ -495,10 +491,7 @@ def to_batch(rt: _pipeline.Runtime, snapshots: list[_Snapshot], timestamp_ms: in
         found = layouts.get(key)
         dims, sets = found if found is not None else _layout(rt, key)
         if props:
-            kept = {k: v for k, v in props.items() if k not in dims and k not in drained}
-            if len(kept) != len(props):
-                _diagnostics.incr("metrics.clipped.property_conflict")
-            props = kept or None
+            props = _kept_properties(props, dims, drained)
         metrics = []
         for name, values in drained.items():
             unit, resolution = meta.get(name, _NO_META)
@@ -508,6 +501,20 @@ def to_batch(rt: _pipeline.Runtime, snapshots: list[_Snapshot], timestamp_ms: in
 
 
 _NO_META = (semconv.UNIT_NONE, _STANDARD_RESOLUTION)
+
+
+def _kept_properties(
+    props: dict[str, Any], dims: Mapping[str, str], names: Container[str]
+) -> dict[str, Any] | None:
+    """A document's properties without those that repeat a dimension or metric name (counted).
+
+    A document has one member per name, so such a property would overwrite a dimension value
+    or a metric's values.
+    """
+    kept = {k: v for k, v in props.items() if k not in dims and k not in names}
+    if len(kept) != len(props):
+        _diagnostics.incr("metrics.clipped.property_conflict")
+    return kept or None
 
 
 def _write(rt: _pipeline.Runtime, groups: list[_Snapshot]) -> None:
@@ -536,73 +543,8 @@ def _write_buffer(buf: _Buffer) -> None:
 
 
 def _write_groups(buf: _Buffer) -> None:
-    """Drain ``buf`` and write what it held: ``take`` and ``to_batch`` in one pass.
-
-    The drain happens under the buffer's lock exactly as ``take`` does it (lists drained in
-    place, idle groups pruned); the metric definitions are looked up on the way, and the
-    dimension layouts and properties are resolved after the lock is released.
-    """
-    rt = buf.runtime
-    trace = _trace_property()
-    meta = _meta
-    drained: list[tuple[_DimKey, dict[str, Any] | None, list[tuple[str, str, int, list[float | int]]]]] = []
-    with buf.lock:
-        buf.n = 0
-        pruned = []
-        graveyard = buf.graveyard
-        groups = buf.groups.values() if not graveyard else (*graveyard, *buf.groups.values())
-        for group in groups:
-            metrics: list[tuple[str, str, int, list[float | int]]] | None = None
-            for name, values in group.metrics.items():
-                k = len(values)
-                if k:
-                    unit, resolution = meta.get(name, _NO_META)
-                    if metrics is None:
-                        metrics = []
-                    metrics.append((name, unit, resolution, values[:k]))
-                    del values[:k]
-            if metrics is not None:
-                group.idle = 0
-                drained.append((group.key, group.properties, metrics))
-                group.properties = None
-            else:
-                group.idle += 1
-                if group.idle >= 2 and buf.groups.get(group.key) is group:
-                    pruned.append(group)
-        for group in pruned:
-            del buf.groups[group.key]
-        buf.graveyard = pruned
-    emitter = rt.metric_emitter
-    if not drained or emitter is None:
-        return
-    try:
-        timestamp_ms = rt.clock() // 1_000_000
-        global _layouts_for
-        if _layouts_for is not rt:
-            _layouts.clear()
-            _layouts_for = rt
-        out: list[MetricGroup] = []
-        layouts = _layouts
-        for key, props, metrics in drained:
-            found = layouts.get(key)
-            dims, sets = found if found is not None else _layout(rt, key)
-            if trace is not None:
-                props = trace if props is None else {**trace, **props}
-            if props:
-                kept = {k: v for k, v in props.items() if k not in dims and all(m[0] != k for m in metrics)}
-                if len(kept) != len(props):
-                    _diagnostics.incr("metrics.clipped.property_conflict")
-                props = kept or None
-            out.append(_new_group(MetricGroup, (timestamp_ms, dims, sets, metrics, props)))
-        batch = _new_group(MetricBatch, (rt.config.namespace, out))
-    except Exception as exc:
-        _diagnostics.incr("metrics.internal_error")
-        _diagnostics.report_once("metrics.to_batch", "obskit: could not build a metric batch: %r", exc)
-        return
-    try:
-        emitter.emit(batch)
-    except Exception as exc:
-        _pipeline.emitter_failed(emitter, "emit", exc)
+    """Drain ``buf`` and write what it held, however many groups (once per flush interval on a server)."""
+    _write(buf.runtime, buf.take())
 
 
 def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
@@ -657,25 +599,10 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
         found = _layouts.get(key)
         dims, sets = found if found is not None else _layout(rt, key)
         trace_id = CURRENT.get()[0] if _trace_on else INVALID_TRACE_ID  # [0]: trace_id, without the property
-        if props is None:
-            # the common case: the trace id alone, unless a dimension or a metric already uses its name
-            if trace_id != INVALID_TRACE_ID:
-                props = {_TRACE_KEY: trace_id}
-                if _TRACE_KEY in dims:
-                    props = None
-                else:
-                    for metric in metrics:
-                        if metric[0] == _TRACE_KEY:
-                            props = None
-                if props is None:
-                    _diagnostics.incr("metrics.clipped.property_conflict")
-        else:
-            if trace_id != INVALID_TRACE_ID:
-                props = {_TRACE_KEY: trace_id, **props}
-            kept = {k: v for k, v in props.items() if k not in dims and all(m[0] != k for m in metrics)}
-            if len(kept) != len(props):
-                _diagnostics.incr("metrics.clipped.property_conflict")
-            props = kept or None
+        if trace_id != INVALID_TRACE_ID:
+            props = {_TRACE: trace_id} if props is None else {_TRACE: trace_id, **props}
+        if props:
+            props = _kept_properties(props, dims, {m[0] for m in metrics})
         namespace = rt.config.namespace
         timestamp_ms = rt.clock() // 1_000_000
     except Exception as exc:
@@ -694,7 +621,6 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
     return True
 
 
-_TRACE_KEY = semconv.METRIC_PROPERTY_TRACE_ID
 _single: tuple[Any, Any] = (None, None)
 """The last metric emitter ``_write_single`` used, and its ``emit_single`` (or ``None``)."""
 _epoch = 0
@@ -1358,10 +1284,7 @@ def _write_closed(rt: _pipeline.Runtime, buf: _Buffer) -> None:
                 if trace is not None:
                     props = trace if props is None else {**trace, **props}
                 if props:
-                    kept = {k: v for k, v in props.items() if k not in dims and k not in drained}
-                    if len(kept) != len(props):
-                        _diagnostics.incr("metrics.clipped.property_conflict")
-                    props = kept or None
+                    props = _kept_properties(props, dims, drained)
             metrics = [(name, *meta.get(name, _NO_META), values) for name, values in drained.items() if values]
             if metrics:
                 out.append(_new_group(MetricGroup, (timestamp_ms, dims, sets, metrics, props)))
