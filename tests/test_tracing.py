@@ -196,6 +196,31 @@ def test_async_generator_span_covers_the_iteration() -> None:
     assert ids == [cap.spans[0]["span_id"]] * 2
 
 
+@pytest.mark.parametrize("is_async", [False, True])
+def test_generator_called_with_bad_arguments_ends_its_span_in_error(is_async: bool) -> None:
+    """A decorated (async) generator whose call fails before its body runs still ends its span."""
+
+    @obskit.span("g")
+    def g(n: int) -> Iterator[int]:
+        yield n
+
+    @obskit.span("ag")
+    async def ag(n: int) -> AsyncIterator[int]:
+        yield n
+
+    async def consume() -> list[int]:
+        return [x async for x in ag()]  # type: ignore[call-arg]
+
+    def run() -> object:
+        return asyncio.run(consume()) if is_async else list(g())  # type: ignore[call-arg]
+
+    with capture() as cap, pytest.raises(TypeError):
+        run()
+    (span,) = cap.spans
+    assert span["status"] == "error"
+    assert span["end_ns"] is not None
+
+
 def test_exception_is_recorded_and_reraised_unchanged() -> None:
     """An exception leaving a span sets status error, adds an exception event and propagates as is."""
     err = ValueError("card declined")

@@ -687,6 +687,10 @@ def _wrap_async_generator(fn: Callable[..., Any], name: str, kind: str,
         token = CURRENT.set(ctx)
         try:
             agen = fn(*args, **kwargs)
+        except Exception as exc:  # bad arguments: the call fails before any body runs
+            sp._fail(exc)
+            sp.end()
+            raise
         finally:
             CURRENT.reset(token)
         send_value: Any = None
