@@ -615,19 +615,8 @@ def _make_method(level_no: int, method: str) -> Callable[..., None]:
         except Exception as exc:
             _render_failed(exc)
             return
-        if line is None:
-            return
-        if st.capture is not None:
+        if line is not None:
             _deliver(st, line)
-            return
-        w = st.swrite
-        try:
-            if w is None:
-                sys.stdout.write(line)
-            else:
-                w(line)
-        except Exception:
-            _diagnostics.incr("logs.write_failure")
 
     log.__name__ = log.__qualname__ = method
     return log
