@@ -898,18 +898,7 @@ def record(
                 for k in key:
                     _add(rt, k, name, value, props)
                 return
-        # _add inlined: this is the hot path (one lock, two dict lookups, one append).
-        scope = _scope_get()
-        if scope is None:
-            buf = _Process.buffer
-            if buf is None or buf.runtime is not rt:
-                buf = _process_buffer(rt)
-        else:
-            buf = scope.metrics
-            if buf is None:
-                buf = scope.metrics = _Buffer(rt, scoped=True)
-            elif buf.closed:
-                buf = _process_buffer(rt)
+        buf = _buffer(rt, _scope_get())
         group = buf.groups.get(key)
         values = None if group is None or props is not None else group.metrics.get(name)
         if values is None:
@@ -928,15 +917,21 @@ def record(
 _scope_get = SCOPE.get
 
 
+def _buffer(rt: _pipeline.Runtime, scope: RequestScope | None) -> _Buffer:
+    """Where a value goes: the request's own buffer, else (outside a request, or after it ended) the process's."""
+    if scope is not None:
+        buf = scope.metrics
+        if buf is None:
+            buf = scope.metrics = _Buffer(rt, scoped=True)
+            return buf
+        if not buf.closed:
+            return buf  # type: ignore[no-any-return]
+    buf = _Process.buffer
+    return buf if buf is not None and buf.runtime is rt else _process_buffer(rt)
+
+
 def _add(rt: _pipeline.Runtime, key: _DimKey, name: str, value: float | int, props: Mapping[str, Any] | None) -> None:
-    scope = _scope_get()
-    buf = None if scope is None else scope.metrics
-    if buf is None and scope is not None:
-        buf = scope.metrics = _Buffer(rt, scoped=True)
-    if buf is None or buf.closed:
-        buf = _Process.buffer
-        if buf is None or buf.runtime is not rt:
-            buf = _process_buffer(rt)
+    buf = _buffer(rt, _scope_get())
     with buf.lock:
         n = buf.add_slow(key, name, value, props)
     if n >= buf.limit:
