@@ -479,11 +479,14 @@ def _before_call(params: Any, context: Any, **_: Any) -> None:
         _failed("before-call")
 
 
-def _after_call(http_response: Any, parsed: Any, context: Any, **_: Any) -> None:
+def _finished_span(context: Any) -> Any:
+    """The span of the call ``context`` belongs to, taken off it; ``None`` when there is none."""
     call = context.pop(_CALL_KEY, None)
-    if call is None:
-        return
-    span = call.finish()
+    return None if call is None else call.finish()
+
+
+def _after_call(http_response: Any, parsed: Any, context: Any, **_: Any) -> None:
+    span = _finished_span(context)
     if span is None:
         return
     try:
@@ -516,10 +519,7 @@ def _after_call(http_response: Any, parsed: Any, context: Any, **_: Any) -> None
 
 
 def _after_call_error(exception: Any, context: Any, **_: Any) -> None:
-    call = context.pop(_CALL_KEY, None)
-    if call is None:
-        return
-    span = call.finish()
+    span = _finished_span(context)
     if span is None:
         return
     try:
