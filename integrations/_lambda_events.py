@@ -182,19 +182,24 @@ def _alb(event: Mapping[str, Any]) -> Event:
     return ev
 
 
-def _sqs(records: list[Any]) -> Event:
-    ev = Event(SQS)
+def _message_batch(trigger: str, system: str, destination: str, count: int) -> Event:
+    """A batch of queue or topic messages: a consumer span named ``process <destination>``."""
+    ev = Event(trigger)
     ev.kind = SPAN_KIND_CONSUMER
     ev.faas_trigger = FAAS_TRIGGER_PUBSUB
-    first = _dict(records[0])
-    queue = _arn_name(first.get("eventSourceARN")) or "sqs"
-    ev.operation = f"process {queue}"
+    ev.operation = f"process {destination}"
     ev.attributes = {
-        ATTR_MESSAGING_SYSTEM: "aws_sqs",
-        ATTR_MESSAGING_DESTINATION: queue,
+        ATTR_MESSAGING_SYSTEM: system,
+        ATTR_MESSAGING_DESTINATION: destination,
         ATTR_MESSAGING_OPERATION: "process",
-        ATTR_MESSAGING_BATCH_COUNT: len(records),
+        ATTR_MESSAGING_BATCH_COUNT: count,
     }
+    return ev
+
+
+def _sqs(records: list[Any]) -> Event:
+    first = _dict(records[0])
+    ev = _message_batch(SQS, "aws_sqs", _arn_name(first.get("eventSourceARN")) or "sqs", len(records))
     if len(records) == 1 and isinstance(first.get("messageId"), str):
         ev.attributes[ATTR_MESSAGING_MESSAGE_ID] = first["messageId"]
     links = ev.links
@@ -215,18 +220,8 @@ def _sqs(records: list[Any]) -> Event:
 
 
 def _sns(records: list[Any]) -> Event:
-    ev = Event(SNS)
-    ev.kind = SPAN_KIND_CONSUMER
-    ev.faas_trigger = FAAS_TRIGGER_PUBSUB
     sns = _dict(_dict(records[0]).get("Sns"))
-    topic = _arn_name(sns.get("TopicArn")) or "sns"
-    ev.operation = f"process {topic}"
-    ev.attributes = {
-        ATTR_MESSAGING_SYSTEM: "aws_sns",
-        ATTR_MESSAGING_DESTINATION: topic,
-        ATTR_MESSAGING_OPERATION: "process",
-        ATTR_MESSAGING_BATCH_COUNT: len(records),
-    }
+    ev = _message_batch(SNS, "aws_sns", _arn_name(sns.get("TopicArn")) or "sns", len(records))
     if isinstance(sns.get("MessageId"), str):
         ev.attributes[ATTR_MESSAGING_MESSAGE_ID] = sns["MessageId"]
     return ev
