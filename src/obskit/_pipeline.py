@@ -190,18 +190,6 @@ def emitter_failed(emitter: Any, what: str, exc: BaseException) -> None:
     )
 
 
-def emit_metrics(batch: Any) -> None:
-    """Hand a validated metric batch to the configured metric emitter, isolating failures."""
-    rt = get()
-    emitter = rt.metric_emitter
-    if emitter is None:
-        return
-    try:
-        emitter.emit(batch)
-    except Exception as exc:
-        emitter_failed(emitter, "emit", exc)
-
-
 def flush(timeout_s: float | None = None) -> bool:
     """Flush buffered telemetry of every signal and emitter; ``True`` if all finished in time.
 
