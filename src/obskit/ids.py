@@ -83,9 +83,19 @@ def format_span_id(value: int) -> str:
     return f"{value:016x}"
 
 
+_last_xray: tuple[str, str] = ("", "")
+"""The last conversion: a request's log lines and its X-Ray documents all ask for the same trace."""
+
+
 def trace_id_to_xray(trace_id: str) -> str:
     """``5759e988bd862e3fe1be46a994272793`` -> ``1-5759e988-bd862e3fe1be46a994272793``."""
-    return f"1-{trace_id[:8]}-{trace_id[8:]}"
+    global _last_xray
+    last = _last_xray
+    if trace_id is last[0] or trace_id == last[0]:
+        return last[1]
+    xray = f"1-{trace_id[:8]}-{trace_id[8:]}"
+    _last_xray = (trace_id, xray)
+    return xray
 
 
 def xray_to_trace_id(root: str) -> str:

@@ -39,7 +39,7 @@ from obskit import _diagnostics, _pipeline, semconv
 from obskit import _logs_render as _render
 from obskit._context import CURRENT, SCOPE, RequestScope, TelemetryContext
 from obskit.config import Option, _choice, _fail, parse_number, parse_str_tuple
-from obskit.ids import INVALID_TRACE_ID
+from obskit.ids import INVALID_TRACE_ID, trace_id_to_xray
 
 if TYPE_CHECKING:
     from obskit._pipeline import Runtime
@@ -188,7 +188,6 @@ class _State:
 _state = _State(None)
 _ts_cache: tuple[int, str] = (-1, "")
 _sec_cache: tuple[int, str] = (-1, "")
-_xray_cache: tuple[str, str] = ("", "")
 
 # Field names bound once (a global load is cheaper than semconv.X on every line).
 _K_TS = semconv.LOG_TIMESTAMP
@@ -219,12 +218,6 @@ def _timestamp(ms: int) -> str:
     text = f"{s[1]}.{ms % 1000:03d}Z"
     _ts_cache = (ms, text)
     return text
-
-
-def _xray(tid: str) -> tuple[str, str]:
-    global _xray_cache
-    _xray_cache = c = (tid, f"1-{tid[:8]}-{tid[8:]}")
-    return c
 
 
 def _merge(d: dict[str, Any], src: Mapping[str, Any], st: _State) -> None:
@@ -284,10 +277,7 @@ def _render_line(
         sid = ctx[1]
         if sid is not None:
             d[_K_SPAN] = sid
-        x = _xray_cache
-        if x[0] is not tid:
-            x = _xray(tid)
-        d[_K_XRAY] = x[1]
+        d[_K_XRAY] = trace_id_to_xray(tid)
     cid = ctx[3]
     if cid is not None:
         d[_K_CORR] = cid
@@ -942,11 +932,10 @@ def _emit_record(
 
 def _reset() -> None:
     """``obskit.testing.reset()``: back to unconfigured, bridge removed, caches emptied."""
-    global _state, _ts_cache, _sec_cache, _xray_cache
+    global _state, _ts_cache, _sec_cache
     _state = _State(None)
     _ts_cache = (-1, "")
     _sec_cache = (-1, "")
-    _xray_cache = ("", "")
     _install_methods(None, off=False)
     if "obskit._logs_bridge" in sys.modules:
         sys.modules["obskit._logs_bridge"].uninstall()

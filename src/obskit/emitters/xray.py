@@ -37,6 +37,7 @@ from typing import Any
 from obskit import _diagnostics
 from obskit.config import Option, parse_number
 from obskit.errors import ConfigError
+from obskit.ids import trace_id_to_xray
 from obskit.semconv import (
     ATTR_AWS_REQUEST_ID,
     ATTR_CLIENT_ADDRESS,
@@ -237,7 +238,6 @@ class XRayEmitter:
         """Finished subsegments' documents waiting for their parent (segment or subsegment) to end."""
         self._owner: dict[str, str] = {}
         """Open subsegments' ids -> the id of the open segment they belong to."""
-        self._last_tid = ("", "")
         self._sock: socket.socket | None = None
         self._connect()
 
@@ -334,15 +334,6 @@ class XRayEmitter:
         if owner is not None and len(owners) < _MAX_OPEN:
             owners[rec.span_id] = owner
 
-    def _xray_trace_id(self, tid: str) -> str:
-        """``1-xxxxxxxx-yyyy...`` for a 32-digit trace id; the last one is kept (spans of a trace end together)."""
-        last = self._last_tid
-        if tid is last[0] or tid == last[0]:
-            return last[1]
-        xray_tid = f"1-{tid[:8]}-{tid[8:]}"
-        self._last_tid = (tid, xray_tid)
-        return xray_tid
-
     def on_end(self, rec: Any) -> None:
         """Embed a finished subsegment in its parent's pending list, or send the document.
 
@@ -352,9 +343,7 @@ class XRayEmitter:
         lock, so a child ending at that moment is either embedded or sent on its own, never
         lost. A subsegment that outlives its segment still takes its own children along.
         """
-        tid = rec.trace_id
-        last = self._last_tid
-        xray_tid = last[1] if tid is last[0] or tid == last[0] else self._xray_trace_id(tid)
+        xray_tid = trace_id_to_xray(rec.trace_id)
         sid = rec.span_id
         parent = rec.parent_span_id
         lam = self._lambda
