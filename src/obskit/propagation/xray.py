@@ -56,30 +56,24 @@ _CANONICAL = re.compile(
 )
 
 
+def _hex_id(text: str, zero: str) -> str | None:
+    """``text`` as lower-case hex (X-Ray accepts either case), or ``None`` when not hex or all zeros."""
+    if text.strip(_HEX):
+        if text.strip(_HEX_ANY):
+            return None
+        text = text.lower()
+    return None if text == zero else text
+
+
 def _root_to_trace_id(root: str) -> str | None:
     """``1-5759e988-bd862e3fe1be46a994272793`` -> 32 lower-case hex, or ``None``."""
     if len(root) != 35 or root[0] != "1" or root[1] != "-" or root[10] != "-":
         return None
-    tid = root[2:10] + root[11:]
-    if tid.strip(_HEX):
-        if tid.strip(_HEX_ANY):
-            return None
-        tid = tid.lower()
-    if tid == _ZERO_TRACE:
-        return None
-    return tid
+    return _hex_id(root[2:10] + root[11:], _ZERO_TRACE)
 
 
 def _parent_to_span_id(parent: str) -> str | None:
-    if len(parent) != 16:
-        return None
-    if parent.strip(_HEX):
-        if parent.strip(_HEX_ANY):
-            return None
-        parent = parent.lower()
-    if parent == _ZERO_SPAN:
-        return None
-    return parent
+    return _hex_id(parent, _ZERO_SPAN) if len(parent) == 16 else None
 
 
 _DECISIONS = {"1": True, "0": False}
