@@ -157,9 +157,14 @@ def _documents(
     return out
 
 
+_GroupParts = tuple[int, dict[str, str], list[list[str]], list[tuple[str, str, int, list[float | int]]],
+                    dict[str, Any] | None]
+"""A ``MetricGroup``'s fields as a plain tuple (a ``MetricGroup`` is one)."""
+
+
 def _single(
     namespace: str,
-    group: MetricGroup,
+    group: _GroupParts,
     dumps: Dumps,
     definitions: _Definitions,
     aws_extra: Mapping[str, Any] | None,
@@ -368,9 +373,9 @@ class EMFEmitter:
             directive = None
             if shape is not None and self._fragment is not None:
                 directive = self._directive(shape, namespace, sets, metrics)
-            payload = _single(namespace, (timestamp_ms, dims, sets, metrics, properties),  # type: ignore[arg-type]
-                              self._dumps, self._definitions, self._aws_extra, MAX_METRICS_PER_DIRECTIVE,
-                              MAX_VALUES_PER_METRIC, self._max_bytes, directive)
+            payload = _single(namespace, (timestamp_ms, dims, sets, metrics, properties), self._dumps,
+                              self._definitions, self._aws_extra, MAX_METRICS_PER_DIRECTIVE, MAX_VALUES_PER_METRIC,
+                              self._max_bytes, directive)
             if payload is not None:
                 if self._stdout:
                     self.sink.write_text(payload.decode())
