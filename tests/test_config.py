@@ -72,6 +72,26 @@ def test_bad_environment_variable_names_the_variable(monkeypatch: pytest.MonkeyP
         obskit.configure()
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OBSKIT_TRACE_SAMPLE_RATE", "half"),
+        ("OBSKIT_SAMPLE_RATE", "2"),
+        ("OBSKIT_METRICS", "cloudwatch"),
+        ("OBSKIT_LOG_LEVEL", "LOUD"),
+        ("OBSKIT_LOGS", "yaml"),
+        ("OBSKIT_DEBUG", "maybe"),
+    ],
+)
+def test_every_bad_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    """The error quotes the variable the value came from, not an argument nobody passed."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        obskit.configure()
+    assert f"{variable}={value!r}" in str(info.value)
+    assert "configure(" not in str(info.value)
+
+
 def test_bad_environment_does_not_break_the_unconfigured_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without configure(), a bad variable is reported once and defaults are used."""
     monkeypatch.setenv("OBSKIT_TRACES", "bogus")

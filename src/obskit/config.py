@@ -211,8 +211,15 @@ class _Resolver:
         return default
 
     def where(self, setting: str) -> str:
-        """The name to quote in an error: the argument's, or the environment variable's."""
-        src = self.sources.get(setting, "default")
+        """The name to quote in an error: the argument's, or the environment variable's.
+
+        Callers write ``parse(r.where(name), r.get(name, default))``, so ``where`` runs
+        before ``get`` has recorded the source: it looks the source up itself.
+        """
+        src = self.sources.get(setting)
+        if src is None:
+            found = None if self.args.get(setting) is not None else _env.lookup(setting, self.environ)
+            src = found[0] if found is not None else "argument"
         return src if src not in ("argument", "default") else setting
 
 
