@@ -51,6 +51,8 @@ def test_defaults() -> None:
         ({"log_level": "LOUD"}, "level name"),
         ({"sample_rate": 1.5}, "from 0 to 1"),
         ({"trace_sample_rate": "half"}, "from 0 to 1"),
+        ({"trace_reservoir_per_s": 1.5}, "configure(trace_reservoir_per_s=1.5): expected an integer"),
+        ({"trace_reservoir_per_s": -1}, "from 0 to 1e+06"),
         ({"namespace": ":bad"}, "CloudWatch namespace"),
         ({"service": ""}, "non-empty string"),
         ({"propagation": ["w3c"]}, "'tracecontext', 'xray', 'lambda'"),
@@ -90,6 +92,18 @@ def test_every_bad_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch
         obskit.configure()
     assert f"{variable}={value!r}" in str(info.value)
     assert "configure(" not in str(info.value)
+
+
+def test_trace_reservoir_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OBSKIT_TRACE_RESERVOIR_PER_S sets the reservoir; it is off (0) by default."""
+    assert obskit.configure().trace_reservoir_per_s == 0
+    monkeypatch.setenv("OBSKIT_TRACE_RESERVOIR_PER_S", "3")
+    cfg = obskit.configure()
+    assert cfg.trace_reservoir_per_s == 3
+    assert cfg.sources["trace_reservoir_per_s"] == "OBSKIT_TRACE_RESERVOIR_PER_S"
+    monkeypatch.setenv("OBSKIT_TRACE_RESERVOIR_PER_S", "many")
+    with pytest.raises(ConfigError, match="OBSKIT_TRACE_RESERVOIR_PER_S='many'"):
+        obskit.configure()
 
 
 def test_bad_environment_does_not_break_the_unconfigured_path(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -306,6 +306,65 @@ def test_new_traces_follow_the_ratio() -> None:
     assert cap.spans == []
 
 
+class _Clock:
+    """A clock the test moves by hand (epoch nanoseconds)."""
+
+    def __init__(self) -> None:
+        self.ns = 1_700_000_000 * 10**9
+
+    def __call__(self) -> int:
+        return self.ns
+
+
+def _decisions(n: int) -> list[bool | None]:
+    out = []
+    for _ in range(n):
+        with obskit.span("root"):
+            out.append(obskit.current().sampled)
+    return out
+
+
+def test_reservoir_records_the_first_new_traces_of_each_second() -> None:
+    """trace_reservoir_per_s=2 with a ratio of 0: two new traces per clock second are recorded."""
+    clock = _Clock()
+    with capture(trace_sample_rate=0.0, trace_reservoir_per_s=2, clock=clock) as cap:
+        first = _decisions(5)
+        clock.ns += 999_000_000  # same second
+        same = _decisions(1)
+        clock.ns += 1_000_000  # the next one
+        second = _decisions(3)
+    assert first == [True, True, False, False, False]
+    assert same == [False]
+    assert second == [True, True, False]
+    assert len(cap.spans) == 4
+
+
+def test_reservoir_then_the_ratio() -> None:
+    """Beyond the reservoir the ratio decides (X-Ray's default rule is 1 per second, then 5%)."""
+    with capture(trace_sample_rate=0.25, trace_reservoir_per_s=1, clock=_Clock()):
+        decided = _decisions(4000)
+    assert decided[0] is True
+    assert 850 <= sum(decided[1:]) <= 1150  # 0.25 of 3999, a wide margin for the random ids
+
+
+def test_reservoir_keeps_upstream_decisions() -> None:
+    """A parent's Sampled=0 stays unsampled, and takes nothing from the reservoir."""
+    clock = _Clock()
+    with capture(trace_sample_rate=0.0, trace_reservoir_per_s=1, clock=clock) as cap:
+        with obskit.activate(remote_parent(False)), obskit.span("x"):
+            assert obskit.current().sampled is False
+        assert _decisions(2) == [True, False]
+    assert len(cap.spans) == 1
+
+
+def test_reservoir_decides_a_new_trace_at_the_edge() -> None:
+    """A request without trace headers is decided once, at extract, reservoir first."""
+    clock = _Clock()
+    with capture(trace_sample_rate=0.0, trace_reservoir_per_s=1, clock=clock):
+        got = [obskit.extract({}).sampled for _ in range(3)]
+    assert got == [True, False, False]
+
+
 def test_parent_decision_beats_the_ratio() -> None:
     """A sampled parent keeps its children sampled even when new traces would not be."""
     with capture(trace_sample_rate=0.0) as cap, obskit.activate(remote_parent(True)), obskit.span("x"):

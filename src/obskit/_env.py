@@ -28,6 +28,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "log_level": ("OBSKIT_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "LOG_LEVEL"),
     "sample_rate": ("OBSKIT_SAMPLE_RATE", "POWERTOOLS_LOGGER_SAMPLE_RATE"),
     "trace_sample_rate": ("OBSKIT_TRACE_SAMPLE_RATE",),
+    "trace_reservoir_per_s": ("OBSKIT_TRACE_RESERVOIR_PER_S",),
     "propagation": ("OBSKIT_PROPAGATION",),
     "correlation_headers": ("OBSKIT_CORRELATION_HEADERS",),
     "disabled": ("OBSKIT_DISABLED",),

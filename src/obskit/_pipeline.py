@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import itertools
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from obskit import _diagnostics
@@ -50,7 +51,9 @@ class Runtime:
     """Everything the request path needs, fixed for the life of one configuration."""
 
     __slots__ = (
+        "_reservoir",
         "_threshold",
+        "_window",
         "capture",
         "clock",
         "config",
@@ -79,15 +82,29 @@ class Runtime:
         """Set inside ``obskit.testing.capture()``: every signal also lands in its lists."""
         rate = config.trace_sample_rate
         self._threshold = -1 if rate >= 1.0 else int(rate * (1 << 56))
+        self._reservoir = config.trace_reservoir_per_s
+        self._window: tuple[int, Iterator[int]] = (-1, itertools.count())
+        """The second the reservoir is counting (clock seconds) and its counter."""
 
     def sample(self, trace_id: int) -> bool:
-        """The head-sampling decision for a new trace, from its id (so it is deterministic).
+        """The head-sampling decision for a new trace: the reservoir, then the ratio.
 
-        Uses the low 56 bits, which are random in every id obskit makes and, by the W3C
-        Level 2 random flag, in every id that arrives flagged random.
+        The ratio uses the trace id's low 56 bits, which are random in every id obskit makes
+        and, by the W3C Level 2 random flag, in every id that arrives flagged random: the
+        decision is the same wherever it is made. The reservoir (``trace_reservoir_per_s``)
+        takes the first traces of each clock second first, as X-Ray's sampling rules do; it
+        is per process and takes no lock (``next()`` on a counter is atomic), so threads
+        racing at a second's turn may take one or two extra.
         """
         if self._threshold < 0:
             return True
+        if self._reservoir:
+            sec = self.clock() // 1_000_000_000
+            window = self._window
+            if window[0] != sec:
+                window = self._window = (sec, itertools.count())
+            if next(window[1]) < self._reservoir:
+                return True
         return (trace_id & 0xFFFFFFFFFFFFFF) < self._threshold
 
     @property

@@ -83,6 +83,7 @@ class Config:
     log_level: int
     sample_rate: float
     trace_sample_rate: float
+    trace_reservoir_per_s: int
     propagation: tuple[str, ...]
     correlation_headers: tuple[str, ...]
     max_header_bytes: int
@@ -380,6 +381,8 @@ def resolve(args: Mapping[str, Any], environ: Mapping[str, str] | None = None) -
         log_level=_resolve_log_level(r, in_lambda),
         sample_rate=parse_number(0.0, 1.0)(r.where("sample_rate"), r.get("sample_rate", 0.0)),
         trace_sample_rate=parse_number(0.0, 1.0)(r.where("trace_sample_rate"), r.get("trace_sample_rate", 1.0)),
+        trace_reservoir_per_s=parse_number(0, 1_000_000, integer=True)(
+            r.where("trace_reservoir_per_s"), r.get("trace_reservoir_per_s", 0)),
         propagation=tuple(p.strip().lower() for p in propagation),
         correlation_headers=headers,
         max_header_bytes=parse_number(256, 1 << 20, integer=True)(
@@ -404,8 +407,8 @@ def _parse_namespace(name: str, value: Any) -> str:
 
 _CORE_ARGS = frozenset({
     "service", "namespace", "environment", "traces", "metrics", "logs", "log_level", "sample_rate",
-    "trace_sample_rate", "propagation", "correlation_headers", "max_header_bytes", "disabled", "debug",
-    "id_generator", "clock",
+    "trace_sample_rate", "trace_reservoir_per_s", "propagation", "correlation_headers", "max_header_bytes",
+    "disabled", "debug", "id_generator", "clock",
 })
 
 
@@ -490,6 +493,7 @@ def configure(
     sample_rate: float | None = None,
     *,
     trace_sample_rate: float | None = None,
+    trace_reservoir_per_s: int | None = None,
     propagation: str | Iterable[str] | None = None,
     correlation_headers: str | Iterable[str] | None = None,
     max_header_bytes: int | None = None,
@@ -519,6 +523,9 @@ def configure(
             less verbose (with a warning), because Lambda would drop the lines anyway.
         sample_rate: share of requests (0-1) that log at DEBUG, decided once at the edge.
         trace_sample_rate: share of new traces that are sampled (parent decisions are kept).
+        trace_reservoir_per_s: new traces recorded each second before ``trace_sample_rate``
+            applies, so a quiet service still has traces to look at. With
+            ``trace_sample_rate=0.05`` and ``1``, it is X-Ray's default sampling rule.
         propagation: header formats to read, in precedence order (``tracecontext``, ``xray``,
             ``lambda``).
         correlation_headers: incoming headers that carry a correlation id, first match wins.
@@ -543,7 +550,8 @@ def configure(
     args: dict[str, Any] = {
         "service": service, "namespace": namespace, "environment": environment, "traces": traces,
         "metrics": metrics, "logs": logs, "log_level": log_level, "sample_rate": sample_rate,
-        "trace_sample_rate": trace_sample_rate, "propagation": propagation,
+        "trace_sample_rate": trace_sample_rate, "trace_reservoir_per_s": trace_reservoir_per_s,
+        "propagation": propagation,
         "correlation_headers": correlation_headers, "max_header_bytes": max_header_bytes,
         "disabled": disabled, "debug": debug, "id_generator": id_generator, "clock": clock,
         **emitter_options,
