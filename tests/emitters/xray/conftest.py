@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+import obskit
+
 HEADER = b'{"format":"json","version":1}'
 
 
@@ -22,8 +24,14 @@ class Daemon:
         self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self.sizes: list[int] = []
 
-    def receive(self, n: int = 1) -> list[dict[str, Any]]:
-        """The next ``n`` documents, each checked for the header line and one JSON body."""
+    def receive(self, n: int = 1, *, flush: bool = True) -> list[dict[str, Any]]:
+        """The next ``n`` documents, each checked for the header line and one JSON body.
+
+        ``flush``: send what the emitter holds for its next burst first (``obskit.flush()``),
+        instead of waiting for its sender thread.
+        """
+        if flush:
+            obskit.flush()
         docs = []
         for _ in range(n):
             data = self.sock.recv(70_000)
@@ -50,6 +58,18 @@ class Daemon:
             ids.append(entry["id"])
             stack.extend(entry.get("subsegments", ()))
         return False
+
+    def ready(self) -> int:
+        """How many datagrams are in the socket now, without waiting; their documents go to ``last``."""
+        self.last: list[dict[str, Any]] = []
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.last.append(json.loads(self.sock.recv(70_000).partition(b"\n")[2]))
+        except BlockingIOError:
+            return len(self.last)
+        finally:
+            self.sock.settimeout(2.0)
 
     def nothing_more(self) -> bool:
         self.sock.settimeout(0.2)

@@ -8,13 +8,15 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from typing import Any
 
 import pytest
 
 import obskit
 from obskit import semconv
-from obskit.emitters.xray import MAX_DATAGRAM, parse_daemon_address
+from obskit.emitters.xray import MAX_DATAGRAM, SEND_INTERVAL_S, parse_daemon_address
 from obskit.errors import ConfigError
 from obskit.tracing import start_span
 
@@ -340,9 +342,10 @@ def test_lambda_streams_every_span_as_a_subsegment_of_the_facade(
     with obskit.activate(obskit.extract({})), obskit.span("handler", kind="server") as h:
         with obskit.span("work") as w:
             pass
-        (first,) = daemon.receive()
+        assert daemon.ready() == 1  # sent as it ended: no burst to wait for in Lambda
+        (first,) = daemon.last
         assert first["id"] == w.span_id
-    (second,) = daemon.receive()
+    (second,) = daemon.receive(flush=False)
     assert second["id"] == h.span_id
     for doc in (first, second):
         assert doc["type"] == "subsegment"
@@ -386,6 +389,85 @@ def test_daemon_address_from_the_environment(daemon: Daemon, monkeypatch: pytest
         obskit.configure(traces="xray")
 
 
+def _segments(n: int) -> None:
+    for i in range(n):
+        with obskit.span(f"GET /{i}", kind="server"):
+            pass
+
+
+def test_datagrams_leave_in_bursts_of_the_batch_size(daemon: Daemon) -> None:
+    """The span that fills the burst sends it at once; the ones before wait for it (or the sender)."""
+    configure(daemon, xray_batch_size=3)
+    started = time.monotonic()
+    _segments(2)
+    early = daemon.ready()
+    assert early == 0 or time.monotonic() - started >= SEND_INTERVAL_S / 2  # only the sender may have run
+    _segments(1)
+    assert early + daemon.ready() == 3
+
+
+def test_a_lone_datagram_leaves_within_the_send_interval(daemon: Daemon) -> None:
+    """With nothing else to fill its burst, the sender thread sends it, without any flush()."""
+    configure(daemon)
+    started = time.monotonic()
+    _segments(1)
+    (doc,) = daemon.receive(flush=False)
+    assert doc["name"] == "checkout"
+    assert time.monotonic() - started < 1.0
+    assert any(t.name == "obskit-xray-send" for t in threading.enumerate())
+
+
+def test_pending_datagrams_are_sent_when_the_emitter_is_replaced(daemon: Daemon) -> None:
+    """Reconfiguring closes the old emitter, which sends what it held: nothing is lost."""
+    configure(daemon)
+    _segments(4)
+    obskit.configure(traces="none")
+    assert daemon.ready() == 4
+
+
+def test_a_span_ending_after_its_emitter_was_replaced_is_still_sent(daemon: Daemon) -> None:
+    """A span begun under the old configuration ends after configure(): its segment is not stranded."""
+    configure(daemon)
+    span = start_span("GET /late", kind="server")
+    obskit.configure(traces="none")
+    span.end()
+    assert daemon.ready() == 1
+    assert daemon.last[0]["metadata"]["obskit"]["span_name"] == "GET /late"
+
+
+def test_batch_size_one_sends_each_datagram_as_its_span_ends(daemon: Daemon) -> None:
+    configure(daemon, xray_batch_size=1)
+    _segments(2)
+    assert daemon.ready() == 2
+
+
+def test_a_forked_child_does_not_send_the_parents_pending_datagrams(daemon: Daemon) -> None:
+    """Each datagram the parent held leaves once, from the parent; the child sends only its own."""
+    configure(daemon)
+    _segments(2)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        code = 0
+        try:
+            with obskit.span("child", kind="server"):
+                pass
+            obskit.flush()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    obskit.flush()
+    docs = daemon.receive(3, flush=False)
+    assert sorted(d["metadata"]["obskit"]["span_name"] for d in docs) == ["GET /0", "GET /1", "child"]
+    assert daemon.nothing_more()
+
+
+def test_batch_size_is_validated() -> None:
+    with pytest.raises(ConfigError, match="xray_batch_size"):
+        obskit.configure(traces="xray", xray_batch_size=0)
+
+
 def test_dead_daemon_never_raises_and_is_counted() -> None:
     """With nothing listening, spans end normally and failed sends are counted."""
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -396,6 +478,7 @@ def test_dead_daemon_never_raises_and_is_counted() -> None:
     for _ in range(5):
         with obskit.span("GET /", kind="server"):
             pass
+    obskit.flush()
     assert obskit.diagnostics().get("xray.dropped.send_failed", 0) >= 1
 
 
