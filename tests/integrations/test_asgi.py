@@ -238,3 +238,56 @@ def test_client_disconnect_mid_stream_is_not_a_fault() -> None:
     assert line[semconv.LOG_CLIENT_DISCONNECTED] is True
     assert line[semconv.LOG_HTTP_STATUS] == 200
     assert cap.metric_values(semconv.METRIC_FAULT) == [0]
+
+
+class _ServerRequest:
+    """Stands for a server's per-request object (uvicorn's cycle): its send schedules a keep-alive
+    timer once the response is complete, and the timer copies the current context."""
+
+    def __init__(self, timers: list[asyncio.TimerHandle]) -> None:
+        self.timers = timers
+        self.payload = [bytearray(1024) for _ in range(10)]  # what a server holds per request
+
+    async def receive(self) -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(self, message: dict) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            self.timers.append(asyncio.get_running_loop().call_later(3600, lambda: None))
+
+
+def test_a_timer_scheduled_during_the_request_does_not_keep_the_servers_request() -> None:
+    """The timer's context copy holds the request scope, but the scope no longer holds the server's request."""
+    import weakref
+
+    timers: list[asyncio.TimerHandle] = []
+
+    async def main() -> weakref.ref[_ServerRequest]:
+        server = _ServerRequest(timers)
+        ref = weakref.ref(server)
+        with capture() as cap:
+            await ObskitMiddleware(_hello())(_scope(), server.receive, server.send)
+        assert _access(cap)[semconv.LOG_HTTP_STATUS] == 200
+        del server
+        assert len(timers) == 1  # still scheduled, its context copy alive
+        return ref
+
+    ref = asyncio.run(main())
+    assert ref() is None
+
+
+def test_send_after_the_app_returned_raises_a_runtime_error() -> None:
+    """An app that keeps send and calls it after returning gets a RuntimeError, as from a server."""
+    kept: list[Any] = []
+
+    async def app(scope, receive, send):
+        kept.append(send)
+        await _hello()(scope, receive, send)
+
+    async def main() -> None:
+        server = _ServerRequest([])
+        await ObskitMiddleware(app)(_scope(), server.receive, server.send)
+        with pytest.raises(RuntimeError, match="after the application returned"):
+            await kept[0]({"type": "http.response.body", "body": b"late"})
+
+    asyncio.run(main())
