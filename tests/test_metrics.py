@@ -20,6 +20,7 @@ import pytest
 import obskit
 import obskit.testing
 from _emf_schema import assert_emf
+from _fork import run_in_child
 from obskit import metrics, semconv
 from obskit._context import SCOPE, RequestScope
 from obskit.testing import Capture, capture
@@ -756,17 +757,12 @@ def test_a_forked_child_does_not_write_the_parents_buffer(tmp_path: Path) -> Non
     out = tmp_path / "emf.log"
     obskit.configure(service="s", metrics="file", logs="none", emf_file_path=str(out))
     metrics.count("Parent")
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        code = 0
-        try:
-            metrics.count("Child")
-            metrics.flush()
-        except BaseException:
-            code = 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+
+    def child() -> None:
+        metrics.count("Child")
+        metrics.flush()
+
+    run_in_child(child)
     metrics.flush()
     docs = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(k for d in docs for k in ("Parent", "Child") if k in d) == ["Child", "Parent"]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import obskit
+from _fork import run_in_child
 from obskit import semconv
 from obskit.emitters.xray import MAX_DATAGRAM, SEND_INTERVAL_S, parse_daemon_address
 from obskit.errors import ConfigError
@@ -445,18 +446,13 @@ def test_a_forked_child_does_not_send_the_parents_pending_datagrams(daemon: Daem
     """Each datagram the parent held leaves once, from the parent; the child sends only its own."""
     configure(daemon)
     _segments(2)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        code = 0
-        try:
-            with obskit.span("child", kind="server"):
-                pass
-            obskit.flush()
-        except BaseException:
-            code = 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+
+    def child() -> None:
+        with obskit.span("child", kind="server"):
+            pass
+        obskit.flush()
+
+    run_in_child(child)
     obskit.flush()
     docs = daemon.receive(3, flush=False)
     assert sorted(d["metadata"]["obskit"]["span_name"] for d in docs) == ["GET /0", "GET /1", "child"]
