@@ -231,8 +231,14 @@ def _close(req: _Request, scope: Scope, root_path: str, exc: BaseException | Non
     # event loop purges it. Letting go of the server's send and receive here keeps that copy from
     # holding the server's whole request too: under uvicorn it held some 25 requests' objects at
     # a time, which aged into the older GC generations and cost full collections.
-    req._send = req._receive = _returned
+    req._send = _send_after_return
+    req._receive = _receive_after_return
 
 
-async def _returned(*_: Any) -> Any:
-    raise RuntimeError("ASGI send or receive called after the application returned")
+async def _send_after_return(message: Message) -> None:
+    raise RuntimeError(f"ASGI message {message.get('type')!r} sent after the application returned")
+
+
+async def _receive_after_return() -> Message:
+    """What a server answers once the response is complete: the connection is over for this request."""
+    return {"type": "http.disconnect"}

@@ -276,12 +276,12 @@ def test_a_timer_scheduled_during_the_request_does_not_keep_the_servers_request(
     assert ref() is None
 
 
-def test_send_after_the_app_returned_raises_a_runtime_error() -> None:
-    """An app that keeps send and calls it after returning gets a RuntimeError, as from a server."""
+def test_send_and_receive_after_the_app_returned_answer_as_a_server_does() -> None:
+    """A kept send raises RuntimeError (uvicorn's answer too); a kept receive reports the disconnect."""
     kept: list[Any] = []
 
     async def app(scope, receive, send):
-        kept.append(send)
+        kept.extend((send, receive))
         await _hello()(scope, receive, send)
 
     async def main() -> None:
@@ -289,5 +289,33 @@ def test_send_after_the_app_returned_raises_a_runtime_error() -> None:
         await ObskitMiddleware(app)(_scope(), server.receive, server.send)
         with pytest.raises(RuntimeError, match="after the application returned"):
             await kept[0]({"type": "http.response.body", "body": b"late"})
+        assert await kept[1]() == {"type": "http.disconnect"}
 
     asyncio.run(main())
+
+
+def test_a_task_waiting_for_the_disconnect_after_the_app_returned_gets_it_under_uvicorn() -> None:
+    """A task the app leaves behind awaits receive() after the response: it gets http.disconnect, as without obskit."""
+    seen: list[Any] = []
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+
+        async def watch() -> None:
+            await asyncio.sleep(0.05)
+            try:
+                seen.append((await receive())["type"])
+            except Exception as exc:  # what the task would see
+                seen.append(repr(exc))
+
+        asyncio.get_running_loop().create_task(watch())
+        await _hello()(scope, receive, send)
+
+    with capture(), serve(ObskitMiddleware(app)) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert conn.recv(100).startswith(b"HTTP/1.1 200")
+        wait_for(lambda: bool(seen))
+    assert seen == ["http.disconnect"]
