@@ -768,6 +768,25 @@ def test_a_forked_child_does_not_write_the_parents_buffer(tmp_path: Path) -> Non
     assert sorted(k for d in docs for k in ("Parent", "Child") if k in d) == ["Child", "Parent"]
 
 
+def _count_in_worker() -> None:
+    metrics.count("Worker")
+
+
+def test_a_multiprocessing_worker_writes_its_metrics_before_it_exits(tmp_path: Path) -> None:
+    """A forked multiprocessing worker ends with os._exit, past atexit: its buffered values are still written."""
+    import multiprocessing
+
+    out = tmp_path / "emf.log"
+    obskit.configure(service="s", metrics="file", logs="none", emf_file_path=str(out),
+                     metrics_flush_interval=3600)
+    worker = multiprocessing.get_context("fork").Process(target=_count_in_worker)
+    worker.start()
+    worker.join(30)
+    assert worker.exitcode == 0
+    docs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [d["Worker"] for d in docs if "Worker" in d] == [1]
+
+
 def test_metrics_recorded_without_flush_are_written_at_exit() -> None:
     """A process that never calls flush() still writes its metrics on stdout at exit."""
     code = (

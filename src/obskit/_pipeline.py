@@ -17,6 +17,7 @@ import atexit
 import importlib
 import itertools
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -263,7 +264,46 @@ def _install_process_hooks() -> None:
     _process_hooks_installed = True
     atexit.register(shutdown)
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
+        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
+class _ForkedWorkers:
+    """The object multiprocessing's after-fork registry is keyed on (it holds it weakly)."""
+
+
+_forked_workers = _ForkedWorkers()
+_exit_flush_registered = False
+
+
+def _before_fork() -> None:
+    """Before a fork by multiprocessing: its workers end with ``os._exit``, past ``atexit``.
+
+    They run multiprocessing's own finalizers first, so obskit registers one there (from its
+    after-fork registry, which a worker runs after clearing the finalizers it inherited):
+    without it, what a worker buffered last (X-Ray bursts, metrics) would be lost uncounted.
+    Nothing is imported: a process that has not imported multiprocessing is not forking for it.
+    """
+    global _exit_flush_registered
+    if _exit_flush_registered:
+        return
+    util = sys.modules.get("multiprocessing.util")
+    if util is None:
+        return
+    try:
+        util.register_after_fork(_forked_workers, _in_forked_worker)
+        _exit_flush_registered = True
+    except Exception:
+        _diagnostics.incr("fork.exit_flush_unavailable")
+
+
+def _in_forked_worker(_: object) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _flush_at_worker_exit, exitpriority=0)
+
+
+def _flush_at_worker_exit() -> None:
+    flush(5.0)
 
 
 def _after_fork_in_child() -> None:

@@ -79,6 +79,8 @@ DEFAULT_STREAMING_THRESHOLD = 30
 DEFAULT_BATCH_SIZE = 16
 SEND_INTERVAL_S = 0.1
 """The longest a datagram waits for its burst: the sender thread's period."""
+_SENDER_IDLE_ROUNDS = 100
+"""Periods with nothing to send before the sender thread leaves (the next datagram starts another)."""
 _MAX_OPEN = 10_000
 """Open spans tracked for embedding; beyond that (spans never ended) everything streams."""
 _INVALID_NAME_CHARS = str.maketrans("", "", "?;*()!$~^<>")
@@ -260,6 +262,8 @@ class XRayEmitter:
         """Datagrams waiting for their burst (appends and pops are atomic: no lock)."""
         self._sender: threading.Thread | None = None
         self._stop = threading.Event()
+        self._send_lock = threading.Lock()
+        """Held by the sender thread while it drains, so that ``flush()`` waits for it."""
         self._connect()
 
     # --- transport ---------------------------------------------------------------------------
@@ -291,20 +295,21 @@ class XRayEmitter:
         pending = self._pending
         pending.append(payload)
         if len(pending) >= self._batch:
-            self._drain()
+            self._drain(self._batch)  # at most one burst on a request's path
         elif self._sender is None:
             self._start_sender()
 
-    def _drain(self) -> None:
-        """Send every pending datagram; any thread may drain, each datagram leaves once."""
+    def _drain(self, limit: int = -1) -> None:
+        """Send pending datagrams (``limit`` of them, or all); any thread may drain, each leaves once."""
         pending = self._pending
         popleft = pending.popleft
-        while pending:
+        while pending and limit:
             try:
                 payload = popleft()
             except IndexError:  # another thread took the last one
                 return
             self._send_now(payload)
+            limit -= 1
 
     def _start_sender(self) -> None:
         with self._lock:
@@ -320,19 +325,44 @@ class XRayEmitter:
             self._drain()
 
     def _run_sender(self) -> None:
+        """Send what waits, every ``SEND_INTERVAL_S``; leave after a while with nothing to do.
+
+        Its drains hold ``_send_lock`` so that ``flush()`` can wait for one in progress. It
+        gives up its place before its last look at the queue, so a datagram queued meanwhile
+        either is seen here or starts a new sender.
+        """
         stop = self._stop
+        idle = 0
         while not stop.wait(SEND_INTERVAL_S):
-            if self._pending:
+            if not self._pending:
+                idle += 1
+                if idle < _SENDER_IDLE_ROUNDS:
+                    continue
+                with self._lock:
+                    self._sender = None
+                if not self._pending or not self._reclaim():
+                    return
+            idle = 0
+            with self._send_lock:
                 try:
                     self._drain()
                 except Exception:  # a sender that dies would strand every later datagram
                     _diagnostics.incr("xray.dropped.send_failed")
 
+    def _reclaim(self) -> bool:
+        """Take the sender's place back (a datagram came as it was leaving), unless a new sender has."""
+        with self._lock:
+            if self._sender is not None:
+                return False
+            self._sender = threading.current_thread()
+            return True
+
     def _send_now(self, payload: bytes) -> None:
         sock = self._sock
-        closed = False
         if sock is None:
-            closed = self._stop.is_set()  # a span that outlived close(): a socket for it alone
+            if self._stop.is_set():  # a span that outlived close(): a socket of its own
+                self._send_once(payload)
+                return
             self._connect()
             sock = self._sock
             if sock is None:
@@ -342,8 +372,17 @@ class XRayEmitter:
             sock.send(payload)
         except OSError:  # buffer full (EAGAIN), daemon gone (ECONNREFUSED from an earlier ICMP)
             _diagnostics.incr("xray.dropped.send_failed")
-        if closed:
-            self.close()
+
+    def _send_once(self, payload: bytes) -> None:
+        """Send one datagram on a socket opened for it: the emitter's own is closed."""
+        family = socket.AF_INET6 if ":" in self._address[0] else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                sock.setblocking(False)
+                sock.connect(self._address)
+                sock.send(payload)
+        except OSError:
+            _diagnostics.incr("xray.dropped.send_failed")
 
     def send_document(self, doc: dict[str, Any]) -> None:
         """Serialise and send one document, splitting out subsegments if it is too large."""
@@ -597,14 +636,22 @@ class XRayEmitter:
             doc["namespace"] = "remote"
 
     def flush(self, timeout_s: float | None = None) -> bool:
-        """Send the pending datagrams; open segments are sent when they end, not before."""
-        self._drain()
-        return True
+        """Send the pending datagrams, after any the sender thread is sending; open segments wait for their end.
+
+        Returns ``False`` when the sender's drain did not finish within ``timeout_s``.
+        """
+        done = self._send_lock.acquire(timeout=-1 if timeout_s is None else max(timeout_s, 0.0))
+        try:
+            self._drain()
+        finally:
+            if done:
+                self._send_lock.release()
+        return done
 
     def close(self) -> None:
         self._stop.set()
         self._batch = 1  # a span that ends after this (begun under the old configuration) is sent at once
-        self._drain()
+        self.flush(5.0)
         sock, self._sock = self._sock, None
         if sock is not None:
             try:
@@ -621,6 +668,7 @@ class XRayEmitter:
         self._pending = deque()
         self._sender = None
         self._stop = threading.Event()
+        self._send_lock = threading.Lock()
         self._connect()
 
     def _http(self, attrs: dict[str, Any], segment: bool, status_code: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import pytest
 import obskit
 from _fork import run_in_child
 from obskit import semconv
+from obskit.emitters import xray as xray_module
 from obskit.emitters.xray import MAX_DATAGRAM, SEND_INTERVAL_S, parse_daemon_address
 from obskit.errors import ConfigError
 from obskit.tracing import start_span
@@ -436,6 +437,56 @@ def test_a_span_ending_after_its_emitter_was_replaced_is_still_sent(daemon: Daem
     assert daemon.last[0]["metadata"]["obskit"]["span_name"] == "GET /late"
 
 
+def test_spans_ending_on_many_threads_after_replacement_are_each_sent() -> None:
+    """Late spans ended by several threads at once each get a datagram; no socket is left open."""
+    rx = Daemon()
+    rx.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    try:
+        obskit.configure(service="checkout", traces="xray", xray_daemon_address=rx.address)
+        spans = [start_span(f"GET /{i}", kind="server") for i in range(80)]
+        obskit.configure(traces="none")
+        threads = [threading.Thread(target=lambda part=spans[i::4]: [sp.end() for sp in part]) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        names = {d["metadata"]["obskit"]["span_name"] for d in rx.receive(80, flush=False)}
+        assert names == {f"GET /{i}" for i in range(80)}
+        assert obskit.diagnostics().get("xray.dropped.send_failed", 0) == 0
+    finally:
+        rx.sock.close()
+
+
+def test_flush_waits_for_the_sender_threads_burst(daemon: Daemon) -> None:
+    """flush() returns after what the sender thread was sending has left, not while it is in flight."""
+    configure(daemon)
+    for _ in range(20):
+        _segments(3)
+        time.sleep(SEND_INTERVAL_S / 7)  # the sender wakes at some point in between
+        assert obskit.flush() is True
+        assert daemon.ready() == 3
+
+
+def test_an_idle_sender_thread_leaves_and_the_next_datagram_starts_another(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(xray_module, "_SENDER_IDLE_ROUNDS", 2)
+    configure(daemon)
+
+    def senders() -> int:
+        return sum(t.name == "obskit-xray-send" for t in threading.enumerate())
+
+    _segments(1)
+    assert len(daemon.receive(flush=False)) == 1
+    deadline = time.monotonic() + 5
+    while senders() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert senders() == 0
+    _segments(1)
+    assert senders() == 1
+    assert len(daemon.receive(flush=False)) == 1
+
+
 def test_batch_size_one_sends_each_datagram_as_its_span_ends(daemon: Daemon) -> None:
     configure(daemon, xray_batch_size=1)
     _segments(2)
@@ -457,6 +508,25 @@ def test_a_forked_child_does_not_send_the_parents_pending_datagrams(daemon: Daem
     docs = daemon.receive(3, flush=False)
     assert sorted(d["metadata"]["obskit"]["span_name"] for d in docs) == ["GET /0", "GET /1", "child"]
     assert daemon.nothing_more()
+
+
+def _three_jobs() -> None:
+    for i in range(3):
+        with obskit.span(f"job {i}", kind="server"):
+            pass
+
+
+def test_a_multiprocessing_worker_sends_its_last_burst_before_it_exits(daemon: Daemon) -> None:
+    """A forked multiprocessing worker ends with os._exit, past atexit: its pending datagrams still leave."""
+    import multiprocessing
+
+    configure(daemon)
+    worker = multiprocessing.get_context("fork").Process(target=_three_jobs)
+    worker.start()
+    worker.join(30)
+    assert worker.exitcode == 0
+    docs = daemon.receive(3, flush=False)
+    assert sorted(d["metadata"]["obskit"]["span_name"] for d in docs) == ["job 0", "job 1", "job 2"]
 
 
 def test_batch_size_is_validated() -> None:
