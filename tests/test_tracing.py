@@ -357,6 +357,19 @@ def test_reservoir_keeps_upstream_decisions() -> None:
     assert len(cap.spans) == 1
 
 
+def test_siblings_under_an_undecided_parent_agree_when_the_reservoir_takes_it() -> None:
+    """Two root spans under one Root-only X-Ray parent: the reservoir takes the trace once, for both."""
+    with capture(trace_sample_rate=0.0, trace_reservoir_per_s=1, clock=_Clock()) as cap:
+        parent = obskit.extract({"x-amzn-trace-id": "Root=1-5759e988-bd862e3fe1be46a994272793"})
+        assert parent.sampled is None
+        with obskit.activate(parent):
+            for name in ("a", "b"):
+                with obskit.span(name, kind="consumer"):
+                    assert obskit.current().sampled is True
+        assert _decisions(1) == [False]  # the second's one slot went to that trace
+    assert sorted(s["name"] for s in cap.spans) == ["a", "b"]
+
+
 def test_reservoir_decides_a_new_trace_at_the_edge() -> None:
     """A request without trace headers is decided once, at extract, reservoir first."""
     clock = _Clock()

@@ -48,11 +48,16 @@ METRIC_EMITTERS: dict[str, str] = {
 }
 
 
+_RESERVOIR_MEMORY = 1024
+"""Trace ids a runtime remembers the reservoir took: siblings deciding the same trace come soon after."""
+
+
 class Runtime:
     """Everything the request path needs, fixed for the life of one configuration."""
 
     __slots__ = (
         "_reservoir",
+        "_taken",
         "_threshold",
         "_window",
         "capture",
@@ -86,27 +91,41 @@ class Runtime:
         self._reservoir = config.trace_reservoir_per_s
         self._window: tuple[int, Iterator[int]] = (-1, itertools.count())
         """The second the reservoir is counting (clock seconds) and its counter."""
+        self._taken: dict[int, None] = {}
+        """Trace ids the reservoir took, oldest first (at most ``_RESERVOIR_MEMORY``)."""
 
     def sample(self, trace_id: int) -> bool:
-        """The head-sampling decision for a new trace: the reservoir, then the ratio.
+        """The head-sampling decision for a new trace: the ratio, then the reservoir.
 
         The ratio uses the trace id's low 56 bits, which are random in every id obskit makes
         and, by the W3C Level 2 random flag, in every id that arrives flagged random: the
         decision is the same wherever it is made. The reservoir (``trace_reservoir_per_s``)
-        takes the first traces of each clock second first, as X-Ray's sampling rules do; it
-        is per process and takes no lock (``next()`` on a counter is atomic), so threads
-        racing at a second's turn may take one or two extra.
+        then takes, each clock second, up to that many traces the ratio declined, as X-Ray's
+        sampling rules do. It is per process and takes no lock (``next()`` on a counter is
+        atomic under the GIL): threads racing at a second's turn may each take one extra. A
+        trace it took stays taken here, so spans deciding the same undecided trace (siblings
+        under a ``Sampled=?`` or Root-only X-Ray parent) agree.
         """
-        if self._threshold < 0:
+        if self._threshold < 0 or (trace_id & 0xFFFFFFFFFFFFFF) < self._threshold:
             return True
-        if self._reservoir:
-            sec = self.clock() // 1_000_000_000
-            window = self._window
-            if window[0] != sec:
-                window = self._window = (sec, itertools.count())
-            if next(window[1]) < self._reservoir:
-                return True
-        return (trace_id & 0xFFFFFFFFFFFFFF) < self._threshold
+        if not self._reservoir:
+            return False
+        taken = self._taken
+        if trace_id in taken:
+            return True
+        sec = self.clock() // 1_000_000_000
+        window = self._window
+        if window[0] != sec:
+            window = self._window = (sec, itertools.count())
+        if next(window[1]) >= self._reservoir:
+            return False
+        taken[trace_id] = None
+        if len(taken) > _RESERVOIR_MEMORY:
+            try:
+                del taken[next(iter(taken))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread trimmed it first
+                pass
+        return True
 
     @property
     def tracing(self) -> bool:

@@ -523,9 +523,9 @@ def configure(
             less verbose (with a warning), because Lambda would drop the lines anyway.
         sample_rate: share of requests (0-1) that log at DEBUG, decided once at the edge.
         trace_sample_rate: share of new traces that are sampled (parent decisions are kept).
-        trace_reservoir_per_s: new traces recorded each second before ``trace_sample_rate``
-            applies, so a quiet service still has traces to look at. With
-            ``trace_sample_rate=0.05`` and ``1``, it is X-Ray's default sampling rule.
+        trace_reservoir_per_s: new traces recorded each second beyond those
+            ``trace_sample_rate`` selects, so a quiet service still has traces to look at.
+            With ``trace_sample_rate=0.05`` and ``1``, it is X-Ray's default sampling rule.
         propagation: header formats to read, in precedence order (``tracecontext``, ``xray``,
             ``lambda``).
         correlation_headers: incoming headers that carry a correlation id, first match wins.
