@@ -74,6 +74,7 @@ class Event:
         "operation",
         "path",
         "peer",
+        "request_id",
         "route",
         "scheme",
         "trigger",
@@ -96,6 +97,8 @@ class Event:
         self.host: str | None = None
         self.scheme: str | None = None
         self.operation: str | None = None
+        self.request_id: str | None = None
+        """API Gateway's or the Function URL's id of the request (``requestContext.requestId``)."""
         self.kind = SPAN_KIND_SERVER
         self.links: list[Any] = []
         self.attributes: dict[str, Any] = {}
@@ -146,6 +149,7 @@ def _rest(event: Mapping[str, Any], rc: Mapping[str, Any], trigger: str) -> Even
     ev.user_agent = _str(identity.get("userAgent")) or _header(ev.headers, HEADER_USER_AGENT)
     ev.host = _str(rc.get("domainName")) or _header(ev.headers, "host")
     ev.scheme = "https"
+    ev.request_id = _str(rc.get("requestId"))
     return ev
 
 
@@ -164,6 +168,7 @@ def _v2(event: Mapping[str, Any], rc: Mapping[str, Any]) -> Event:
     ev.host = domain or None
     ev.scheme = "https"
     ev.infers_status = True
+    ev.request_id = _str(rc.get("requestId"))
     return ev
 
 

@@ -230,7 +230,7 @@ class _Invocation(request_scope):
             self._open(
                 settings, settings is None or settings.excluded(ev.path), ev.method, ev.path, ev.route, None,
                 ev.headers, mapping_getter, None, (), SPAN_KIND_SERVER, attrs, fields, ev.peer, ev.forwarded_for,
-                ev.user_agent, ev.scheme, ev.host, event,
+                ev.user_agent, ev.scheme, ev.host, event, ev.request_id,
             )
         else:
             self._open(

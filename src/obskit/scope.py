@@ -480,12 +480,14 @@ class request_scope(RequestScope):
         context: TelemetryContext | None, links: Sequence[TelemetryContext], kind: str,
         attributes: Mapping[str, Any] | None, fields: Mapping[str, Any] | None, peer: str | None,
         forwarded_for: str | None, user_agent: str | None, scheme: str | None, host: str | None,
-        request: Any,
+        request: Any, correlation_id: str | None = None,
     ) -> None:
         """``__init__`` with the settings resolved (integrations resolve them once per request).
 
-        Args are those of ``__init__``, plus ``st`` (``None``: obskit is disabled) and
-        ``excluded`` (the path is an excluded route): either makes the scope inactive.
+        Args are those of ``__init__``, plus ``st`` (``None``: obskit is disabled),
+        ``excluded`` (the path is an excluded route): either makes the scope inactive; and
+        ``correlation_id``, the request's own id for when no header carries one (see
+        ``obskit.extract``).
         """
         RequestScope.__init__(self)
         self._settings = st
@@ -510,6 +512,8 @@ class request_scope(RequestScope):
             self.start_ns = st.clock()
             if context is not None:
                 ctx = context
+            elif correlation_id is not None:
+                ctx = _extract(_NO_HEADERS if carrier is None else carrier, getter, correlation_id=correlation_id)
             elif carrier is not None:
                 ctx = _extract(carrier, getter)
             else:

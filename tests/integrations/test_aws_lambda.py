@@ -337,6 +337,54 @@ def test_response_without_headers_gets_its_own_headers_dict() -> None:
     assert original == {"statusCode": 200, "body": "ok"}
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("apigw_rest_v1", "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"), ("apigw_http_v2", "JKJaXmPLvHcESHA="),
+     ("function_url", "id")],
+)
+def test_the_front_doors_request_id_is_the_correlation_id(name: str, expected: str) -> None:
+    """Without a correlation header, the id API Gateway returns as x-amzn-RequestId correlates the logs."""
+    seen = []
+
+    @instrument_handler
+    def handler(evt, context):
+        seen.append(obskit.current().correlation_id)
+        return {"statusCode": 200, "body": "ok"}
+
+    with capture() as cap:
+        out = handler(event(name), Context())
+    assert seen == [expected]
+    assert _access(cap)["correlation_id"] == expected
+    assert out["headers"]["x-correlation-id"] == expected
+
+
+def test_a_correlation_header_wins_over_the_request_id() -> None:
+    evt = event("apigw_rest_v1")
+    evt["headers"]["X-Correlation-Id"] = "from-the-client"
+
+    @instrument_handler
+    def handler(evt, context):
+        return {"statusCode": 200, "body": "ok"}
+
+    with capture() as cap:
+        handler(evt, Context())
+    assert _access(cap)["correlation_id"] == "from-the-client"
+
+
+def test_an_alb_request_without_a_correlation_header_gets_a_new_id() -> None:
+    """ALB sends no request id: the correlation id is generated, as for any request."""
+
+    @instrument_handler
+    def handler(evt, context):
+        return {"statusCode": 200, "body": "ok"}
+
+    with capture() as cap:
+        handler(event("alb"), Context())
+    cid = _access(cap)["correlation_id"]
+    assert len(cid) == 32
+    assert int(cid, 16) >= 0
+
+
 def test_excluded_http_route() -> None:
     """An HTTP event for an excluded path is handled without telemetry."""
     @instrument_handler(excluded_routes=["/orders/*"])

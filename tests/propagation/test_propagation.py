@@ -214,6 +214,22 @@ def test_correlation_id_generated_when_absent() -> None:
     assert a != b
 
 
+@pytest.mark.parametrize(
+    "carrier", [{}, {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}],
+)
+def test_correlation_id_argument_is_used_when_no_header_carries_one(carrier: dict[str, str]) -> None:
+    """The request's own id (say, API Gateway's) stands in for a missing header, with or without a trace."""
+    assert extract(carrier, correlation_id="req-7").correlation_id == "req-7"
+    assert extract({**carrier, "x-correlation-id": "c-1"}, correlation_id="req-7").correlation_id == "c-1"
+
+
+@pytest.mark.parametrize("bad", ["", "a\nb", "é", "x" * 257])
+def test_an_unusable_correlation_id_argument_gives_a_new_id(bad: str) -> None:
+    cid = extract({}, correlation_id=bad).correlation_id
+    assert cid != bad
+    assert len(cid) == 32
+
+
 def test_correlation_headers_configurable() -> None:
     """configure(correlation_headers=...) changes which header is read."""
     obskit.configure(correlation_headers=["x-amzn-requestid"])

@@ -255,7 +255,7 @@ class CompositePropagator:
             if not values:
                 continue
             value = values[0].strip(" \t")
-            if 0 < len(value) <= MAX_CORRELATION_ID_CHARS and value.isascii() and value.isprintable():
+            if _valid_correlation_id(value):
                 return value
             _diagnostics.incr(DIAG_MALFORMED_CORRELATION)
         return None
@@ -372,6 +372,14 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reseed_correlation_ids)
 
 
+def _valid_correlation_id(value: Any) -> bool:
+    """1-256 printable ASCII characters: what a correlation id may be, from a header or a caller."""
+    return (
+        value.__class__ is str and 0 < len(value) <= MAX_CORRELATION_ID_CHARS and value.isascii()
+        and value.isprintable()
+    )
+
+
 def _new_correlation_id() -> str:
     """32 random hex digits: unique, not secret, so a seeded PRNG (a third of ``os.urandom``).
 
@@ -380,7 +388,7 @@ def _new_correlation_id() -> str:
     return "%032x" % _cid_bits(128)  # noqa: UP031 - faster than an f-string here
 
 
-def extract(carrier: Any, getter: Getter | None = None) -> TelemetryContext:
+def extract(carrier: Any, getter: Getter | None = None, *, correlation_id: str | None = None) -> TelemetryContext:
     """The telemetry context that arrived with a request; never raises.
 
     Reads ``traceparent``/``tracestate``, ``X-Amzn-Trace-Id``, Lambda's ``_X_AMZN_TRACE_ID``
@@ -392,12 +400,16 @@ def extract(carrier: Any, getter: Getter | None = None) -> TelemetryContext:
             anything ``getter`` understands.
         getter: how to read one header from ``carrier``; chosen from the carrier's shape
             when omitted.
+        correlation_id: the id to use when no configured header carries one, instead of a
+            new one: an id the request already has (API Gateway's ``requestContext.requestId``,
+            which it returns to the client as ``x-amzn-RequestId``). Ignored unless it is
+            1-256 printable ASCII characters.
 
     Returns:
         The remote parent's context (``remote=True``, ``span_id`` = the caller's span) when
         a valid one arrived; for a ``Root``-only X-Ray header the trace with ``span_id=None``;
         otherwise a fresh trace. The correlation id is always set: from the configured
-        headers, else newly generated. Baggage is kept in every case.
+        headers, else ``correlation_id``, else newly generated. Baggage is kept in every case.
     """
     try:
         comp = _composite()
@@ -417,7 +429,10 @@ def extract(carrier: Any, getter: Getter | None = None) -> TelemetryContext:
             trace, extra, baggage, props = comp._parts(carrier, getter)
             cid = comp.correlation_id(carrier, getter)
         if cid is None:
-            cid = _new_correlation_id()
+            if correlation_id is not None and _valid_correlation_id(correlation_id):
+                cid = correlation_id
+            else:
+                cid = _new_correlation_id()
         if trace is None:
             # new_trace(), inline: same ids, sampling and kept fields, one context built
             rt = _pipeline.RUNTIME or _pipeline.get()
