@@ -94,6 +94,20 @@ def test_every_bad_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch
     assert "configure(" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "item"),
+    [("OBSKIT_PROPAGATION", "tracecontext,w3c", "w3c"), ("OBSKIT_TRACES", "xray,bogus", "bogus")],
+)
+def test_a_bad_item_of_a_list_is_quoted_with_the_whole_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, item: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        obskit.configure()
+    assert f"{variable}={value!r}" in str(info.value)
+    assert f"{item!r} is not one" in str(info.value)
+
+
 def test_trace_reservoir_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """OBSKIT_TRACE_RESERVOIR_PER_S sets the reservoir; it is off (0) by default."""
     assert obskit.configure().trace_reservoir_per_s == 0

@@ -190,6 +190,17 @@ def _choice(name: str, value: Any, choices: tuple[str, ...], extra: tuple[str, .
     raise _fail(name, value, f"one of {listed}{hint}")
 
 
+def _item_choice(name: str, whole: Any, item: Any, choices: tuple[str, ...], extra: tuple[str, ...] = ()) -> str:
+    """``_choice`` for one item of a list-valued setting: an error quotes the whole value and the item."""
+    try:
+        return _choice(name, item, choices, extra)
+    except ConfigError as exc:
+        if isinstance(whole, str) and "," not in whole:
+            raise  # a single value: the item is the whole value
+        hint = str(exc).partition(": expected one of ")[2]
+        raise _fail(name, whole, f"items from {hint} ({item!r} is not one)") from None
+
+
 # --- resolution -------------------------------------------------------------------------------
 class _Resolver:
     """Applies argument > environment > default to each setting and records the source."""
@@ -260,7 +271,7 @@ def _resolve_traces(r: _Resolver, in_lambda: bool, options: Mapping[str, Any]) -
         raw.split(",") if isinstance(raw, str) else raw
     )
     try:
-        names = [_choice(name, v, TRACE_NAMES, ("none", "auto", "memory")) for v in items]
+        names = [_item_choice(name, raw, v, TRACE_NAMES, ("none", "auto", "memory")) for v in items]
     except ConfigError:
         raise
     except Exception:
@@ -357,7 +368,7 @@ def resolve(args: Mapping[str, Any], environ: Mapping[str, str] | None = None) -
         traces, metrics, logs = (), "none", "none"
     propagation = parse_str_tuple(r.where("propagation"), r.get("propagation", DEFAULT_PROPAGATION))
     for p in propagation:
-        _choice(r.where("propagation"), p, PROPAGATOR_NAMES)
+        _item_choice(r.where("propagation"), r.get("propagation", DEFAULT_PROPAGATION), p, PROPAGATOR_NAMES)
     if not propagation:
         raise _fail("propagation", args.get("propagation"), f"a non-empty list from {PROPAGATOR_NAMES}")
     headers = tuple(
