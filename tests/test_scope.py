@@ -55,6 +55,27 @@ def test_unmatched_route_records_service_level_metrics_only() -> None:
     assert all(semconv.DIM_OPERATION not in d for d in cap.metrics)
 
 
+def test_request_metrics_can_be_turned_off_leaving_span_and_access_line() -> None:
+    """request_metrics=False: no Latency/Error/Fault, the rest as usual; the app's own metrics still go out."""
+    options = ScopeOptions({"request_metrics": False})
+    with capture() as cap, request_scope("GET", "/orders/7", route="/orders/{order_id}", options=options) as req:
+        req.set_status(503)
+        obskit.metrics.count("OrdersPlaced")
+    assert cap.metric_values(semconv.METRIC_LATENCY) == []
+    assert cap.metric_values(semconv.METRIC_FAULT) == []
+    assert cap.metric_values("OrdersPlaced") == [1]
+    assert _access(cap)[semconv.LOG_HTTP_STATUS] == 503
+    assert cap.spans[0]["name"] == "GET /orders/{order_id}"
+
+
+def test_request_metrics_option_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OBSKIT_REQUEST_METRICS", "false")
+    with capture() as cap, request_scope("GET", "/x"):
+        pass
+    assert cap.metric_values(semconv.METRIC_LATENCY) == []
+    assert len(cap.spans) == 1
+
+
 def test_log_lines_inside_carry_the_server_span_ids() -> None:
     """Lines logged inside the scope carry the request's trace id and server span id."""
     log = obskit.get_logger("t")

@@ -62,6 +62,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "trust_forwarded_for": ("OBSKIT_TRUST_FORWARDED_FOR",),
     "trusted_proxies": ("OBSKIT_TRUSTED_PROXIES",),
     "access_log": ("OBSKIT_ACCESS_LOG",),
+    "request_metrics": ("OBSKIT_REQUEST_METRICS",),
     "lambda_timeout_margin_ms": ("OBSKIT_LAMBDA_TIMEOUT_MARGIN_MS",),
 }
 """Setting name -> environment variables that can provide it, highest precedence first."""

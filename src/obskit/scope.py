@@ -136,6 +136,10 @@ OPTIONS: dict[str, Option] = {
         "the right-most address that is not a trusted proxy.",
     ),
     "access_log": Option(True, parse_bool, "Write one access line per request on the 'obskit.access' logger."),
+    "request_metrics": Option(
+        True, parse_bool,
+        "Record Latency, Error and Fault for each request (each Operation is a CloudWatch custom metric).",
+    ),
     "lambda_timeout_margin_ms": Option(
         300, parse_number(0, 900_000, integer=True),
         "Lambda: flush telemetry and log 'timeout_imminent' this many ms before the function "
@@ -225,6 +229,7 @@ class ScopeSettings:
         "logger",
         "record_4xx",
         "request_hook",
+        "request_metrics",
         "rh_correlation",
         "rh_traceparent",
         "rh_xray",
@@ -247,6 +252,7 @@ class ScopeSettings:
         self.rh_traceparent = HEADER_TRACEPARENT in headers
         self.rh_xray = HEADER_XRAY in headers
         self.access_log: bool = values["access_log"]
+        self.request_metrics: bool = values["request_metrics"]
         self.timeout_margin_ms: int = values["lambda_timeout_margin_ms"]
         proxies = values["trusted_proxies"]
         self.trust_all = "*" in proxies or (not proxies and values["trust_forwarded_for"])
@@ -755,10 +761,11 @@ class request_scope(RequestScope):
             span.end(end_ns)
         except Exception as e:
             _failed("span", e)
-        try:
-            _record_request(operation, duration_ms, error=error, fault=fault)
-        except Exception as e:
-            _failed("metrics", e)
+        if st.request_metrics:
+            try:
+                _record_request(operation, duration_ms, error=error, fault=fault)
+            except Exception as e:
+                _failed("metrics", e)
         try:
             _flush_scope(self)
         except Exception as e:
