@@ -8,6 +8,12 @@ the children's environment: a deployment ships ``.pyc`` files, or pays compile t
 cold start whatever library it uses). Children get no AWS, OTEL, POWERTOOLS or OBSKIT variables
 (except the Lambda row, which sets what Lambda sets) and write to /dev/null. The report is the
 median wall time of each target and what it adds over a bare interpreter.
+
+The "no site" pair runs with ``-S`` and obskit's source tree on ``PYTHONPATH``: in this
+checkout's editable install, ``site`` runs setuptools' finder, which imports ``pathlib``,
+``re`` and ``collections`` into every interpreter, so the main rows cannot see obskit import
+any of those. An installed wheel has no such finder; the pair measures ``import obskit`` as it
+costs there, against its own floor.
 """
 
 from __future__ import annotations
@@ -49,18 +55,26 @@ LAMBDA_ENV = {
     "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
 }
 _DROP = ("AWS_", "OTEL_", "POWERTOOLS_", "OBSKIT_", "_X_AMZN", "LAMBDA_", "PYTHONDONTWRITEBYTECODE")
+BARE_NO_SITE = "bare interpreter, no site (-S)"
+NO_SITE: dict[str, str] = {
+    BARE_NO_SITE: "pass",
+    "import obskit, no site (-S): as from a wheel, no editable-install finder": "import obskit",
+}
+_SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
 
 def _env(name: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP)}
     if "Lambda" in name:
         env.update(LAMBDA_ENV)
+    if name in NO_SITE:
+        env["PYTHONPATH"] = _SRC
     return env
 
 
-def _run(stmt: str, env: dict[str, str]) -> float | None:
+def _run(stmt: str, env: dict[str, str], flags: tuple[str, ...] = ()) -> float | None:
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", stmt], env=env, stdout=subprocess.DEVNULL,
+    done = subprocess.run([sys.executable, *flags, "-c", stmt], env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, check=False)
     elapsed = time.perf_counter() - t0
     return elapsed * 1000.0 if done.returncode == 0 else None
@@ -69,20 +83,23 @@ def _run(stmt: str, env: dict[str, str]) -> float | None:
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Median wall milliseconds per target, and what each adds over a bare interpreter."""
     rounds = 3 if quick else 15
-    envs = {name: _env(name) for name in TARGETS}
+    targets = {**TARGETS, **NO_SITE}
+    envs = {name: _env(name) for name in targets}
+    flags = {name: ("-S",) if name in NO_SITE else () for name in targets}
     available = {}
-    for name, stmt in TARGETS.items():
+    for name, stmt in targets.items():
         for _ in range(2):  # warm up, write bytecode
-            ok = _run(stmt, envs[name])
+            ok = _run(stmt, envs[name], flags[name])
         if ok is not None:
             available[name] = stmt
     samples: dict[str, list[float]] = {name: [] for name in available}
     for _ in range(rounds):
         for name, stmt in available.items():
-            ms = _run(stmt, envs[name])
+            ms = _run(stmt, envs[name], flags[name])
             if ms is not None:
                 samples[name].append(ms)
-    bare = statistics.median(samples[BARE])
+    floor = {name: statistics.median(samples[BARE_NO_SITE if name in NO_SITE else BARE]) for name in samples}
+    bare = floor[BARE]
     pt = samples.get("from aws_lambda_powertools import Logger, Metrics, Tracer")
     pt_added = statistics.median(pt) - bare if pt else None
     out = []
@@ -92,12 +109,12 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             "case": name,
             "median_ms": round(median, 1),
             "min_ms": round(min(values), 1),
-            "added_ms_over_bare": round(median - bare, 1),
+            "added_ms_over_bare": round(median - floor[name], 1),
         }
-        if pt_added:
+        if pt_added and name not in NO_SITE:
             row["added_vs_powertools_import"] = f"{(median - bare) / pt_added:.2f}\u00d7"
         out.append(row)
-    for name in TARGETS:
+    for name in targets:
         if name not in available:
             out.append({"case": name, "median_ms": "not installed", "min_ms": "", "added_ms_over_bare": ""})
     return out

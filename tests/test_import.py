@@ -33,3 +33,20 @@ def test_import_starts_no_thread() -> None:
     code = "import threading, obskit; print(threading.active_count())"
     out = subprocess.run([sys.executable, "-I", "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "1"
+
+
+def test_import_loads_nothing_but_obskit_itself() -> None:
+    """Without ``site`` (which an editable install makes import pathlib, re and collections), ``import
+    obskit`` adds only its own two modules: no stdlib module either, so it costs well under a millisecond."""
+    import os
+    import pathlib
+
+    src = pathlib.Path(__file__).resolve().parents[1] / "src"
+    code = (
+        "import sys; before = set(sys.modules); import obskit; "
+        "sys.stdout.write(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(src)
+    out = subprocess.run([sys.executable, "-S", "-c", code], check=True, capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["obskit", "obskit.errors"]

@@ -14,9 +14,9 @@ None of these is ever raised in the request path: there, obskit drops what it ca
 counts it in ``obskit.diagnostics()`` and carries on.
 """
 
-from __future__ import annotations
-
-from collections.abc import Sequence
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING, nor `from __future__ import annotations`: `import obskit`
+if TYPE_CHECKING:  # imports this module and nothing else, and `collections` alone costs a millisecond
+    from collections.abc import Sequence
 
 __all__ = [
     "ConfigError",
@@ -87,7 +87,7 @@ class SLOProblem:
 class SLOSpecError(ObskitError, ValueError):
     """An SLO file has one or more mistakes; ``problems`` lists every one of them."""
 
-    def __init__(self, problems: Sequence[SLOProblem]) -> None:
+    def __init__(self, problems: "Sequence[SLOProblem]") -> None:
         self.problems: tuple[SLOProblem, ...] = tuple(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
