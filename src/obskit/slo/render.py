@@ -252,8 +252,8 @@ def render(alarm_set: AlarmSet, fmt: str) -> str:
 
 
 # --- a small block-style YAML writer ---------------------------------------------------------
-_PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./-]*$")
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*(::[A-Za-z0-9_.-]+)*$")
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*")  # fullmatch: `$` would pass a final newline
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*(::[A-Za-z0-9_.-]+)*")
 # C1 controls, line/paragraph separators, BOM, surrogates and non-characters: escaped, never raw.
 _YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
 _RESERVED = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
@@ -277,7 +277,7 @@ def _scalar(value: Any) -> str:
     text = str(value)
     done = _STR_CACHE.get(text)
     if done is None:
-        done = text if _PLAIN.match(text) and text.lower() not in _RESERVED else _quote(text)
+        done = text if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED else _quote(text)
         if len(_STR_CACHE) < 10_000:  # names, dimensions and ids repeat; descriptions mostly do not
             _STR_CACHE[text] = done
     return done
@@ -291,7 +291,7 @@ def _quote(text: str) -> str:
 def _key(key: str) -> str:
     done = _KEY_CACHE.get(key)
     if done is None:
-        done = key if _PLAIN_KEY.match(key) and key.lower() not in _RESERVED else _quote(key)
+        done = key if _PLAIN_KEY.fullmatch(key) and key.lower() not in _RESERVED else _quote(key)
         if len(_KEY_CACHE) < 10_000:
             _KEY_CACHE[key] = done
     return done
