@@ -50,10 +50,7 @@ def route_template(rule: str) -> str:
 def _route_of(environ: dict[str, Any]) -> str | None:
     """The matched rule's template, from the request Flask keeps in the environ until teardown."""
     rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
-    if rule is None:
-        return None
-    template = _templates.get(rule.rule)
-    return template if template is not None else route_template(rule.rule)
+    return None if rule is None else route_template(rule.rule)
 
 
 def _record_exception(sender: Any, exception: BaseException | None = None, **_: Any) -> None:

@@ -467,15 +467,12 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
         kind = SPAN_KIND_INTERNAL
     if type(name) is not str or not name:
         name = str(name) if name else "span"
-    if trusted and len(attributes) <= MAX_ATTRIBUTES:  # type: ignore[arg-type]
-        record = SpanRecord(name, ctx, parent_sid, kind, attributes,  # type: ignore[arg-type]
-                            start_ns if start_ns is not None else rt.clock(),
-                            bool(remote and parent_sid is not None), tuple(links) if links else ())
-    else:
-        record = SpanRecord(name, ctx, parent_sid, kind, {}, start_ns if start_ns is not None else rt.clock(),
-                            bool(remote and parent_sid is not None), tuple(links) if links else ())
-        if attributes:
-            _clean_attributes(record, attributes)
+    owned = trusted and len(attributes) <= MAX_ATTRIBUTES  # type: ignore[arg-type]
+    record = SpanRecord(name, ctx, parent_sid, kind, attributes if owned else {},  # type: ignore[arg-type]
+                        start_ns if start_ns is not None else rt.clock(),
+                        bool(remote and parent_sid is not None), tuple(links) if links else ())
+    if attributes and not owned:
+        _clean_attributes(record, attributes)
     for emitter in emitters:
         try:
             emitter.on_start(record)

@@ -377,10 +377,7 @@ class EMFEmitter:
                               self._definitions, self._aws_extra, MAX_METRICS_PER_DIRECTIVE, MAX_VALUES_PER_METRIC,
                               self._max_bytes, directive)
             if payload is not None:
-                if self._stdout:
-                    self.sink.write_text(payload.decode())
-                else:
-                    self.sink.write(payload)
+                self.sink.write(payload)  # bytes: the stdout sink decodes them itself
                 return
         self.emit(_one_batch(namespace, timestamp_ms, dims, sets, metrics, properties))
 
