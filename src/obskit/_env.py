@@ -55,6 +55,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "propagate_to": ("OBSKIT_PROPAGATE_TO",),
     "xray_streaming_threshold": ("OBSKIT_XRAY_STREAMING_THRESHOLD",),
     "xray_batch_size": ("OBSKIT_XRAY_BATCH_SIZE",),
+    "xray_gso": ("OBSKIT_XRAY_GSO",),
     # request middleware (obskit.scope)
     "excluded_routes": ("OBSKIT_EXCLUDED_ROUTES",),
     "record_4xx_as_error": ("OBSKIT_RECORD_4XX_AS_ERROR",),

@@ -24,8 +24,15 @@ entity model costs about 50 us per segment with one subsegment, most of it in ``
 
 Outside Lambda, datagrams leave in bursts of ``xray_batch_size`` (16), and a daemon thread
 sends what is left within 0.1 s: one ``send`` costs 3 us alone but about twice that between
-requests, as the kernel's path and the app's code evict each other from the caches. Lambda
-sends each document as its span ends (the invocation is flushed before the freeze anyway).
+requests, as the kernel's path and the app's code evict each other from the caches. On Linux
+a burst goes to the kernel in one ``sendmsg`` with UDP segmentation offload (``UDP_SEGMENT``,
+kernel 4.18+; option ``xray_gso``): the kernel cuts it into the same datagrams, about 0.8 us
+each instead of 2.8. Segmentation needs every datagram but the last to be the same size, so
+the shorter ones are padded with trailing spaces, which JSON allows after a document; a
+datagram is grouped only with others at least half its size, and a group stays within the
+path's MTU, 64 segments and 65,000 bytes. A kernel or path that refuses it turns it off for
+the emitter, and the burst is sent datagram by datagram. Lambda sends each document as its
+span ends (the invocation is flushed before the freeze anyway).
 ``obskit.flush()`` and ``obskit.shutdown()`` send what is pending; a forked child drops the
 parent's.
 
@@ -35,15 +42,17 @@ A dead daemon or a full socket buffer never raises: the datagram is dropped and 
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from obskit import _diagnostics
-from obskit.config import Option, parse_number
+from obskit.config import Option, parse_bool, parse_number
 from obskit.errors import ConfigError
 from obskit.ids import trace_id_to_xray
 from obskit.semconv import (
@@ -88,6 +97,17 @@ _AWS_RPC_SYSTEM = "aws-api"
 _MAX_BODY = MAX_DATAGRAM - len(HEADER)
 _REMOTE_KINDS = frozenset({SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER})
 _SDK_NAME = "obskit"
+_SOL_UDP = 17
+_UDP_SEGMENT = getattr(socket, "UDP_SEGMENT", 103)
+"""Linux's ``UDP_SEGMENT`` socket option (``<netinet/udp.h>``); Python names it from 3.12 only."""
+_GSO_MAX_SEGMENTS = 64
+"""Datagrams per segmented send: every kernel with ``UDP_SEGMENT`` takes 64 (newer ones more)."""
+_GSO_MAX_BYTES = 65_000
+"""Bytes per segmented send, padding included: it is one UDP payload until the kernel cuts it."""
+_SPACES = memoryview(b" " * _GSO_MAX_BYTES)
+"""Padding for segmented sends (JSON allows whitespace after a document)."""
+_GSO_REFUSED = frozenset({errno.ENOPROTOOPT, errno.EINVAL, errno.EMSGSIZE, errno.EOPNOTSUPP, errno.EIO})
+"""Errors that mean the kernel or the route cannot segment (as opposed to a full buffer or a dead daemon)."""
 
 
 def parse_daemon_address(name: str, value: Any) -> tuple[str, int]:
@@ -144,6 +164,10 @@ OPTIONS: dict[str, Option] = {
     "xray_batch_size": Option(
         DEFAULT_BATCH_SIZE, parse_number(1, 256, integer=True),
         "datagrams sent together in one burst (1: each as its span ends); the rest leave within 0.1 s",
+    ),
+    "xray_gso": Option(
+        True, parse_bool,
+        "send each burst in one sendmsg with UDP segmentation offload (Linux), padding datagrams with spaces",
     ),
 }
 
@@ -227,6 +251,7 @@ class XRayEmitter:
         fast_dumps: a stricter, faster serialiser tried first (plain ``orjson.dumps``); when
             it raises, ``dumps`` decides.
         batch_size: datagrams sent together; 1 sends each at once (always so in Lambda).
+        gso: send a burst in one segmented ``sendmsg`` where the kernel can (Linux).
     """
 
     name = "xray"
@@ -234,7 +259,8 @@ class XRayEmitter:
     def __init__(self, service: str, address: tuple[str, int], dumps: Callable[[Any], bytes], *,
                  in_lambda: bool = False, streaming_threshold: int = DEFAULT_STREAMING_THRESHOLD,
                  origin: str | None = None, sdk_version: str = "0",
-                 fast_dumps: Callable[[Any], bytes] | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+                 fast_dumps: Callable[[Any], bytes] | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                 gso: bool = True) -> None:
         self._service = sanitize_name(service, "unknown_service")
         self._address = address
         self._dumps = dumps
@@ -264,6 +290,9 @@ class XRayEmitter:
         self._stop = threading.Event()
         self._send_lock = threading.Lock()
         """Held by the sender thread while it drains, so that ``flush()`` waits for it."""
+        self._gso = gso and self._batch > 1 and sys.platform.startswith("linux")
+        self._gso_max = 0
+        """Largest datagram a segmented send may carry (the path's MTU); 0: send one by one."""
         self._connect()
 
     # --- transport ---------------------------------------------------------------------------
@@ -284,6 +313,7 @@ class XRayEmitter:
             self._sock = None
             return
         self._sock = sock
+        self._gso_max = _segment_limit(sock, family) if self._gso else 0
 
     def _send(self, payload: bytes) -> None:
         if self._batch > 1:
@@ -303,6 +333,19 @@ class XRayEmitter:
         """Send pending datagrams (``limit`` of them, or all); any thread may drain, each leaves once."""
         pending = self._pending
         popleft = pending.popleft
+        if self._gso_max:
+            burst = []
+            while pending and limit:
+                try:
+                    burst.append(popleft())
+                except IndexError:  # another thread took the last one
+                    break
+                limit -= 1
+            if len(burst) > 1:
+                self._send_burst(burst)
+            elif burst:
+                self._send_now(burst[0])
+            return
         while pending and limit:
             try:
                 payload = popleft()
@@ -310,6 +353,63 @@ class XRayEmitter:
                 return
             self._send_now(payload)
             limit -= 1
+
+    def _send_burst(self, burst: list[bytes]) -> None:
+        """Send ``burst`` in order, runs of similar sizes each in one segmented ``sendmsg``.
+
+        A run grows while its shortest datagram is over half its longest (padding at most
+        doubles a datagram), and while it fits the path's MTU, the segment count and the
+        payload size.
+        """
+        n = len(burst)
+        i = 0
+        while i < n:
+            top = low = len(burst[i])
+            j = i + 1
+            if top <= self._gso_max:
+                cap = min(n, i + _GSO_MAX_SEGMENTS)
+                while j < cap:
+                    size = len(burst[j])
+                    if size > top:
+                        if size > self._gso_max or (j - i + 1) * size > _GSO_MAX_BYTES or low * 2 <= size:
+                            break
+                        top = size
+                    elif size * 2 <= top or (j - i + 1) * top > _GSO_MAX_BYTES:
+                        break
+                    elif size < low:
+                        low = size
+                    j += 1
+            if j - i == 1:
+                self._send_now(burst[i])
+            else:
+                self._send_segments(burst[i:j], top)
+            i = j
+
+    def _send_segments(self, run: list[bytes], size: int) -> None:
+        """One ``sendmsg`` that the kernel cuts into the datagrams of ``run``, each padded to ``size`` but the last."""
+        sock = self._sock
+        if sock is None or not self._gso_max:
+            for payload in run:
+                self._send_now(payload)
+            return
+        parts: list[Any] = []
+        for payload in run:
+            parts.append(payload)
+            pad = size - len(payload)
+            if pad:
+                parts.append(_SPACES[:pad])  # a view: the kernel gathers it, nothing is copied here
+        if pad:
+            parts.pop()  # the last datagram may be shorter
+        try:
+            sock.sendmsg(parts, ((_SOL_UDP, _UDP_SEGMENT, size.to_bytes(2, sys.byteorder)),))
+        except OSError as exc:
+            if exc.errno not in _GSO_REFUSED:  # a full buffer or a dead daemon: lost as single sends would be
+                _diagnostics.incr("xray.dropped.send_failed", len(run))
+                return
+            self._gso_max = 0
+            _diagnostics.incr("xray.gso_refused")
+            for payload in run:
+                self._send_now(payload)
 
     def _start_sender(self) -> None:
         with self._lock:
@@ -725,6 +825,21 @@ class XRayEmitter:
         return {"working_directory": self._cwd, "exceptions": exceptions}
 
 
+def _segment_limit(sock: socket.socket, family: int) -> int:
+    """The largest datagram a segmented send to ``sock``'s peer may carry: its path MTU less the headers.
+
+    0 when the kernel does not say (the emitter then sends datagram by datagram).
+    """
+    try:
+        if family == socket.AF_INET6:
+            mtu = sock.getsockopt(socket.IPPROTO_IPV6, 24) - 48  # IPV6_MTU; IPv6 and UDP headers
+        else:
+            mtu = sock.getsockopt(socket.IPPROTO_IP, 14) - 28  # IP_MTU; IPv4 and UDP headers
+    except OSError:
+        return 0
+    return max(0, min(mtu, MAX_DATAGRAM))
+
+
 def _detect_origin() -> str | None:
     """The segment ``origin`` from the environment, read once at configure time."""
     from obskit import _env
@@ -793,6 +908,7 @@ def create(config: Any) -> XRayEmitter:
         sdk_version=_version(),
         fast_dumps=_fast_json_dumps(),
         batch_size=config.option("xray_batch_size"),
+        gso=config.option("xray_gso"),
     )
 
 

@@ -487,6 +487,77 @@ def test_an_idle_sender_thread_leaves_and_the_next_datagram_starts_another(
     assert len(daemon.receive(flush=False)) == 1
 
 
+def _raw(daemon: Daemon, n: int) -> list[bytes]:
+    daemon.sock.settimeout(2.0)
+    return [daemon.sock.recv(70_000) for _ in range(n)]
+
+
+def _span_name(datagram: bytes) -> str:
+    header, _, body = datagram.partition(b"\n")
+    assert header == b'{"format":"json","version":1}'
+    return json.loads(body)["metadata"]["obskit"]["span_name"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="UDP segmentation offload is Linux's")
+def test_a_burst_leaves_in_one_segmented_send_padded_with_spaces(daemon: Daemon) -> None:
+    """The kernel cuts one sendmsg into the burst's datagrams, in order; the shorter ones carry trailing spaces."""
+    configure(daemon, xray_batch_size=3)
+    for name in ("GET /a", "GET /" + "b" * 120, "GET /c"):
+        with obskit.span(name, kind="server"):
+            pass
+    first, second, third = _raw(daemon, 3)
+    assert [_span_name(d) for d in (first, second, third)] == ["GET /a", "GET /" + "b" * 120, "GET /c"]
+    assert len(first) == len(second)  # padded to the run's longest...
+    assert first.endswith(b" ")
+    assert first.rstrip(b" ").endswith(b"}")
+    assert third.endswith(b"}")  # ...except the last, which may be shorter
+    assert obskit.diagnostics().get("xray.gso_refused", 0) == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="UDP segmentation offload is Linux's")
+def test_a_datagram_under_half_the_size_of_its_neighbours_is_not_padded(daemon: Daemon) -> None:
+    """Padding never more than doubles a datagram: a much shorter one is sent on its own, order kept."""
+    configure(daemon, xray_batch_size=3)
+    names = ["GET /" + "a" * 900, "GET /b", "GET /" + "c" * 900]
+    for name in names:
+        with obskit.span(name, kind="server"):
+            pass
+    datagrams = _raw(daemon, 3)
+    assert [_span_name(d) for d in datagrams] == names
+    assert all(d.endswith(b"}") for d in datagrams)
+
+
+def test_without_segmentation_no_datagram_is_padded(daemon: Daemon) -> None:
+    configure(daemon, xray_batch_size=3, xray_gso=False)
+    for name in ("GET /a", "GET /" + "b" * 120, "GET /c"):
+        with obskit.span(name, kind="server"):
+            pass
+    assert all(d.endswith(b"}") for d in _raw(daemon, 3))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="UDP segmentation offload is Linux's")
+def test_a_segmented_send_the_kernel_refuses_is_sent_datagram_by_datagram(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run past what the kernel takes (here: over 64 KB in one send) still arrives, and segmentation turns off."""
+    monkeypatch.setattr(xray_module, "_GSO_MAX_BYTES", 1 << 20)
+    monkeypatch.setattr(xray_module, "_GSO_MAX_SEGMENTS", 1000)
+    daemon.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+    configure(daemon, xray_batch_size=256)
+    for i in range(200):
+        with obskit.span(f"GET /{i:03d}", kind="server"):
+            pass
+    obskit.flush()
+    assert [_span_name(d) for d in _raw(daemon, 200)] == [f"GET /{i:03d}" for i in range(200)]
+    assert obskit.diagnostics()["xray.gso_refused"] == 1
+    assert obskit.diagnostics().get("xray.dropped.send_failed", 0) == 0
+
+
+def test_gso_is_validated() -> None:
+    with pytest.raises(ConfigError, match="xray_gso"):
+        obskit.configure(traces="xray", xray_gso="sometimes")
+
+
 def test_batch_size_one_sends_each_datagram_as_its_span_ends(daemon: Daemon) -> None:
     configure(daemon, xray_batch_size=1)
     _segments(2)
@@ -535,13 +606,17 @@ def test_batch_size_is_validated() -> None:
 
 
 def test_dead_daemon_never_raises_and_is_counted() -> None:
-    """With nothing listening, spans end normally and failed sends are counted."""
+    """With nothing listening, spans end normally and failed sends are counted.
+
+    The kernel reports a closed port on the send after the one it refused (ICMP), so the
+    spans fill more than one burst.
+    """
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
     obskit.configure(traces="xray", xray_daemon_address=f"127.0.0.1:{port}")
-    for _ in range(5):
+    for _ in range(40):
         with obskit.span("GET /", kind="server"):
             pass
     obskit.flush()
