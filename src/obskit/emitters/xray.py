@@ -278,14 +278,14 @@ class XRayEmitter:
         self._lock = threading.Lock()
         self._open: dict[str, int] = {}
         """Open segments by id -> how many subsegments are embedded in them so far."""
-        self._children: dict[str, list[dict[str, Any]]] = {}
-        """Finished subsegments' documents waiting for their parent (segment or subsegment) to end."""
+        self._children: dict[str, list[tuple[Any, Any]]] = {}
+        """Finished subsegments, with their own children, waiting for their parent (segment or subsegment) to end."""
         self._owner: dict[str, str] = {}
         """Open subsegments' ids -> the id of the open segment they belong to."""
         self._sock: socket.socket | None = None
         self._batch = 1 if in_lambda else max(1, batch_size)
-        self._pending: deque[bytes] = deque()
-        """Datagrams waiting for their burst (appends and pops are atomic: no lock)."""
+        self._pending: deque[Any] = deque()
+        """Datagrams and finished span trees waiting for their burst (appends and pops are atomic: no lock)."""
         self._sender: threading.Thread | None = None
         self._stop = threading.Event()
         self._send_lock = threading.Lock()
@@ -321,38 +321,38 @@ class XRayEmitter:
             return
         self._send_now(payload)
 
-    def _queue(self, payload: bytes) -> None:
+    def _queue(self, item: Any) -> None:
         pending = self._pending
-        pending.append(payload)
+        pending.append(item)
         if len(pending) >= self._batch:
             self._drain(self._batch)  # at most one burst on a request's path
         elif self._sender is None:
             self._start_sender()
 
     def _drain(self, limit: int = -1) -> None:
-        """Send pending datagrams (``limit`` of them, or all); any thread may drain, each leaves once."""
+        """Send pending items (``limit`` of them, or all); any thread may drain, each leaves once.
+
+        An item is a datagram, or a finished span tree whose documents are built here: a
+        burst's documents are built one after the other, while that code is in the caches.
+        """
         pending = self._pending
         popleft = pending.popleft
-        if self._gso_max:
-            burst = []
-            while pending and limit:
-                try:
-                    burst.append(popleft())
-                except IndexError:  # another thread took the last one
-                    break
-                limit -= 1
-            if len(burst) > 1:
-                self._send_burst(burst)
-            elif burst:
-                self._send_now(burst[0])
-            return
+        burst: list[bytes] = []
         while pending and limit:
             try:
-                payload = popleft()
+                item = popleft()
             except IndexError:  # another thread took the last one
-                return
-            self._send_now(payload)
+                break
+            if item.__class__ is bytes:
+                burst.append(item)
+            else:
+                burst += self._render(item)
             limit -= 1
+        if len(burst) > 1 and self._gso_max:
+            self._send_burst(burst)
+            return
+        for payload in burst:
+            self._send_now(payload)
 
     def _send_burst(self, burst: list[bytes]) -> None:
         """Send ``burst`` in order, runs of similar sizes each in one segmented ``sendmsg``.
@@ -486,36 +486,41 @@ class XRayEmitter:
 
     def send_document(self, doc: dict[str, Any]) -> None:
         """Serialise and send one document, splitting out subsegments if it is too large."""
+        for payload in self._payloads(doc):
+            self._send(payload)
+
+    def _payloads(self, doc: dict[str, Any]) -> list[bytes]:
+        """The datagrams of ``doc``: one, or its subsegments on their own and then the rest, each under 64 KB.
+
+        A document still too large loses ``metadata``, ``cause``, ``annotations``, ``http``,
+        ``aws`` in that order (clipped, counted), or is dropped (counted).
+        """
         try:
             body = self._dumps(doc)
         except Exception:
             _diagnostics.incr("xray.dropped.unserialisable")
-            return
+            return []
         if len(body) + len(HEADER) <= MAX_DATAGRAM:
-            self._send(HEADER + body)
-            return
+            return [HEADER + body]
         children = doc.pop("subsegments", None)
         if children:
             _diagnostics.incr("xray.split")
+            out: list[bytes] = []
             trace_id = doc.get("trace_id")
             for child in children:
                 if trace_id is not None:
-                    self._send_standalone(child, trace_id, doc["id"])
-            self.send_document(doc)
-            return
+                    child["type"] = "subsegment"
+                    child["trace_id"] = trace_id
+                    child["parent_id"] = doc["id"]
+                    out += self._payloads(child)
+            return out + self._payloads(doc)
         for field in ("metadata", "cause", "annotations", "http", "aws"):
             if field in doc:
                 doc.pop(field)
                 _diagnostics.incr("xray.clipped.too_large")
-                self.send_document(doc)
-                return
+                return self._payloads(doc)
         _diagnostics.incr("xray.dropped.too_large")
-
-    def _send_standalone(self, doc: dict[str, Any], trace_id: str, parent_id: str) -> None:
-        doc["type"] = "subsegment"
-        doc["trace_id"] = trace_id
-        doc["parent_id"] = parent_id
-        self._send_doc(doc)
+        return []
 
     # --- SpanEmitter -------------------------------------------------------------------------
     def _is_segment(self, rec: Any) -> bool:
@@ -546,33 +551,32 @@ class XRayEmitter:
             owners[rec.span_id] = owner
 
     def on_end(self, rec: Any) -> None:
-        """Embed a finished subsegment in its parent's pending list, or send the document.
+        """Leave a finished subsegment with its parent, or emit the span tree that ends here.
 
-        Under the lock, a span takes the documents its children left for it (``_children``)
-        and, if its segment is still open and under the streaming threshold, leaves its own
-        for its parent; otherwise it is sent now. A segment's end closes it under the same
-        lock, so a child ending at that moment is either embedded or sent on its own, never
-        lost. A subsegment that outlives its segment still takes its own children along.
+        Under the lock, a span takes the (unbuilt) children its children left for it
+        (``_children``) and, if its segment is still open and under the streaming threshold,
+        leaves itself with them for its parent; otherwise its tree is emitted now. A
+        segment's end closes it under the same lock, so a child ending at that moment is
+        either embedded or sent on its own, never lost. A subsegment that outlives its
+        segment still takes its own children along.
         """
-        xray_tid = trace_id_to_xray(rec.trace_id)
         sid = rec.span_id
         parent = rec.parent_span_id
         lam = self._lambda
         if parent is None or (not lam and (rec.remote_parent or rec.kind == SPAN_KIND_SERVER)):
-            doc = self._document(rec, xray_tid, parent, True)
+            mine = None
             if not lam:
                 lock = self._lock
                 lock.acquire()  # not ``with``: acquire/release in try/finally costs half as much
                 try:
                     self._open.pop(sid, None)
-                    mine = self._children.pop(sid, None) if self._children else None
+                    if self._children:
+                        mine = self._children.pop(sid, None)
                 finally:
                     lock.release()
-                if mine:
-                    doc["subsegments"] = mine
-            self._send_doc(doc)
+            self._emit((rec, True, mine))
             return
-        doc = self._document(rec, xray_tid, parent, False)
+        mine = None
         if not lam:
             lock = self._lock
             lock.acquire()
@@ -580,8 +584,6 @@ class XRayEmitter:
                 children = self._children
                 if children:
                     mine = children.pop(sid, None)
-                    if mine:
-                        doc["subsegments"] = mine
                 owner = self._owner.pop(sid, None)
                 if owner is not None:
                     embedded = self._open.get(owner)
@@ -589,35 +591,44 @@ class XRayEmitter:
                         self._open[owner] = embedded + 1
                         siblings = children.get(parent)
                         if siblings is None:
-                            children[parent] = [doc]
+                            children[parent] = [(rec, mine)]
                         else:
-                            siblings.append(doc)
+                            siblings.append((rec, mine))
                         return
             finally:
                 lock.release()
-        self._send_standalone(doc, xray_tid, parent)
+        self._emit((rec, False, mine))
 
-    def _send_doc(self, doc: dict[str, Any]) -> None:
-        """``send_document`` for the common case: one serialisation, one ``send``."""
+    def _emit(self, tree: tuple[Any, bool, list[Any] | None]) -> None:
+        """Queue a finished span tree for the next burst, or send its documents now."""
+        if self._batch > 1:
+            self._queue(tree)
+            return
+        for payload in self._render(tree):
+            self._send_now(payload)
+
+    def _render(self, tree: tuple[Any, bool, list[Any] | None]) -> list[bytes]:
+        """The datagrams of ``(record, is_segment, children)``: usually one serialisation, one datagram."""
+        rec, segment, mine = tree
+        try:
+            doc = self._tree(rec, trace_id_to_xray(rec.trace_id), segment, mine)
+        except Exception:  # a tree deeper than the interpreter's recursion limit
+            _diagnostics.incr("xray.dropped.unserialisable")
+            return []
         try:
             body = self._fast_dumps(doc)
         except Exception:
-            self.send_document(doc)  # unusual content: the tolerant serialiser decides
-            return
+            return self._payloads(doc)  # unusual content: the tolerant serialiser decides
         if len(body) > _MAX_BODY:
-            self.send_document(doc)
-            return
-        if self._batch > 1:
-            self._queue(HEADER + body)
-            return
-        sock = self._sock
-        if sock is None:
-            self._send_now(HEADER + body)
-            return
-        try:
-            sock.send(HEADER + body)
-        except OSError:  # buffer full (EAGAIN), daemon gone (ECONNREFUSED from an earlier ICMP)
-            _diagnostics.incr("xray.dropped.send_failed")
+            return self._payloads(doc)
+        return [HEADER + body]
+
+    def _tree(self, rec: Any, xray_tid: str, segment: bool, mine: list[Any] | None) -> dict[str, Any]:
+        doc = self._document(rec, xray_tid, rec.parent_span_id, segment)
+        if mine:
+            tree = self._tree
+            doc["subsegments"] = [tree(child, xray_tid, False, theirs) for child, theirs in mine]
+        return doc
 
     # --- documents ---------------------------------------------------------------------------
     def _document(self, rec: Any, xray_tid: str, parent: str | None, segment: bool) -> dict[str, Any]:
@@ -709,12 +720,6 @@ class XRayEmitter:
         elif metadata is not None:
             doc["metadata"] = {"default": metadata}
         return doc
-
-    def _segment(self, rec: Any, xray_tid: str) -> dict[str, Any]:
-        return self._document(rec, xray_tid, rec.parent_span_id, True)
-
-    def _subsegment(self, rec: Any, xray_tid: str) -> dict[str, Any]:
-        return self._document(rec, xray_tid, rec.parent_span_id, False)
 
     @staticmethod
     def _remote(doc: dict[str, Any], attrs: dict[str, Any]) -> None:
