@@ -24,7 +24,9 @@ entity model costs about 50 us per segment with one subsegment, most of it in ``
 
 Outside Lambda, datagrams leave in bursts of ``xray_batch_size`` (16), and a daemon thread
 sends what is left within 0.1 s: one ``send`` costs 3 us alone but about twice that between
-requests, as the kernel's path and the app's code evict each other from the caches. On Linux
+requests, as the kernel's path and the app's code evict each other from the caches. For the
+same reason a finished span tree waits for its burst as it is, and the burst's documents are
+built and serialised one after the other when it leaves (a record is read-only once ended). On Linux
 a burst goes to the kernel in one ``sendmsg`` with UDP segmentation offload (``UDP_SEGMENT``,
 kernel 4.18+; option ``xray_gso``): the kernel cuts it into the same datagrams, about 0.8 us
 each instead of 2.8. Segmentation needs every datagram but the last to be the same size, so
@@ -346,7 +348,7 @@ class XRayEmitter:
             if item.__class__ is bytes:
                 burst.append(item)
             else:
-                burst += self._render(item)
+                self._render(item, burst)
             limit -= 1
         if len(burst) > 1 and self._gso_max:
             self._send_burst(burst)
@@ -604,31 +606,42 @@ class XRayEmitter:
         if self._batch > 1:
             self._queue(tree)
             return
-        for payload in self._render(tree):
+        out: list[bytes] = []
+        self._render(tree, out)
+        for payload in out:
             self._send_now(payload)
 
-    def _render(self, tree: tuple[Any, bool, list[Any] | None]) -> list[bytes]:
-        """The datagrams of ``(record, is_segment, children)``: usually one serialisation, one datagram."""
+    def _render(self, tree: tuple[Any, bool, list[Any] | None], out: list[bytes]) -> None:
+        """Add the datagrams of ``(record, is_segment, children)`` to ``out``: usually one, from one serialisation."""
         rec, segment, mine = tree
         try:
-            doc = self._tree(rec, trace_id_to_xray(rec.trace_id), segment, mine)
+            xray_tid = trace_id_to_xray(rec.trace_id)
+            doc = self._document(rec, xray_tid, rec.parent_span_id, segment)
+            if mine:
+                doc["subsegments"] = self._subsegments(mine, xray_tid)
         except Exception:  # a tree deeper than the interpreter's recursion limit
             _diagnostics.incr("xray.dropped.unserialisable")
-            return []
+            return
         try:
             body = self._fast_dumps(doc)
         except Exception:
-            return self._payloads(doc)  # unusual content: the tolerant serialiser decides
+            out += self._payloads(doc)  # unusual content: the tolerant serialiser decides
+            return
         if len(body) > _MAX_BODY:
-            return self._payloads(doc)
-        return [HEADER + body]
+            out += self._payloads(doc)
+            return
+        out.append(HEADER + body)
 
-    def _tree(self, rec: Any, xray_tid: str, segment: bool, mine: list[Any] | None) -> dict[str, Any]:
-        doc = self._document(rec, xray_tid, rec.parent_span_id, segment)
-        if mine:
-            tree = self._tree
-            doc["subsegments"] = [tree(child, xray_tid, False, theirs) for child, theirs in mine]
-        return doc
+    def _subsegments(self, mine: list[Any], xray_tid: str) -> list[dict[str, Any]]:
+        """The documents of embedded subsegments (``(record, children)`` pairs), with theirs inside."""
+        docs = []
+        document = self._document
+        for rec, theirs in mine:
+            doc = document(rec, xray_tid, rec.parent_span_id, False)
+            if theirs:
+                doc["subsegments"] = self._subsegments(theirs, xray_tid)
+            docs.append(doc)
+        return docs
 
     # --- documents ---------------------------------------------------------------------------
     def _document(self, rec: Any, xray_tid: str, parent: str | None, segment: bool) -> dict[str, Any]:
