@@ -576,7 +576,7 @@ class XRayEmitter:
                         mine = self._children.pop(sid, None)
                 finally:
                     lock.release()
-            self._emit((rec, True, mine))
+            self._emit((rec, True, mine, trace_id_to_xray(rec.trace_id)))
             return
         mine = None
         if not lam:
@@ -599,9 +599,9 @@ class XRayEmitter:
                         return
             finally:
                 lock.release()
-        self._emit((rec, False, mine))
+        self._emit((rec, False, mine, trace_id_to_xray(rec.trace_id)))
 
-    def _emit(self, tree: tuple[Any, bool, list[Any] | None]) -> None:
+    def _emit(self, tree: tuple[Any, bool, list[Any] | None, str]) -> None:
         """Queue a finished span tree for the next burst, or send its documents now."""
         if self._batch > 1:
             self._queue(tree)
@@ -611,11 +611,14 @@ class XRayEmitter:
         for payload in out:
             self._send_now(payload)
 
-    def _render(self, tree: tuple[Any, bool, list[Any] | None], out: list[bytes]) -> None:
-        """Add the datagrams of ``(record, is_segment, children)`` to ``out``: usually one, from one serialisation."""
-        rec, segment, mine = tree
+    def _render(self, tree: tuple[Any, bool, list[Any] | None, str], out: list[bytes]) -> None:
+        """Add the datagrams of ``(record, is_segment, children, X-Ray trace id)`` to ``out``: usually one.
+
+        The X-Ray trace id is converted when the span ends, next to the request's log lines
+        that ask for the same one (``trace_id_to_xray`` remembers the last).
+        """
+        rec, segment, mine, xray_tid = tree
         try:
-            xray_tid = trace_id_to_xray(rec.trace_id)
             doc = self._document(rec, xray_tid, rec.parent_span_id, segment)
             if mine:
                 doc["subsegments"] = self._subsegments(mine, xray_tid)
