@@ -527,6 +527,31 @@ def test_a_datagram_under_half_the_size_of_its_neighbours_is_not_padded(daemon: 
     assert all(d.endswith(b"}") for d in datagrams)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="UDP segmentation offload is Linux's")
+def test_padded_documents_are_accepted_by_the_xray_api_as_the_daemon_forwards_them(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon passes each body on unchanged to PutTraceSegments; padded ones are taken whole (moto's X-Ray)."""
+    import boto3
+    from moto import mock_aws
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "eu-west-1")):
+        monkeypatch.setenv(name, value)
+    configure(daemon, xray_batch_size=3)
+    incoming = obskit.extract({"X-Amzn-Trace-Id": HEADER})
+    for name in ("GET /a", "GET /" + "b" * 120, "GET /c"):
+        with obskit.activate(incoming), obskit.span(name, kind="server"):
+            pass
+    bodies = [d.partition(b"\n")[2].decode() for d in _raw(daemon, 3)]
+    assert bodies[0].endswith(" ")
+    with mock_aws():
+        xray_api = boto3.client("xray")
+        assert xray_api.put_trace_segments(TraceSegmentDocuments=bodies)["UnprocessedTraceSegments"] == []
+        (trace,) = xray_api.batch_get_traces(TraceIds=[XRAY_TRACE])["Traces"]
+    assert len(trace["Segments"]) == 3
+
+
 def test_without_segmentation_no_datagram_is_padded(daemon: Daemon) -> None:
     configure(daemon, xray_batch_size=3, xray_gso=False)
     for name in ("GET /a", "GET /" + "b" * 120, "GET /c"):
