@@ -295,6 +295,8 @@ class XRayEmitter:
         self._gso = gso and self._batch > 1 and sys.platform.startswith("linux")
         self._gso_max = 0
         """Largest datagram a segmented send may carry (the path's MTU); 0: send one by one."""
+        self._last_sent = 1
+        """Datagrams in the last send that left: what an ECONNREFUSED on the next one says was lost."""
         self._connect()
 
     # --- transport ---------------------------------------------------------------------------
@@ -402,16 +404,19 @@ class XRayEmitter:
                 parts.append(_SPACES[:pad])  # a view: the kernel gathers it, nothing is copied here
         if pad:
             parts.pop()  # the last datagram may be shorter
+        cmsg = [(_SOL_UDP, _UDP_SEGMENT, size.to_bytes(2, sys.byteorder))]
         try:
-            sock.sendmsg(parts, ((_SOL_UDP, _UDP_SEGMENT, size.to_bytes(2, sys.byteorder)),))
+            sock.sendmsg(parts, cmsg)
         except OSError as exc:
-            if exc.errno not in _GSO_REFUSED:  # a full buffer or a dead daemon: lost as single sends would be
-                _diagnostics.incr("xray.dropped.send_failed", len(run))
+            if exc.errno not in _GSO_REFUSED:
+                self._send_failed(sock, run, exc, (parts, cmsg))
                 return
             self._gso_max = 0
             _diagnostics.incr("xray.gso_refused")
             for payload in run:
                 self._send_now(payload)
+            return
+        self._last_sent = len(run)
 
     def _start_sender(self) -> None:
         with self._lock:
@@ -472,8 +477,41 @@ class XRayEmitter:
                 return
         try:
             sock.send(payload)
-        except OSError:  # buffer full (EAGAIN), daemon gone (ECONNREFUSED from an earlier ICMP)
-            _diagnostics.incr("xray.dropped.send_failed")
+        except OSError as exc:
+            self._send_failed(sock, [payload], exc, None)
+            return
+        self._last_sent = 1
+
+    def _send_failed(self, sock: socket.socket, run: list[bytes], exc: OSError,
+                     segmented: tuple[list[Any], Any] | None) -> None:
+        """After ``run`` failed to leave on ``sock``: send it again where that can work, else count it dropped.
+
+        * The socket was closed or replaced meanwhile (``close()``, a fork): ``run`` goes on
+          whatever is there now (a socket of its own after ``close()``).
+        * ECONNREFUSED is the kernel reporting an ICMP "port unreachable" for an earlier send,
+          and clearing it: that send's datagrams were lost (counted now), and ``run`` is tried
+          once more (after a daemon restart, the first burst arrives).
+        * Anything else (a full socket buffer): ``run`` is lost, and counted.
+
+        ``segmented``: the ``sendmsg`` arguments when ``run`` was one segmented send.
+        """
+        if self._sock is not sock:
+            for payload in run:
+                self._send_now(payload)
+            return
+        if exc.__class__ is ConnectionRefusedError:
+            _diagnostics.incr("xray.dropped.send_failed", self._last_sent)
+            try:
+                if segmented is None:
+                    sock.send(run[0])
+                else:
+                    sock.sendmsg(*segmented)
+            except OSError:
+                pass
+            else:
+                self._last_sent = len(run)
+                return
+        _diagnostics.incr("xray.dropped.send_failed", len(run))
 
     def _send_once(self, payload: bytes) -> None:
         """Send one datagram on a socket opened for it: the emitter's own is closed."""
@@ -849,9 +887,10 @@ class XRayEmitter:
 def _segment_limit(sock: socket.socket, family: int) -> int:
     """The largest datagram a segmented send to ``sock``'s peer may carry: its path MTU less the headers.
 
-    0 when the kernel does not say (the emitter then sends datagram by datagram).
+    0 when the kernel has no segmentation offload or does not say (the emitter then sends datagram by datagram).
     """
     try:
+        sock.setsockopt(_SOL_UDP, _UDP_SEGMENT, 0)  # the kernel has the option (4.18+); 0 leaves plain sends be
         if family == socket.AF_INET6:
             mtu = sock.getsockopt(socket.IPPROTO_IPV6, 24) - 48  # IPV6_MTU; IPv6 and UDP headers
         else:

@@ -16,7 +16,7 @@ import pytest
 
 import obskit
 from _fork import run_in_child
-from obskit import semconv
+from obskit import _pipeline, semconv
 from obskit.emitters import xray as xray_module
 from obskit.emitters.xray import MAX_DATAGRAM, SEND_INTERVAL_S, parse_daemon_address
 from obskit.errors import ConfigError
@@ -487,6 +487,27 @@ def test_an_idle_sender_thread_leaves_and_the_next_datagram_starts_another(
     assert len(daemon.receive(flush=False)) == 1
 
 
+def _kernel_segments() -> bool:
+    """Whether this kernel has UDP segmentation offload (Linux 4.18+), as the emitter probes it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.setsockopt(17, 103, 0)  # SOL_UDP, UDP_SEGMENT
+        except OSError:
+            return False
+    return True
+
+
+needs_gso = pytest.mark.skipif(not _kernel_segments(), reason="the kernel has no UDP segmentation offload")
+
+
+@pytest.fixture
+def one_burst(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the sender thread asleep, so that a test's datagrams leave in the burst it means."""
+    monkeypatch.setattr(xray_module, "SEND_INTERVAL_S", 60.0)
+
+
 def _raw(daemon: Daemon, n: int) -> list[bytes]:
     daemon.sock.settimeout(2.0)
     return [daemon.sock.recv(70_000) for _ in range(n)]
@@ -498,7 +519,8 @@ def _span_name(datagram: bytes) -> str:
     return json.loads(body)["metadata"]["obskit"]["span_name"]  # type: ignore[no-any-return]
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="UDP segmentation offload is Linux's")
+@needs_gso
+@pytest.mark.usefixtures("one_burst")
 def test_a_burst_leaves_in_one_segmented_send_padded_with_spaces(daemon: Daemon) -> None:
     """The kernel cuts one sendmsg into the burst's datagrams, in order; the shorter ones carry trailing spaces."""
     configure(daemon, xray_batch_size=3)
@@ -514,7 +536,8 @@ def test_a_burst_leaves_in_one_segmented_send_padded_with_spaces(daemon: Daemon)
     assert obskit.diagnostics().get("xray.gso_refused", 0) == 0
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="UDP segmentation offload is Linux's")
+@needs_gso
+@pytest.mark.usefixtures("one_burst")
 def test_a_datagram_under_half_the_size_of_its_neighbours_is_not_padded(daemon: Daemon) -> None:
     """Padding never more than doubles a datagram: a much shorter one is sent on its own, order kept."""
     configure(daemon, xray_batch_size=3)
@@ -527,7 +550,8 @@ def test_a_datagram_under_half_the_size_of_its_neighbours_is_not_padded(daemon: 
     assert all(d.endswith(b"}") for d in datagrams)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="UDP segmentation offload is Linux's")
+@needs_gso
+@pytest.mark.usefixtures("one_burst")
 def test_padded_documents_are_accepted_by_the_xray_api_as_the_daemon_forwards_them(
     daemon: Daemon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -560,7 +584,8 @@ def test_without_segmentation_no_datagram_is_padded(daemon: Daemon) -> None:
     assert all(d.endswith(b"}") for d in _raw(daemon, 3))
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="UDP segmentation offload is Linux's")
+@needs_gso
+@pytest.mark.usefixtures("one_burst")
 def test_a_segmented_send_the_kernel_refuses_is_sent_datagram_by_datagram(
     daemon: Daemon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -645,7 +670,58 @@ def test_dead_daemon_never_raises_and_is_counted() -> None:
         with obskit.span("GET /", kind="server"):
             pass
     obskit.flush()
-    assert obskit.diagnostics().get("xray.dropped.send_failed", 0) >= 1
+    assert obskit.diagnostics().get("xray.dropped.send_failed", 0) >= 16  # at least the burst it refused
+
+
+@pytest.mark.parametrize("gso", [True, False])
+def test_after_a_daemon_restart_the_next_burst_arrives(gso: bool) -> None:
+    """ECONNREFUSED reports an earlier datagram's ICMP: that one is counted lost, the current burst is sent again."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    obskit.configure(service="checkout", traces="xray", xray_daemon_address=f"127.0.0.1:{port}", xray_gso=gso)
+    _segments(1)
+    obskit.flush()  # refused: the kernel keeps the error for the next send
+    rx = Daemon()
+    rx.sock.close()
+    rx.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.sock.bind(("127.0.0.1", port))  # the daemon is back on its port
+    try:
+        _segments(16)
+        obskit.flush()
+        assert sorted(_span_name(d) for d in _raw(rx, 16)) == sorted(f"GET /{i}" for i in range(16))
+        assert obskit.diagnostics()["xray.dropped.send_failed"] == 1
+    finally:
+        rx.sock.close()
+
+
+def test_spans_ending_while_the_emitter_closes_are_sent_not_dropped() -> None:
+    """A burst on its way out when close() shuts the socket goes out on a socket of its own."""
+    rx = Daemon()
+    try:
+        for _ in range(3):
+            obskit.configure(service="checkout", traces="xray", xray_daemon_address=rx.address)
+            emitter = _pipeline.get().span_emitters[0]
+            stop = threading.Event()
+
+            def work(stop: threading.Event = stop) -> None:
+                while not stop.is_set():
+                    with obskit.span("GET /", kind="server"), obskit.span("child"):
+                        pass
+
+            threads = [threading.Thread(target=work) for _ in range(6)]
+            for t in threads:
+                t.start()
+            time.sleep(0.1)
+            emitter.close()
+            time.sleep(0.02)
+            stop.set()
+            for t in threads:
+                t.join()
+            assert obskit.diagnostics().get("xray.dropped.send_failed", 0) == 0
+    finally:
+        rx.sock.close()
 
 
 def test_both_emitters_get_the_same_ids(daemon: Daemon) -> None:
