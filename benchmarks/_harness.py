@@ -191,7 +191,7 @@ PEER_PACKAGES = (
     "opentelemetry-sdk-extension-aws", "opentelemetry-instrumentation-flask",
     "opentelemetry-instrumentation-fastapi", "opentelemetry-instrumentation-httpx",
     "opentelemetry-instrumentation-botocore", "opentelemetry-instrumentation-requests",
-    "python-json-logger", "boto3", "flask", "fastapi", "starlette", "uvicorn", "httpx", "requests",
+    "python-json-logger", "boto3", "flask", "fastapi", "starlette", "uvicorn", "gunicorn", "httpx", "requests",
 )
 """obskit, its optional dependencies, the peers it is measured against and the frameworks used."""
 

@@ -8,6 +8,9 @@ the request metrics, all written for real: logs and EMF to /dev/null, segments t
 socket nobody reads); ``otel`` (OpenTelemetry's instrumentation with the SDK, a batch span
 processor and an exporter that drops); ``xray`` (aws-xray-sdk's Flask middleware with its own
 recorder, every request sampled, an emitter that drops).
+
+Servers: the FastAPI app under uvicorn (``serve``), the Flask app under gunicorn's threaded
+worker (``serve_wsgi``).
 """
 
 from __future__ import annotations
@@ -117,7 +120,32 @@ def serve(variant: str, port: int) -> None:
                 loop="asyncio", ws="none", lifespan="off")
 
 
+def serve_wsgi(variant: str, port: int) -> None:
+    """Run the Flask app of ``variant`` under gunicorn on 127.0.0.1:``port``: one worker, 4 threads, keep-alive.
+
+    gunicorn's threaded worker is the usual production setup for a Flask service, and it keeps
+    connections alive, as the load generator expects. The app is built in the worker, after
+    the fork, as without ``--preload``.
+    """
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {
+                "bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread", "threads": 4,
+                "keepalive": 30, "accesslog": None, "errorlog": os.devnull, "loglevel": "error",
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return flask_app(variant)
+
+    Server().run()
+
+
 if __name__ == "__main__":
     import sys
 
-    serve(sys.argv[1], int(sys.argv[2]))
+    # python -m benchmarks._webapps [fastapi|flask] VARIANT PORT
+    framework, variant, port = sys.argv[1:4] if len(sys.argv) > 3 else ("fastapi", *sys.argv[1:3])
+    (serve_wsgi if framework == "flask" else serve)(variant, int(port))

@@ -5,9 +5,10 @@ In process: one hello-world request through the WSGI app (prebuilt environ) or t
 instrumented (see ``benchmarks/_webapps.py`` for the variants). The reference is the bare app;
 "+ µs" is what the instrumentation adds per request.
 
-Under a server: the FastAPI app under uvicorn (one process per variant, h11, asyncio),
-driven over loopback by a small asyncio load generator (keep-alive connections, one request
-in flight per connection), rounds round-robin over the variants. Reported as requests per
+Under a server: the FastAPI app under uvicorn (one process per variant, h11, asyncio) and
+the Flask app under gunicorn (one threaded worker per variant, 4 threads), driven over
+loopback by a small asyncio load generator (keep-alive connections, one request in flight
+per connection), rounds round-robin over the variants. Reported as requests per
 second and as a share of the bare server's. With two CPUs or more, the servers run on one CPU
 and the load generator on another (``sched_setaffinity``): left to the scheduler, the two
 share a CPU now and then, and the bare server's rate moved by a third from run to run.
@@ -16,6 +17,7 @@ share a CPU now and then, and the bare server's rate moved by a third from run t
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
 import os
 import socket
@@ -120,15 +122,21 @@ def _cpus() -> tuple[int, int] | None:
     return (cpus[0], cpus[1]) if len(cpus) >= 2 else None
 
 
-def _start(variant: str, cpu: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
+def _start(framework: str, variant: str, cpu: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """The server of ``framework`` running ``variant``, on ``cpu`` (its worker processes too)."""
     port = _free_port()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks._webapps", variant, str(port)], cwd=root,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    saved = os.sched_getaffinity(0) if cpu is not None else None
     if cpu is not None:
-        os.sched_setaffinity(proc.pid, {cpu})
+        os.sched_setaffinity(0, {cpu})  # inherited by the server and every process it forks
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._webapps", framework, variant, str(port)], cwd=root,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    finally:
+        if saved is not None:
+            os.sched_setaffinity(0, saved)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -137,7 +145,7 @@ def _start(variant: str, cpu: int | None = None) -> tuple[subprocess.Popen[bytes
         except OSError:
             time.sleep(0.05)
     proc.kill()
-    raise RuntimeError(f"server {variant} did not start")
+    raise RuntimeError(f"{framework} server {variant} did not start")
 
 
 async def _connection(port: int, n: int) -> None:
@@ -162,10 +170,24 @@ def _load(port: int, requests: int, connections: int) -> float:
     return asyncio.run(run())
 
 
+SERVERS = {"fastapi": ("uvicorn FastAPI", ("bare", "obskit", "otel")),
+           "flask": ("gunicorn Flask", ("bare", "obskit", "otel"))}
+"""Per framework: the rows' name and the variants served."""
+
+
 def under_server(quick: bool) -> list[dict[str, Any]]:
-    variants = ("bare", "obskit", "otel")
+    """Requests per second of each server variant, rounds round-robin over the variants of a framework."""
+    out = []
+    for framework, (label, variants) in SERVERS.items():
+        if framework == "flask" and importlib.util.find_spec("gunicorn") is None:
+            continue  # gunicorn comes with the bench extra
+        out += _serve_and_load(framework, label, variants, quick)
+    return out
+
+
+def _serve_and_load(framework: str, label: str, variants: tuple[str, ...], quick: bool) -> list[dict[str, Any]]:
     cpus = _cpus()
-    servers = {v: _start(v, None if cpus is None else cpus[0]) for v in variants}
+    servers = {v: _start(framework, v, None if cpus is None else cpus[0]) for v in variants}
     requests, rounds = (600, 2) if quick else (3000, 5)
     saved = os.sched_getaffinity(0) if cpus is not None else None
     if cpus is not None:
@@ -188,7 +210,7 @@ def under_server(quick: bool) -> list[dict[str, Any]]:
     for v in variants:
         rps = statistics.median(results[v])
         out.append({
-            "case": f"uvicorn FastAPI {v}", "req_per_s": round(rps), "us_per_req": round(1e6 / rps, 1),
+            "case": f"{label} {v}", "req_per_s": round(rps), "us_per_req": round(1e6 / rps, 1),
             "added_us": round(1e6 / rps - 1e6 / bare, 1), "share_of_bare": round(rps / bare, 3),
         })
     return out
