@@ -108,6 +108,13 @@ def test_a_bad_item_of_a_list_is_quoted_with_the_whole_value(
     assert f"{item!r} is not one" in str(info.value)
 
 
+@pytest.mark.parametrize("kwargs", [{"traces": "memory"}, {"metrics": "memory"}, {"traces": ["xray", "memory"]}])
+def test_memory_emitters_are_for_capture_and_say_so(kwargs: dict[str, object]) -> None:
+    """The in-memory emitters need capture()'s lists: asking configure() for them is a ConfigError that points there."""
+    with pytest.raises(ConfigError, match=r"obskit\.testing\.capture\(\)"):
+        obskit.configure(**kwargs)
+
+
 def test_trace_reservoir_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """OBSKIT_TRACE_RESERVOIR_PER_S sets the reservoir; it is off (0) by default."""
     assert obskit.configure().trace_reservoir_per_s == 0

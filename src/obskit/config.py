@@ -30,7 +30,7 @@ from obskit.semconv import DEFAULT_NAMESPACE
 __all__ = ["Config", "Option", "configure", "current_config"]
 
 TRACE_NAMES = ("xray", "otel")
-METRIC_NAMES = ("stdout", "agent", "file", "memory")
+METRIC_NAMES = ("stdout", "agent", "file")
 LOG_NAMES = ("json", "console", "none")
 PROPAGATOR_NAMES = ("tracecontext", "xray", "lambda")
 DEFAULT_PROPAGATION = ("tracecontext", "xray", "lambda")
@@ -187,6 +187,8 @@ def _choice(name: str, value: Any, choices: tuple[str, ...], extra: tuple[str, .
         return value.strip().lower()
     listed = ", ".join(repr(c) for c in allowed)
     hint = _did_you_mean(value, allowed) if isinstance(value, str) else ""
+    if isinstance(value, str) and value.strip().lower() == "memory":
+        hint = " (tests keep every signal in memory with obskit.testing.capture())"
     raise _fail(name, value, f"one of {listed}{hint}")
 
 
@@ -271,7 +273,7 @@ def _resolve_traces(r: _Resolver, in_lambda: bool, options: Mapping[str, Any]) -
         raw.split(",") if isinstance(raw, str) else raw
     )
     try:
-        names = [_item_choice(name, raw, v, TRACE_NAMES, ("none", "auto", "memory")) for v in items]
+        names = [_item_choice(name, raw, v, TRACE_NAMES, ("none", "auto")) for v in items]
     except ConfigError:
         raise
     except Exception:
@@ -528,7 +530,8 @@ def configure(
             when an exporter is configured through ``OTEL_*``, X-Ray in Lambda or when a daemon
             address is set, otherwise none: spans then still give logs their ids).
         metrics: ``"stdout"`` (EMF on stdout), ``"agent"`` (the CloudWatch agent), ``"file"``,
-            ``"memory"``, ``"none"`` or ``"auto"`` (agent when an endpoint is set, else stdout).
+            ``"none"`` or ``"auto"`` (agent when an endpoint is set, else stdout). In tests,
+            ``obskit.testing.capture()`` keeps every signal in memory.
         logs: ``"json"``, ``"console"`` (for development) or ``"none"``.
         log_level: a level name or number; Lambda's ``AWS_LAMBDA_LOG_LEVEL`` wins when it is
             less verbose (with a warning), because Lambda would drop the lines anyway.
