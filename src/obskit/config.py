@@ -368,9 +368,10 @@ def resolve(args: Mapping[str, Any], environ: Mapping[str, str] | None = None) -
     logs = _choice(r.where("logs"), r.get("logs", "json"), LOG_NAMES)
     if disabled:
         traces, metrics, logs = (), "none", "none"
-    propagation = parse_str_tuple(r.where("propagation"), r.get("propagation", DEFAULT_PROPAGATION))
+    raw_propagation = r.get("propagation", DEFAULT_PROPAGATION)
+    propagation = parse_str_tuple(r.where("propagation"), raw_propagation)
     for p in propagation:
-        _item_choice(r.where("propagation"), r.get("propagation", DEFAULT_PROPAGATION), p, PROPAGATOR_NAMES)
+        _item_choice(r.where("propagation"), raw_propagation, p, PROPAGATOR_NAMES)
     if not propagation:
         raise _fail("propagation", args.get("propagation"), f"a non-empty list from {PROPAGATOR_NAMES}")
     headers = tuple(

@@ -74,19 +74,13 @@ def json_dumps() -> Dumps:
     return functools.partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
 
 
-def _orjson_plain() -> Any:
-    import orjson
-
-    return orjson.dumps
-
-
-def _orjson_fragment() -> Any:
-    """``orjson.Fragment`` (pre-serialised JSON spliced in as is), or ``None`` without it."""
+def _orjson_with_fragments() -> Any:
+    """The ``orjson`` module when it has ``Fragment`` (pre-serialised JSON spliced in as is, 3.9+), else ``None``."""
     try:
         import orjson
     except ImportError:
         return None
-    return getattr(orjson, "Fragment", None)
+    return orjson if hasattr(orjson, "Fragment") else None
 
 
 class _Definitions:
@@ -340,8 +334,9 @@ class EMFEmitter:
         """Serialised constant parts of one-metric documents (see ``_head``)."""
         self._directives: dict[tuple[Any, ...], tuple[list[list[str]], str, Any]] = {}
         """Serialised ``CloudWatchMetrics`` directives of several-metric documents, by shape (see ``_directive``)."""
-        self._fragment: Any = _orjson_fragment() if self._dumps.__class__ is functools.partial else None
-        self._number = _orjson_plain() if self._fragment is not None else None
+        orjson = _orjson_with_fragments() if self._dumps.__class__ is functools.partial else None
+        self._fragment: Any = None if orjson is None else orjson.Fragment
+        self._number = None if orjson is None else orjson.dumps
         """``orjson.dumps`` without options: a number as JSON in half the time of ``repr``."""
         self._stdout = sink.__class__ is sinks.StdoutSink
         """Documents go to stdout as text (``StdoutSink.write_text``), never encoded to bytes and back."""

@@ -319,12 +319,6 @@ class XRayEmitter:
         self._sock = sock
         self._gso_max = _segment_limit(sock, family) if self._gso else 0
 
-    def _send(self, payload: bytes) -> None:
-        if self._batch > 1:
-            self._queue(payload)
-            return
-        self._send_now(payload)
-
     def _queue(self, item: Any) -> None:
         pending = self._pending
         pending.append(item)
@@ -524,11 +518,6 @@ class XRayEmitter:
         except OSError:
             _diagnostics.incr("xray.dropped.send_failed")
 
-    def send_document(self, doc: dict[str, Any]) -> None:
-        """Serialise and send one document, splitting out subsegments if it is too large."""
-        for payload in self._payloads(doc):
-            self._send(payload)
-
     def _payloads(self, doc: dict[str, Any]) -> list[bytes]:
         """The datagrams of ``doc``: one, or its subsegments on their own and then the rest, each under 64 KB.
 
@@ -563,13 +552,6 @@ class XRayEmitter:
         return []
 
     # --- SpanEmitter -------------------------------------------------------------------------
-    def _is_segment(self, rec: Any) -> bool:
-        if rec.parent_span_id is None:
-            return True
-        if self._lambda:
-            return False
-        return rec.remote_parent or rec.kind == SPAN_KIND_SERVER  # type: ignore[no-any-return]
-
     def on_start(self, rec: Any) -> None:
         """Note which open segment a span belongs to; no lock (single dict stores are atomic).
 
