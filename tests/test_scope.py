@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 
 import pytest
 
@@ -106,6 +107,57 @@ def test_access_line_has_the_request_fields() -> None:
     assert line[semconv.LOG_USER_AGENT] == "curl/8"
     assert line[semconv.LOG_RESPONSE_SIZE] == 42
     assert cap.metric_values(semconv.METRIC_LATENCY) == [12.5]
+
+
+def test_access_line_leaves_out_what_the_request_never_had() -> None:
+    """No route, status, peer, user agent or body: those keys are absent, not null."""
+    with capture() as cap:
+        request_scope("GET", "/nowhere").end()
+    line = _access(cap)
+    for key in (semconv.LOG_HTTP_ROUTE, semconv.LOG_HTTP_STATUS, semconv.LOG_CLIENT_IP,
+                semconv.LOG_USER_AGENT, semconv.LOG_RESPONSE_SIZE):
+        assert key not in line
+    assert line[semconv.LOG_HTTP_PATH] == "/nowhere"
+
+
+def test_access_line_fields_are_masked_on_every_line() -> None:
+    """A redacted access field stays masked after its key is classified (the typed fast path)."""
+    with capture(log_redact_keys=["user_agent"]) as cap:
+        for _ in range(3):
+            with request_scope("GET", "/a", route="/a", user_agent="secret-agent/1") as req:
+                req.set_status(200)
+    lines = [line for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER]
+    assert [line[semconv.LOG_USER_AGENT] for line in lines] == [semconv.LOG_REDACTED] * 3
+    assert [line[semconv.LOG_HTTP_STATUS] for line in lines] == [200] * 3
+
+
+def test_access_line_with_odd_typed_values_still_renders() -> None:
+    """A route or status of another type (set by app code) goes through the checked path."""
+    with capture() as cap:
+        for _ in range(2):
+            with request_scope("GET", "/a") as req:
+                req.route = ["/a"]  # type: ignore[assignment]
+                req.set_status("200")  # type: ignore[arg-type]
+    lines = [line for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER]
+    assert [line[semconv.LOG_HTTP_ROUTE] for line in lines] == [["/a"]] * 2
+    assert [line[semconv.LOG_HTTP_STATUS] for line in lines] == [200] * 2
+
+
+@pytest.mark.parametrize(("given", "recorded"), [("404", 404), (HTTPStatus.CREATED, 201), ("OK", None), (2.0, 2)])
+def test_a_status_of_another_type_never_reaches_the_app(given: object, recorded: int | None) -> None:
+    """set_status with a str or an enum is read as an int; an unreadable one is left out, not raised."""
+    with capture() as cap, request_scope("GET", "/a", route="/a") as req:
+        req.set_status(given)  # type: ignore[arg-type]
+    assert _access(cap).get(semconv.LOG_HTTP_STATUS) == recorded
+    assert cap.spans[0]["attributes"].get(semconv.ATTR_HTTP_STATUS) == recorded
+
+
+def test_a_response_size_that_is_not_a_number_is_not_raised() -> None:
+    with capture() as cap, request_scope("GET", "/a", route="/a") as req:
+        req.add_response_size(10)
+        req.add_response_size("many")  # type: ignore[arg-type]
+        req.add_response_size(5)
+    assert _access(cap)[semconv.LOG_RESPONSE_SIZE] == 15
 
 
 def test_access_line_is_stamped_at_the_end_of_the_request() -> None:

@@ -249,10 +249,14 @@ def _merge_one(d: dict[str, Any], k: Any, v: Any, st: _State) -> None:
 def _render_line(
     st: _State, name: str | None, bound: Mapping[str, Any], level_name: str,
     event: Any, args: tuple[Any, ...], kw: dict[str, Any], now_ns: int | None = None,
+    plain_values: bool = False,
 ) -> Any:
     """Build and serialise one line; ``None`` when a user processor dropped it. Never raises.
 
     ``now_ns``: the clock as the caller just read it (the access line's request end), else read here.
+    ``plain_values``: every value in ``kw`` is a str, int, float or bool (the access line, typed by
+    the request scope): once its keys are known to need no masking or renaming, ``kw`` is copied
+    in one step.
     """
     ms = (st.clock() if now_ns is None else now_ns) // 1_000_000
     c = _ts_cache
@@ -290,7 +294,9 @@ def _render_line(
     if bound:
         _merge(d, bound, st)
     exc = None
-    if kw:
+    if plain_values and kw.keys() <= st.plain:
+        d.update(kw)
+    elif kw:
         if "exc_info" in kw:
             exc = _render.exc_from(kw.pop("exc_info"))
         plain = st.plain
@@ -498,12 +504,15 @@ def _emit(
         _deliver(st, line)
 
 
-def write_access(logger: Logger, fields: dict[str, Any], clock: Callable[[], int], now_ns: int | None) -> None:
+def write_access(
+    logger: Logger, fields: dict[str, Any], clock: Callable[[], int], now_ns: int | None, plain: bool = False,
+) -> None:
     """``logger.info(ACCESS_MESSAGE, **fields)`` for the request scope's access line.
 
     The scope read ``clock`` for the request's end an instant ago: when it is the clock in
     force, the line takes its time from there instead of reading it again, and ``fields`` go
-    in without a keyword copy. Any other state (reconfigured, below the level) takes
+    in without a keyword copy. ``plain``: the scope checked that every value is a str, int or
+    float (see ``_render_line``). Any other state (reconfigured, below the level) takes
     ``logger.info`` as is.
     """
     st = _state
@@ -513,7 +522,7 @@ def write_access(logger: Logger, fields: dict[str, Any], clock: Callable[[], int
     try:
         line = _render_line(
             st, logger._name, logger._context, _INFO_NAME, semconv.ACCESS_MESSAGE, (), fields,
-            now_ns if clock is st.clock else None,
+            now_ns if clock is st.clock else None, plain,
         )
     except Exception as exc:
         _render_failed(exc)

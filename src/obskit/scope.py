@@ -435,6 +435,7 @@ class request_scope(RequestScope):
     __slots__ = (
         "_ctx_token",
         "_ended",
+        "_plain",
         "_scope_token",
         "_settings",
         "context",
@@ -510,6 +511,7 @@ class request_scope(RequestScope):
         self.start_ns = 0
         self.peer: str | None = None
         self.user_agent: str | None = None
+        self._plain = False
         if excluded or st is None:
             self._ended = True
             return
@@ -562,6 +564,7 @@ class request_scope(RequestScope):
                     attrs[ATTR_USER_AGENT] = self.user_agent = user_agent
                     trusted = trusted and user_agent.__class__ is str
                 trusted = trusted and method.__class__ is str
+                self._plain = trusted
             if route is not None:
                 self.route = route
                 name = self.operation = f"{method} {route}" if method is not None else route
@@ -618,8 +621,11 @@ class request_scope(RequestScope):
         self.status = status
 
     def add_response_size(self, n: int) -> None:
-        """Add ``n`` body bytes to the response size."""
-        self.response_size = (self.response_size or 0) + n
+        """Add ``n`` body bytes to the response size (a value that is not a number is counted, not raised)."""
+        try:
+            self.response_size = (self.response_size or 0) + int(n)
+        except (TypeError, ValueError, OverflowError):
+            _diagnostics.incr(DIAG_ERROR)
 
     def finish_response(self) -> None:
         """Mark the end of the response (its last byte): the latency ends here.
@@ -718,6 +724,8 @@ class request_scope(RequestScope):
         else:
             now_ns = None  # the response ended earlier (background work since): the line reads the clock
         status = self.status
+        if status is not None and status.__class__ is not int:
+            status = self.status = _as_status(status)
         http = self.method is not None
         if exc is None:
             exc = self.exception  # recorded by a framework hook (Flask's got_request_exception)
@@ -772,26 +780,43 @@ class request_scope(RequestScope):
             _failed("metrics", e)
         if st.access_log:
             try:
+                # Absent fields are left out (rather than None), and when every value is known
+                # to be a str/int/float the line renders them without a per-field check.
+                plain = self._plain
                 line: dict[str, Any]
                 if http:
-                    line = {
-                        LOG_HTTP_METHOD: self.method, LOG_HTTP_ROUTE: route, LOG_HTTP_PATH: self.path,
-                        LOG_HTTP_STATUS: status, LOG_DURATION_MS: _round_ms(elapsed_ns),
-                        LOG_CLIENT_IP: self.peer, LOG_USER_AGENT: self.user_agent,
-                        LOG_RESPONSE_SIZE: self.response_size,
-                    }
+                    line = {LOG_HTTP_METHOD: self.method}
+                    if route is not None:
+                        line[LOG_HTTP_ROUTE] = route
+                        plain = plain and route.__class__ is str
+                    line[LOG_HTTP_PATH] = self.path
+                    if status is not None:
+                        line[LOG_HTTP_STATUS] = status
+                        plain = plain and status.__class__ is int
+                    line[LOG_DURATION_MS] = _round_ms(elapsed_ns)
+                    if self.peer is not None:
+                        line[LOG_CLIENT_IP] = self.peer
+                    if self.user_agent is not None:
+                        line[LOG_USER_AGENT] = self.user_agent
+                    size = self.response_size
+                    if size is not None:
+                        line[LOG_RESPONSE_SIZE] = size
+                        plain = plain and size.__class__ is int
                 else:
                     line = {LOG_HTTP_ROUTE: operation, LOG_DURATION_MS: _round_ms(elapsed_ns)}
+                    plain = operation.__class__ is str
                 if self.disconnected:
                     line[LOG_CLIENT_DISCONNECTED] = True
                 if fault and error_type is not None:
                     line[LOG_ERROR_TYPE] = error_type
+                    plain = plain and error_type.__class__ is str
                 if extra:
                     line.update(extra)
+                    plain = False
                 if fault:
                     st.logger.error(ACCESS_MESSAGE, **line)
                 else:
-                    _write_access(st.logger, line, st.clock, now_ns)
+                    _write_access(st.logger, line, st.clock, now_ns, plain)
             except Exception as e:
                 _failed("access_log", e)
         if self.debug_lines:  # held DEBUG lines: the log module writes or drops them
@@ -799,6 +824,15 @@ class request_scope(RequestScope):
                 _end_request(self, failed=fault)
             except Exception as e:
                 _failed("logs", e)
+
+
+def _as_status(status: Any) -> int | None:
+    """A status set as something else than an int (``"200"``, ``HTTPStatus.OK``), as an int or ``None``."""
+    try:
+        return int(status)
+    except (TypeError, ValueError, OverflowError):
+        _diagnostics.incr(DIAG_ERROR)
+        return None
 
 
 def _round_ms(elapsed_ns: int) -> float:
