@@ -207,3 +207,33 @@ def test_child_task_changes_do_not_leak_into_the_parent() -> None:
             return dict(obskit.current().fields)
 
     assert asyncio.run(main()) == {"parent": 1}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "counted"),
+    [
+        ({"sampled": 1}, 0),
+        ({"sampled": "yes"}, 0),
+        ({"correlation_id": 42}, 1),
+        ({"baggage": {"tenant": "a", "n": 1, 2: "x"}}, 1),
+        ({"baggage": 5}, 1),
+        ({"baggage": [("tenant", "a")]}, 1),
+    ],
+)
+def test_new_trace_with_odd_arguments_still_starts_a_trace(kwargs: dict, counted: int) -> None:
+    """Arguments of the wrong type are read where they can be, left out (counted) where not; never raised."""
+    ctx = obskit.new_trace(**kwargs)
+    assert ctx.is_valid
+    assert ctx.correlation_id is None
+    assert dict(ctx.baggage) in ({}, {"tenant": "a"})
+    assert obskit.diagnostics().get("context.bad_argument", 0) == counted
+    if "sampled" in kwargs:
+        assert ctx.sampled is True
+
+
+def test_activate_with_something_else_than_a_context_keeps_the_current_one() -> None:
+    outer = obskit.new_trace()
+    with obskit.activate(outer), obskit.activate("not a context"):  # type: ignore[arg-type]
+        assert obskit.current() is outer
+    assert obskit.diagnostics()["context.bad_argument"] == 1
+

@@ -675,3 +675,18 @@ def test_importing_logs_loads_only_the_standard_library() -> None:
     foreign = {m for m in loaded if m.partition(".")[0] not in sys.stdlib_module_names and not m.startswith("obskit")}
     assert foreign == set()
     assert "logging" not in loaded
+
+
+@pytest.mark.parametrize(
+    ("level", "enabled"), [("warning", True), ("debug", False), (None, True), ([], True), (10, False)]
+)
+def test_is_enabled_for_takes_numbers_and_names_and_never_raises(level: Any, enabled: bool) -> None:
+    """Anything that is not a level reads as INFO (the configured level here)."""
+    obskit.configure(service="s", logs="json", log_level="INFO", log_stream=io.StringIO())
+    assert obskit.get_logger("t").is_enabled_for(level) is enabled
+
+
+def test_log_with_a_bool_level_logs_at_info() -> None:
+    with capture() as cap:
+        obskit.get_logger("t").log(True, "odd level")  # type: ignore[arg-type]
+    assert cap.logs_with(message="odd level")[0]["level"] == "INFO"

@@ -211,7 +211,7 @@ def test_bad_values_are_dropped_and_counted_by_reason(cap: Capture, value: Any, 
     assert cap.metric_values("Good") == [1]
 
 
-@pytest.mark.parametrize("name", ["x" * 5000, "", "   ", None, 42, "_aws"])
+@pytest.mark.parametrize("name", ["x" * 5000, "", "   ", None, 42, "_aws", ["A"], "Caf\ud800"])
 def test_invalid_names_are_dropped_and_counted(cap: Capture, name: Any) -> None:
     """Names must be strings of 1-255 characters (and not the metadata member)."""
     metrics.record(name, 1.0)
@@ -750,6 +750,19 @@ def test_reconfiguring_writes_the_old_buffer_to_the_old_emitter(tmp_path: Path) 
     metrics.flush()
     assert json.loads(first.read_text())["Before"] == 1
     assert json.loads(second.read_text())["After"] == 1
+
+
+def test_a_name_that_cannot_be_encoded_costs_only_itself(tmp_path: Path) -> None:
+    """A lone surrogate in a name is refused when recorded, so the document it would share still goes out."""
+    out = tmp_path / "emf.log"
+    obskit.configure(service="s", metrics="file", logs="none", emf_file_path=str(out))
+    metrics.count("Good")
+    metrics.count("Bad\ud800")
+    metrics.flush()
+    (doc,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert doc["Good"] == 1
+    assert _diag("metrics.dropped.invalid_name") == 1
+    assert not [k for k in obskit.diagnostics() if k.startswith("emitter.")]
 
 
 def test_a_forked_child_does_not_write_the_parents_buffer(tmp_path: Path) -> None:

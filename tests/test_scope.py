@@ -490,3 +490,44 @@ def test_a_request_not_sampled_in_adds_no_debug_baggage() -> None:
     with capture(), request_scope("GET", "/x", route="/x"):
         headers = obskit.inject({})
     assert "baggage" not in headers
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"path": 404},
+        {"path": ["/a"]},
+        {"fields": ["tenant"]},
+        {"links": 5},
+        {"user_agent": b"curl/8"},
+        {"host": 8080, "scheme": 1},
+        {"peer": ("10.0.0.1", 5000)},
+        {"operation": ["process"], "route": None},
+    ],
+)
+def test_a_request_with_odd_values_is_still_traced_logged_and_measured(kwargs: dict) -> None:
+    """Values of the wrong type (a hand-built environ, an odd event) are made text, not a lost request."""
+    method = None if "operation" in kwargs else "GET"
+    kwargs = {"path": "/a", **kwargs}
+    with capture() as cap, request_scope(method, **kwargs) as req:
+        req.set_status(200)
+        obskit.get_logger("t").info("inside")
+    assert len(cap.spans) == 1
+    assert cap.logs_with(message="inside")[0]["trace_id"] == cap.spans[0]["trace_id"]
+    assert len([line for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER]) == 1
+    assert cap.metric_values(semconv.METRIC_LATENCY)
+    assert "scope.error.begin" not in obskit.diagnostics()
+
+
+def test_odd_values_are_cleaned_once_and_counted() -> None:
+    with capture() as cap, request_scope("GET", b"/bytes", user_agent=7):  # type: ignore[arg-type]
+        pass
+    assert cap.spans[0]["attributes"][semconv.ATTR_URL_PATH] == "/bytes"
+    assert _access(cap)[semconv.LOG_USER_AGENT] == "7"
+    assert obskit.diagnostics()["scope.cleaned_arguments"] == 1
+
+
+def test_a_route_that_is_not_text_names_the_request_as_text() -> None:
+    with capture() as cap, request_scope("GET", "/orders/7") as req:
+        req.set_route(42)  # type: ignore[arg-type]
+    assert cap.spans[0]["name"] == "GET 42"

@@ -559,3 +559,49 @@ def test_log_line_inside_a_span_carries_its_ids() -> None:
         time.sleep(0.01)
     line = cap.logs_with(message="inside")[0]
     assert (line["trace_id"], line["span_id"]) == (s.trace_id, s.span_id)
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+    __repr__ = __str__
+
+    def __bool__(self) -> bool:
+        raise RuntimeError("no truth")
+
+
+@pytest.mark.parametrize(("name", "shown"), [(42, "42"), (_Unprintable(), "span"), ("", "span"), (b"b", "b'b'")])
+def test_a_span_name_that_is_not_text_is_made_text(name: object, shown: str) -> None:
+    with capture() as cap, obskit.span(name):  # type: ignore[arg-type]
+        pass
+    assert [s["name"] for s in cap.spans] == [shown]
+
+
+@pytest.mark.parametrize("kind", [["server"], None, 3, _Unprintable()])
+def test_a_span_kind_that_is_not_one_is_internal(kind: object) -> None:
+    with capture() as cap, obskit.span("s", kind=kind):  # type: ignore[arg-type]
+        pass
+    assert [s["kind"] for s in cap.spans] == ["internal"]
+    assert obskit.diagnostics()["tracing.invalid_kind"] == 1
+
+
+def test_span_status_and_attributes_of_odd_types_are_never_raised() -> None:
+    with capture() as cap, obskit.span("s", attributes=_Unprintable()) as sp:  # type: ignore[arg-type]
+        sp.set_status(_Unprintable(), _Unprintable())  # type: ignore[arg-type]
+        sp.set_status(0, _Unprintable())  # type: ignore[arg-type]
+    (span,) = cap.spans
+    assert span["status"] == "error"
+    assert obskit.diagnostics()["tracing.invalid_status"] == 2
+
+
+@pytest.mark.parametrize(("end", "kept"), [("late", False), (2.5e18, True), (-5.0, False), (True, False)])
+def test_an_end_time_that_is_not_int_nanoseconds_is_read_or_replaced_by_the_clock(end: object, kept: bool) -> None:
+    """The span still goes out: with the given time when it is a number, else the clock's."""
+    with capture() as cap:
+        sp = start_span("s")
+        sp.end(end)  # type: ignore[arg-type]
+    (span,) = cap.spans
+    assert isinstance(span["end_ns"], int)
+    assert (span["end_ns"] == int(2.5e18)) is kept
+    assert obskit.diagnostics().get("tracing.invalid_end_time", 0) == (0 if kept else 1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import itertools
+import math
 import os
 import sys
 import threading
@@ -232,6 +233,12 @@ def flush(timeout_s: float | None = None) -> bool:
 
     Call it before a Lambda freeze or at the end of a test. Never raises.
     """
+    if timeout_s is not None:
+        if timeout_s.__class__ not in (int, float) or math.isnan(timeout_s):
+            _diagnostics.incr("flush.bad_timeout")  # a str or NaN: flush as if none were given
+            timeout_s = None
+        elif timeout_s > threading.TIMEOUT_MAX:
+            timeout_s = None  # infinity, or longer than a lock can wait: no limit
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     for fn in list(_flush_hooks):
         _safely(fn, "flush")

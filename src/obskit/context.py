@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from obskit import _pipeline
+from obskit import _diagnostics, _pipeline
 from obskit._context import CURRENT, EMPTY_CONTEXT, TelemetryContext, make_context
 
 if TYPE_CHECKING:
@@ -61,8 +61,15 @@ def new_trace(
     """
     rt = _pipeline.get()
     tid = rt.ids.trace_id()
+    given: Any = sampled  # typed bool, but callers pass what they have
+    if given is not None and given.__class__ is not bool:
+        sampled = _checked(_as_bool, given)
     if sampled is None:
         sampled = rt.sample(tid)
+    if correlation_id is not None and correlation_id.__class__ is not str:
+        correlation_id = _checked(_as_text, correlation_id)
+    if baggage is not None:
+        baggage = _checked(_text_pairs, baggage)
     return make_context(
         f"{tid:032x}",
         None,
@@ -76,6 +83,36 @@ def new_trace(
     )
 
 
+def _as_bool(value: Any) -> bool:
+    return bool(value)
+
+
+def _as_text(value: Any) -> str | None:
+    return str.__str__(value) if isinstance(value, str) else None
+
+
+def _text_pairs(mapping: Any) -> dict[str, str]:
+    items = list(mapping.items())
+    kept = {k: v for k, v in items if isinstance(k, str) and isinstance(v, str)}
+    if len(kept) != len(items):
+        _diagnostics.incr(DIAG_BAD_ARGUMENT)
+    return kept
+
+
+def _checked(fn: Callable[[Any], Any], value: Any) -> Any:
+    """``fn(value)``, or ``None`` (counted) when the argument cannot be read that way: never raised."""
+    try:
+        out = fn(value)
+    except Exception:
+        out = None
+    if out is None:
+        _diagnostics.incr(DIAG_BAD_ARGUMENT)
+    return out
+
+
+DIAG_BAD_ARGUMENT = "context.bad_argument"
+
+
 class activate:
     """Make ``ctx`` the current context inside a ``with`` block; the outer one returns after.
 
@@ -86,6 +123,10 @@ class activate:
     __slots__ = ("_ctx", "_token")
 
     def __init__(self, ctx: TelemetryContext) -> None:
+        given: Any = ctx
+        if given.__class__ is not TelemetryContext and not isinstance(given, TelemetryContext):
+            _diagnostics.incr(DIAG_BAD_ARGUMENT)  # not a context: the block runs in the current one
+            ctx = CURRENT.get()
         self._ctx = ctx
         self._token: contextvars.Token[TelemetryContext] | None = None
 

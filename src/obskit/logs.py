@@ -57,6 +57,7 @@ DEFAULT_REDACT_KEYS = _render.DEFAULT_REDACT_KEYS
 
 DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
 _LEVEL_NAMES = {5: "TRACE", DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR", CRITICAL: "CRITICAL"}
+_NAME_LEVELS = {name: number for number, name in _LEVEL_NAMES.items()} | {"WARN": WARNING, "FATAL": CRITICAL}
 
 BRIDGE_MODES = ("auto", "root", "replace", "none")
 SERIALIZERS = ("auto", "orjson", "json")
@@ -477,6 +478,15 @@ def _deliver(st: _State, line: Any) -> None:
         _diagnostics.incr("logs.write_failure")
 
 
+def _level_number(level: Any) -> int:
+    """A level given as a name (``"warning"``) or an int subclass, as a number; INFO when unknown."""
+    if isinstance(level, str):
+        return _NAME_LEVELS.get(level.upper(), INFO)
+    if isinstance(level, int) and level.__class__ is not bool:
+        return int(level)
+    return INFO
+
+
 # --- the level methods ----------------------------------------------------------------------------
 def _emit(
     name: str | None, bound: Mapping[str, Any], level_no: int, level_name: str,
@@ -715,9 +725,11 @@ class Logger:
 
     try_unbind = unbind
 
-    def is_enabled_for(self, level: int) -> bool:
-        """Whether a line at ``level`` would be written outside a request."""
+    def is_enabled_for(self, level: int | str) -> bool:
+        """Whether a line at ``level`` (a number or a name) would be written outside a request."""
         st = _state if _state.runtime is _pipeline.RUNTIME else _resync()
+        if level.__class__ is not int:
+            level = _level_number(level)
         return not st.off and level >= st.level
 
     def get_effective_level(self) -> int:
@@ -734,7 +746,7 @@ class Logger:
             method(event, *args, **kw)
             return
         st = _state if _state.runtime is _pipeline.RUNTIME else _resync()
-        level_no = level if isinstance(level, int) else INFO
+        level_no = level if isinstance(level, int) and level.__class__ is not bool else INFO
         level_name = _LEVEL_NAMES.get(level_no, f"LEVEL{level_no}")
         if st.off or level_no < st.level:
             _below(self._name, self._context, level_no, level_name, event, args, kw)

@@ -678,6 +678,9 @@ def _register(name: Any, unit: Any, resolution: Any) -> bool:
     if name == "_aws":
         _drop("invalid_name", name, "'_aws' is the EMF metadata member")
         return False
+    if not name.isascii() and not _encodable(name):
+        _drop("invalid_name", name, "a metric name must be valid Unicode (it has a lone surrogate)")
+        return False
     canonical = _UNITS_BY_LOWER.get(unit.lower()) if isinstance(unit, str) else None
     if canonical is None:
         _drop("invalid_unit", name, f"unit {unit!r} is not a CloudWatch unit")
@@ -699,6 +702,14 @@ def _register(name: Any, unit: Any, resolution: Any) -> bool:
         return False
     if have[1] != resolution:
         _drop("resolution_conflict", name, f"it was first recorded with resolution {have[1]}, now {resolution}")
+        return False
+    return True
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
         return False
     return True
 
@@ -859,7 +870,7 @@ def record(
             property per document, the first recorded in a flush interval wins.
     """
     try:
-        meta = _meta.get(name)
+        meta = _meta.get(name) if name.__class__ is str else None  # a list is no name: _register says so
         if (meta is None or meta[0] != unit or meta[1] != resolution) and not _register(name, unit, resolution):
             return
         cls: Any = value.__class__  # Any: mypy would narrow float to exclude int

@@ -277,8 +277,10 @@ class ScopeSettings:
 
     def excluded(self, path: str | None) -> bool:
         """Whether requests to ``path`` get no telemetry at all (health checks)."""
-        if path is None:
-            return False
+        if path.__class__ is not str:
+            if path is None or not isinstance(path, str):
+                return False  # not a path (a hand-built environ or scope): nothing matches it
+            path = str.__str__(path)
         if path in self.excluded_exact:
             return True
         prefixes = self.excluded_prefixes
@@ -487,14 +489,16 @@ class request_scope(RequestScope):
         context: TelemetryContext | None, links: Sequence[TelemetryContext], kind: str,
         attributes: Mapping[str, Any] | None, fields: Mapping[str, Any] | None, peer: str | None,
         forwarded_for: str | None, user_agent: str | None, scheme: str | None, host: str | None,
-        request: Any, correlation_id: str | None = None,
+        request: Any, correlation_id: str | None = None, cleaned: bool = False,
     ) -> None:
         """``__init__`` with the settings resolved (integrations resolve them once per request).
 
         Args are those of ``__init__``, plus ``st`` (``None``: obskit is disabled),
         ``excluded`` (the path is an excluded route): either makes the scope inactive; and
         ``correlation_id``, the request's own id for when no header carries one (see
-        ``obskit.extract``).
+        ``obskit.extract``). When the values are not what their names say (a number for a
+        path, a list for the fields: a hand-built environ or an odd event), the begin is
+        retried once with them cleaned (``cleaned``) rather than leaving the request untraced.
         """
         RequestScope.__init__(self)
         self._settings = st
@@ -569,7 +573,7 @@ class request_scope(RequestScope):
                 self.route = route
                 name = self.operation = f"{method} {route}" if method is not None else route
             elif operation is not None:
-                name = self.operation = operation
+                name = self.operation = operation if operation.__class__ is str else _text(operation) or "request"
             else:
                 name = method or "request"
             if trusted:
@@ -605,13 +609,31 @@ class request_scope(RequestScope):
                     sctx = self.context = _with_debug_flag(sctx)
                     self._ctx_token = CURRENT.set(sctx)
         except Exception as exc:
-            _failed("begin", exc)
+            if cleaned:
+                _failed("begin", exc)
+                return
+            _diagnostics.incr(DIAG_CLEANED)
+            self.detach()
+            self.span = None
+            self._open(
+                st, excluded, _text(method), _text(path), _text(route), _text(operation), carrier, getter,
+                context if isinstance(context, TelemetryContext) else None, _contexts(links),
+                kind if kind.__class__ is str else SPAN_KIND_SERVER, attributes, _fields(fields), _text(peer),
+                _text(forwarded_for), _text(user_agent), _text(scheme), _text(host), request,
+                _text(correlation_id), cleaned=True,
+            )
 
     # -- what the integration reports -------------------------------------------------------
     def set_route(self, route: str | None) -> None:
         """Name the span and the Operation after the route template, once routing matched it."""
         if route is None or self._ended:
             return
+        if route.__class__ is not str:
+            try:
+                route = str(route)
+            except Exception:
+                _diagnostics.incr(DIAG_ERROR)
+                return
         self.route = route
         method = self.method
         self.operation = f"{method} {route}" if method is not None else route
@@ -624,7 +646,7 @@ class request_scope(RequestScope):
         """Add ``n`` body bytes to the response size (a value that is not a number is counted, not raised)."""
         try:
             self.response_size = (self.response_size or 0) + int(n)
-        except (TypeError, ValueError, OverflowError):
+        except Exception:
             _diagnostics.incr(DIAG_ERROR)
 
     def finish_response(self) -> None:
@@ -830,9 +852,39 @@ def _as_status(status: Any) -> int | None:
     """A status set as something else than an int (``"200"``, ``HTTPStatus.OK``), as an int or ``None``."""
     try:
         return int(status)
-    except (TypeError, ValueError, OverflowError):
+    except Exception:
         _diagnostics.incr(DIAG_ERROR)
         return None
+
+
+def _text(value: Any) -> str | None:
+    """A value meant to be text, as a plain str (``None`` stays ``None``; unprintable becomes ``None``)."""
+    if value is None or value.__class__ is str:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    try:
+        return str(value)
+    except Exception:
+        return None
+
+
+def _fields(value: Any) -> dict[str, Any] | None:
+    """Log fields as a dict with str keys, or ``None`` when they are not a mapping."""
+    try:
+        return {k: v for k, v in value.items() if isinstance(k, str)} if value else None
+    except Exception:
+        return None
+
+
+def _contexts(value: Any) -> tuple[TelemetryContext, ...]:
+    """The span links that are contexts; anything else is left out."""
+    try:
+        return tuple(c for c in value if isinstance(c, TelemetryContext)) if value else ()
+    except Exception:
+        return ()
 
 
 def _round_ms(elapsed_ns: int) -> float:
@@ -877,6 +929,9 @@ def _call_hook(fn: Callable[..., Any], *args: Any) -> Any:
         name = getattr(fn, "__qualname__", repr(fn))
         _diagnostics.report_once(f"{DIAG_HOOK}.{name}", "obskit: request hook %s raised %r (counted)", name, exc)
         return None
+
+
+DIAG_CLEANED = "scope.cleaned_arguments"
 
 
 def _failed(step: str, exc: BaseException) -> None:

@@ -357,13 +357,23 @@ class Span:
         rec = self._record
         if rec is None or rec.status == _STATUS_OK:
             return
+        given: Any = ok
+        if given.__class__ is not bool:
+            try:
+                ok = bool(given)
+            except Exception:
+                _diagnostics.incr("tracing.invalid_status")
+                return
         if ok:
             rec.status = _STATUS_OK
             rec.status_description = None
         else:
             rec.status = _STATUS_ERROR
             if description is not None:
-                rec.status_description = str(description)[:MAX_MESSAGE_LENGTH]
+                try:
+                    rec.status_description = str(description)[:MAX_MESSAGE_LENGTH]
+                except Exception:
+                    _diagnostics.incr("tracing.invalid_status")
 
     def end(self, end_ns: int | None = None) -> None:
         """Finish the span and hand it to the emitters; a second call does nothing."""
@@ -372,6 +382,8 @@ class Span:
             return
         self._record = None
         rt = self._runtime
+        if end_ns is not None and end_ns.__class__ is not int:
+            end_ns = _as_ns(end_ns)
         rec.end_ns = end_ns if end_ns is not None else rt.clock()
         for emitter in rt.span_emitters:
             try:
@@ -462,16 +474,16 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
     emitters = rt.span_emitters
     if not (sampled and emitters):
         return Span(ctx, parent_sid, name, None, rt)
-    if kind not in SPAN_KINDS:
+    if kind.__class__ is not str or kind not in SPAN_KINDS:
         _diagnostics.incr("tracing.invalid_kind")
         kind = SPAN_KIND_INTERNAL
     if type(name) is not str or not name:
-        name = str(name) if name else "span"
+        name = _text_name(name)
     owned = trusted and len(attributes) <= MAX_ATTRIBUTES  # type: ignore[arg-type]
     record = SpanRecord(name, ctx, parent_sid, kind, attributes if owned else {},  # type: ignore[arg-type]
                         start_ns if start_ns is not None else rt.clock(),
                         bool(remote and parent_sid is not None), tuple(links) if links else ())
-    if attributes and not owned:
+    if attributes is not None and not owned:
         _clean_attributes(record, attributes)
     for emitter in emitters:
         try:
@@ -481,6 +493,30 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
     return Span(ctx, parent_sid, name, record, rt)
 
 
+def _as_ns(value: Any) -> int | None:
+    """An end time given as another number type, as int nanoseconds; ``None`` (read the clock) if it is not one."""
+    try:
+        ns = int(value)
+    except Exception:
+        ns = None
+    if ns is None or isinstance(value, bool) or not 0 <= ns < 1 << 63:
+        _diagnostics.incr("tracing.invalid_end_time")
+        return None
+    return ns
+
+
+def _text_name(name: Any) -> str:
+    """A span name that is not a non-empty str, as one: ``str(name)``, or ``"span"``."""
+    if name is None:
+        return "span"
+    try:
+        text = str(name)
+    except Exception:
+        _diagnostics.incr("tracing.invalid_name")
+        return "span"
+    return text or "span"
+
+
 # --- span(): context manager and decorator -----------------------------------------------------
 class _SpanScope:
     """What ``span(...)`` returns: enter it for a span, or call it on a function to decorate it."""
@@ -488,7 +524,7 @@ class _SpanScope:
     __slots__ = ("_attributes", "_kind", "_name", "_outer", "_span", "_token")
 
     def __init__(self, name: str | None, kind: str, attributes: Mapping[str, Any] | None) -> None:
-        self._name = name
+        self._name = name if name is None or name.__class__ is str else _text_name(name)
         self._kind = kind
         self._attributes = attributes
         self._span: Span | None = None

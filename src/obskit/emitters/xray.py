@@ -527,8 +527,17 @@ class XRayEmitter:
         try:
             body = self._dumps(doc)
         except Exception:
-            _diagnostics.incr("xray.dropped.unserialisable")
-            return []
+            # Something no serialiser takes (a lone surrogate, an int past 64 bits): the
+            # document is cleaned (such values replaced, counted) rather than dropped.
+            _diagnostics.incr("xray.cleaned")
+            try:
+                from obskit._logs_render import sanitize
+
+                doc = sanitize(doc)
+                body = self._dumps(doc)
+            except Exception:
+                _diagnostics.incr("xray.dropped.unserialisable")
+                return []
         if len(body) + len(HEADER) <= MAX_DATAGRAM:
             return [HEADER + body]
         children = doc.pop("subsegments", None)

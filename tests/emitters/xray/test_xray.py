@@ -324,6 +324,33 @@ def test_strict_serialiser_failure_falls_back_to_the_tolerant_one(daemon: Daemon
         emitter.close()
 
 
+def test_a_document_no_serialiser_takes_is_cleaned_not_dropped(daemon: Daemon) -> None:
+    """A lone surrogate in a name and an attribute: the segment still arrives, those characters replaced."""
+    configure(daemon)
+    before = obskit.diagnostics().get("xray.cleaned", 0)
+    with obskit.span("GET /caf\ud800", kind="server", attributes={"path": "/a\udcff", "big": 1 << 70}) as s:
+        pass
+    (doc,) = daemon.receive()
+    assert doc["id"] == s.span_id
+    assert doc["annotations"] == {"path": "/a?", "big": str(1 << 70)}
+    assert doc["metadata"]["obskit"]["span_name"] == "GET /caf?"
+    assert obskit.diagnostics().get("xray.cleaned", 0) == before + 1
+    assert obskit.diagnostics().get("xray.dropped.unserialisable", 0) == 0
+
+
+@pytest.mark.parametrize("timeout", ["1", float("nan"), float("inf"), 10**30, -1.0])
+def test_flush_with_an_odd_timeout_still_sends_and_never_raises(daemon: Daemon, timeout: object) -> None:
+    """A timeout that is not a number, or longer than a lock can wait, means no limit; a negative one, none."""
+    configure(daemon)
+    with obskit.span("GET /", kind="server") as s:
+        pass
+    assert obskit.flush(timeout) in (True, False)  # type: ignore[arg-type]
+    obskit.flush()
+    (doc,) = daemon.receive(flush=False)
+    assert doc["id"] == s.span_id
+    assert not [k for k in obskit.diagnostics() if k.startswith("emitter.")]
+
+
 def test_unsampled_trace_sends_nothing(daemon: Daemon) -> None:
     """Spans in an unsampled trace reach no daemon."""
     configure(daemon)
