@@ -65,10 +65,13 @@ class _Request(request_scope):
         except Exception:  # a hand-built scope with odd headers: propagation copes, so do we
             _diagnostics.incr(DIAG_BAD_HEADERS)
         client = scope.get("client")
-        peer = client[0] if client else None
+        try:
+            peer = client[0] if client else None
+        except Exception:  # not the (host, port) pair of the spec
+            peer = None
         root = scope.get("root_path") or ""
         path = scope.get("path")
-        full = root + path if root and path else path
+        full = root + path if root and path and root.__class__ is str and path.__class__ is str else path
         self._open(
             settings, full is not path and settings.excluded(full), scope.get("method") or "GET", full, None, None,
             scope, asgi_getter, None, (), SPAN_KIND_SERVER, None, None, peer, xff, ua, scope.get("scheme"), host,
@@ -81,24 +84,39 @@ class _Request(request_scope):
         extra = self.response_headers()
         if not extra:
             self._extra_headers = None
-        elif len(extra) == 1:  # the usual case (x-correlation-id): no comprehension frame
-            k, v = extra[0]
-            self._extra_headers = [(_HEADER_NAMES.get(k) or k.encode("latin-1"), v.encode("latin-1"))]
-        else:
-            self._extra_headers = [(_HEADER_NAMES.get(k) or k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
+            return
+        try:
+            if len(extra) == 1:  # the usual case (x-correlation-id): no comprehension frame
+                k, v = extra[0]
+                self._extra_headers = [(_HEADER_NAMES.get(k) or k.encode("latin-1"), v.encode("latin-1"))]
+            else:
+                self._extra_headers = [
+                    (_HEADER_NAMES.get(k) or k.encode("latin-1"), v.encode("latin-1")) for k, v in extra
+                ]
+        except UnicodeEncodeError:  # an id no header can carry: the response goes without it
+            self._extra_headers = None
 
     async def send(self, message: Message) -> None:
-        kind = message.get("type")
+        try:
+            kind = message.get("type")
+        except AttributeError:  # not a message: the server's to refuse, not obskit's
+            kind = None
         if kind == "http.response.start":
             self.started = True
             self.status = message.get("status")
             extra = self._extra_headers
             if extra:
-                message = _with_headers(message, extra)
+                try:
+                    message = _with_headers(message, extra)
+                except Exception:  # headers no server takes: leave them as the app made them
+                    _diagnostics.incr(DIAG_ERROR)
         elif kind == "http.response.body":
             body = message.get("body")
             if body:
-                self.response_size = (self.response_size or 0) + len(body)
+                try:
+                    self.response_size = (self.response_size or 0) + len(body)
+                except TypeError:  # not bytes: the server's to refuse, not obskit's
+                    pass
             elif self.response_size is None:
                 self.response_size = 0
             if not message.get("more_body", False):
@@ -126,6 +144,9 @@ class _Request(request_scope):
 def _with_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> Message:
     """A copy of ``http.response.start`` with our headers added (unless the app set them)."""
     headers = message.get("headers")
+    cls = headers.__class__
+    if cls is not list and cls is not tuple and headers is not None:
+        return message  # an iterable of another kind (or not one): the app's to answer for
     if headers:
         if len(extra) == 1:  # the usual case: one name to look for, no set to build
             name = extra[0][0]
@@ -196,8 +217,13 @@ class ObskitMiddleware:
         if settings is None or settings.excluded(scope.get("path")):
             await self.app(scope, receive, send)
             return
-        root_path = scope.get("root_path") or ""
-        req = _Request(scope, receive, send, settings)
+        try:
+            root_path = scope.get("root_path") or ""
+            req = _Request(scope, receive, send, settings)
+        except Exception:  # a scope no server makes: serve the request untraced, counted
+            _diagnostics.incr(DIAG_ERROR)  # (nothing set yet: the scope's own begin never raises)
+            await self.app(scope, receive, send)
+            return
         if req._ended:  # excluded with its root_path prefix
             await self.app(scope, receive, send)
             return

@@ -41,7 +41,7 @@ from obskit._env import LAMBDA_INITIALIZATION_TYPE
 from obskit.context import is_coroutine_function
 from obskit.integrations._lambda_events import batch_failures, parse_event, response_status
 from obskit.propagation import mapping_getter
-from obskit.scope import DIAG_ERROR, ScopeOptions, request_scope
+from obskit.scope import DIAG_ERROR, ScopeOptions, abandon, request_scope
 from obskit.semconv import (
     ATTR_AWS_REQUEST_ID,
     ATTR_CLOUD_REGION,
@@ -171,7 +171,7 @@ _arn_regions: dict[str, str | None] = {}
 
 
 def _region(arn: str | None) -> str | None:
-    if arn is None:
+    if arn.__class__ is not str:
         return None
     got = _arn_regions.get(arn, "")
     if got == "":
@@ -272,17 +272,18 @@ class _Invocation(request_scope):
             self.detach()  # the guard wrote this invocation's telemetry already
             return response
         ev = self.event
+        extra = {LOG_TRIGGER: ev.trigger}
         if exc is None:
-            if ev.http:
-                self.set_status(response_status(ev, response))
-                response = self._with_headers(response)
-            failures = batch_failures(response)
-            extra = {LOG_TRIGGER: ev.trigger}
-            if failures is not None:
-                extra[LOG_BATCH_FAILURES] = failures
-                extra[LOG_BATCH_SIZE] = ev.attributes.get(ATTR_MESSAGING_BATCH_COUNT)
-        else:
-            extra = {LOG_TRIGGER: ev.trigger}
+            try:
+                if ev.http:
+                    self.set_status(response_status(ev, response))
+                    response = self._with_headers(response)
+                failures = batch_failures(response)
+                if failures is not None:
+                    extra[LOG_BATCH_FAILURES] = failures
+                    extra[LOG_BATCH_SIZE] = ev.attributes.get(ATTR_MESSAGING_BATCH_COUNT)
+            except Exception:  # a response of an odd shape goes back as the handler made it
+                _diagnostics.incr(DIAG_ERROR)
         self.finish(exc, extra=extra)
         self.detach()
         return response
@@ -335,13 +336,26 @@ class _Invocation(request_scope):
 _MISSING: Any = object()
 
 
+def _begin(event: Any, context: Any, options: ScopeOptions) -> _Invocation | None:
+    """The invocation's telemetry, set up; ``None`` (counted) if that failed: the handler then runs untraced."""
+    inv = _Invocation.__new__(_Invocation)
+    try:
+        inv.__init__(event, context, options)  # type: ignore[misc]
+    except Exception:
+        if getattr(inv, "watched", False):
+            _watchdog.release(inv)
+        abandon(inv)
+        return None
+    return inv
+
+
 def _build(handler: H, options: ScopeOptions) -> H:
     if is_coroutine_function(handler):
 
         @functools.wraps(handler)
         async def async_wrapper(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
-            inv = _Invocation(event, context, options)
-            if not inv.active:
+            inv = _begin(event, context, options)
+            if inv is None or not inv.active:
                 return await handler(event, context, *args, **kwargs)
             response = _MISSING
             try:
@@ -363,8 +377,8 @@ def _build(handler: H, options: ScopeOptions) -> H:
 
     @functools.wraps(handler)
     def wrapper(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
-        inv = _Invocation(event, context, options)
-        if not inv.active:
+        inv = _begin(event, context, options)
+        if inv is None or not inv.active:
             return handler(event, context, *args, **kwargs)
         response = _MISSING
         try:

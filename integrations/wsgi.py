@@ -38,7 +38,7 @@ class _Request(request_scope):
     ) -> None:
         path = environ.get("PATH_INFO") or "/"
         script = environ.get("SCRIPT_NAME")
-        full = script + path if script else path
+        full = script + path if script and script.__class__ is str and path.__class__ is str else path
         self._open(
             settings, bool(script) and settings.excluded(full), environ.get("REQUEST_METHOD") or "GET", full,
             None, None, environ, wsgi_getter, None, (), SPAN_KIND_SERVER, None, None, environ.get("REMOTE_ADDR"),
@@ -53,23 +53,17 @@ class _Request(request_scope):
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         try:
             self.status = int(status[:3])
-        except (TypeError, ValueError):
+        except Exception:  # not a WSGI status line: the server will say so, not obskit
             self.status = None
         route_of = self._route_of
         if route_of is not None and self.route is None:
             self._name_from(route_of)
         extra = self._extra_headers
-        if extra:
-            if len(extra) == 1:  # the usual case (x-correlation-id): no set to build
-                name = extra[0][0]
-                for h in headers:
-                    if h[0].lower() == name:
-                        break
-                else:
-                    headers = [*headers, extra[0]]
-            else:
-                present = {h[0].lower() for h in headers}
-                headers = headers + [h for h in extra if h[0] not in present]
+        if extra and headers.__class__ is list:  # anything else goes to the server untouched
+            try:
+                headers = _with_headers(headers, extra)
+            except Exception:  # odd items in the list: leave it as the app made it
+                _diagnostics.incr(DIAG_ERROR)
         if exc_info is None:
             return self._start_response(status, headers)
         return self._start_response(status, headers, exc_info)
@@ -79,6 +73,18 @@ class _Request(request_scope):
             self.set_route(route_of(self._environ))
         except Exception:  # telemetry never breaks the response
             _diagnostics.incr(DIAG_ERROR)
+
+
+def _with_headers(headers: list[tuple[str, str]], extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` plus obskit's response headers that the app did not set itself."""
+    if len(extra) == 1:  # the usual case (x-correlation-id): no set to build
+        name = extra[0][0]
+        for h in headers:
+            if h[0].lower() == name:
+                return headers
+        return [*headers, extra[0]]
+    present = {h[0].lower() for h in headers}
+    return headers + [h for h in extra if h[0] not in present]
 
 
 class _Body:
@@ -117,7 +123,10 @@ class _Body:
             self._req.end(exc)
             raise
         req = self._req
-        req.response_size = (req.response_size or 0) + len(chunk)
+        try:
+            req.response_size = (req.response_size or 0) + len(chunk)
+        except TypeError:  # not bytes: the server will refuse it, not obskit
+            pass
         return chunk
 
     def close(self) -> None:
@@ -163,7 +172,11 @@ class ObskitMiddleware:
         settings = self._options.settings()
         if settings is None or settings.excluded(environ.get("PATH_INFO")):
             return self.app(environ, start_response)
-        req = _Request(environ, start_response, settings, self._route_of)
+        try:
+            req = _Request(environ, start_response, settings, self._route_of)
+        except Exception:  # an environ no server makes: serve the request untraced, counted
+            _diagnostics.incr(DIAG_ERROR)  # (nothing set yet: the scope's own begin never raises)
+            return self.app(environ, start_response)
         if req._ended:  # excluded with its SCRIPT_NAME prefix
             return self.app(environ, start_response)
         result = None

@@ -938,6 +938,16 @@ def _failed(step: str, exc: BaseException) -> None:
     _diagnostics.count(f"{DIAG_ERROR}.{step}", "obskit: request telemetry step %r failed: %r", step, exc)
 
 
+def abandon(scope: request_scope) -> None:
+    """Give up on a request whose integration could not set it up: count it and reset what was set.
+
+    For the integrations' last-resort guard: the app then runs untraced rather than fail.
+    """
+    _diagnostics.incr(DIAG_ERROR)
+    if getattr(scope, "_ctx_token", None) is not None or getattr(scope, "_scope_token", None) is not None:
+        scope.detach()
+
+
 def current_request() -> request_scope | None:
     """The ``request_scope`` of the request in progress, or ``None`` outside one."""
     scope = SCOPE.get()

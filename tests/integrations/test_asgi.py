@@ -319,3 +319,35 @@ def test_a_task_waiting_for_the_disconnect_after_the_app_returned_gets_it_under_
             assert conn.recv(100).startswith(b"HTTP/1.1 200")
         wait_for(lambda: bool(seen))
     assert seen == ["http.disconnect"]
+
+
+@pytest.mark.parametrize(("key", "value"), [("client", 5), ("client", ()), ("root_path", 5), ("path", None),
+                                            ("method", b"GET"), ("headers", [5, (b"a",)])])
+def test_a_scope_no_server_makes_is_still_served_and_traced(key: str, value: Any) -> None:
+    scope = _scope()
+    scope[key] = value
+    with capture() as cap:
+        sent = _run(ObskitMiddleware(_hello()), scope)
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert len(cap.spans) == 1
+    assert _access(cap)[semconv.LOG_HTTP_STATUS] == 200
+
+
+@pytest.mark.parametrize("body", [5, "text", None])
+def test_a_body_that_is_not_bytes_reaches_the_server_as_it_is(body: Any) -> None:
+    with capture() as cap:
+        sent = _run(ObskitMiddleware(_hello(body=body)), _scope())
+    assert sent[-1]["body"] == body
+    assert len(cap.spans) == 1
+
+
+def test_response_headers_of_another_iterable_kind_are_left_to_the_server() -> None:
+    headers = iter([(b"content-type", b"text/plain")])
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with capture():
+        sent = _run(ObskitMiddleware(app), _scope())
+    assert sent[0]["headers"] is headers

@@ -417,3 +417,30 @@ def test_api_gateway_root_only_header_hangs_the_function_span_under_lambdas_segm
     (span,) = [s for s in cap.spans if s["kind"] == "server"]
     assert span["trace_id"] == "65eb73501234567890abcdef12345678"
     assert span["parent_span_id"] == "1a2b3c4d5e6f7a8b"
+
+
+@pytest.mark.parametrize("arn", [5, None, "not-an-arn", ["arn"]])
+def test_a_context_with_odd_fields_still_gives_the_invocations_telemetry(arn: Any) -> None:
+    @instrument_handler
+    def handler(event: Any, context: Any) -> Any:
+        return {"statusCode": 200, "body": "ok"}
+
+    ctx = Context()
+    ctx.invoked_function_arn = arn  # type: ignore[assignment]
+    with capture() as cap:
+        assert handler(event("apigw_rest_v1"), ctx)["statusCode"] == 200
+    assert len(cap.spans) == 1
+    assert _access(cap)[semconv.LOG_HTTP_STATUS] == 200
+
+
+def test_a_response_of_an_odd_shape_goes_back_as_the_handler_made_it() -> None:
+    odd = {"statusCode": 200, "multiValueHeaders": {1: ["x"]}, "body": "ok"}
+
+    @instrument_handler
+    def handler(event: Any, context: Any) -> Any:
+        return odd
+
+    with capture() as cap:
+        assert handler(event("apigw_rest_v1"), Context()) is odd
+    assert len(cap.spans) == 1
+    assert obskit.diagnostics()["scope.error"] == 1

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+import obskit
 from obskit import semconv
 from obskit.integrations.wsgi import ObskitMiddleware
 from obskit.testing import FixedClock, capture
@@ -182,3 +183,80 @@ def test_several_response_headers_are_added_unless_present() -> None:
     assert names.count("traceparent") == 1
     assert ("Traceparent", "app-value") in server.headers
     assert ("x-correlation-id", "c-2") in server.headers
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+    __repr__ = __str__
+
+    def __bool__(self) -> bool:
+        raise RuntimeError("no truth")
+
+
+def _plain_app(status: Any = "200 OK", headers: Any = None, body: Any = (b"ok",)) -> Any:
+    def app(environ, start_response):
+        start_response(status, [("Content-Type", "text/plain")] if headers is None else headers)
+        return body
+
+    return app
+
+
+@pytest.mark.parametrize(("key", "value"), [("SCRIPT_NAME", 5), ("PATH_INFO", 7), ("REQUEST_METHOD", b"GET"),
+                                            ("HTTP_USER_AGENT", ["ua"]), ("REMOTE_ADDR", None)])
+def test_an_environ_no_server_makes_is_still_served_and_traced(key: str, value: Any) -> None:
+    env = _environ()
+    env[key] = value
+    server = _Server()
+    with capture() as cap:
+        assert server.run(ObskitMiddleware(_plain_app()), env) == b"ok"
+    assert server.status == "200 OK"
+    assert len(cap.spans) == 1
+    assert _access(cap)[semconv.LOG_HTTP_STATUS] == 200
+
+
+def test_an_environ_that_cannot_be_read_at_all_is_served_untraced_and_counted() -> None:
+    env = _environ()
+    env["REQUEST_METHOD"] = _Unprintable()
+    server = _Server()
+    with capture() as cap:
+        assert server.run(ObskitMiddleware(_plain_app()), env) == b"ok"
+    assert server.status == "200 OK"
+    assert cap.spans == []
+    assert obskit.diagnostics()["scope.error"] == 1
+    assert not obskit.current().is_valid  # nothing left behind in the context
+
+
+@pytest.mark.parametrize("headers", [(("Content-Type", "text/plain"),), "", [("Content-Type",)], [5]])
+def test_response_headers_of_another_shape_reach_the_server_as_the_app_made_them(headers: Any) -> None:
+    """Not a list: untouched. A list with odd items: kept, in order (the correlation header may follow)."""
+    server = _Server()
+    with capture():
+        server.run(ObskitMiddleware(_plain_app(headers=headers)), _environ())
+    if isinstance(headers, list):
+        assert server.headers[: len(headers)] == headers
+        assert len(server.headers) <= len(headers) + 1
+    else:
+        assert server.headers is headers
+
+
+@pytest.mark.parametrize(("status", "recorded"), [(b"200 OK", 200), ("OK", None), (None, None), (200, None)])
+def test_a_status_line_of_another_shape_reaches_the_server_as_it_is(status: Any, recorded: int | None) -> None:
+    server = _Server()
+    with capture() as cap:
+        server.run(ObskitMiddleware(_plain_app(status=status)), _environ())
+    assert server.status == status
+    assert _access(cap).get(semconv.LOG_HTTP_STATUS) == recorded
+
+
+def test_body_chunks_that_are_not_bytes_reach_the_server_as_they_are() -> None:
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return [1, b"ab"]
+
+    with capture() as cap:
+        result = ObskitMiddleware(app)(_environ(), lambda *a: None)
+        assert list(result) == [1, b"ab"]
+        result.close()
+    assert _access(cap)[semconv.LOG_RESPONSE_SIZE] == 2
