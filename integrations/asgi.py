@@ -150,8 +150,9 @@ def _with_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> Message
     if headers:
         if len(extra) == 1:  # the usual case: one name to look for, no set to build
             name = extra[0][0]
+            size = len(name)
             for h in headers:
-                if bytes(h[0]).lower() == name:
+                if len(h[0]) == size and bytes(h[0]).lower() == name:  # lower only a name that could match
                     headers = list(headers)
                     break
             else:

@@ -79,8 +79,9 @@ def _with_headers(headers: list[tuple[str, str]], extra: list[tuple[str, str]]) 
     """``headers`` plus obskit's response headers that the app did not set itself."""
     if len(extra) == 1:  # the usual case (x-correlation-id): no set to build
         name = extra[0][0]
+        size = len(name)
         for h in headers:
-            if h[0].lower() == name:
+            if len(h[0]) == size and h[0].lower() == name:  # lower only a name that could match
                 return headers
         return [*headers, extra[0]]
     present = {h[0].lower() for h in headers}
