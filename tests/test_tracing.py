@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 import obskit
+from _odd import Unprintable
 from obskit._context import make_context
 from obskit.testing import SequentialIdGenerator, capture
 from obskit.tracing import MAX_ATTRIBUTE_LENGTH, MAX_STACK_FRAMES, start_span
@@ -561,24 +562,14 @@ def test_log_line_inside_a_span_carries_its_ids() -> None:
     assert (line["trace_id"], line["span_id"]) == (s.trace_id, s.span_id)
 
 
-class _Unprintable:
-    def __str__(self) -> str:
-        raise RuntimeError("no text")
-
-    __repr__ = __str__
-
-    def __bool__(self) -> bool:
-        raise RuntimeError("no truth")
-
-
-@pytest.mark.parametrize(("name", "shown"), [(42, "42"), (_Unprintable(), "span"), ("", "span"), (b"b", "b'b'")])
+@pytest.mark.parametrize(("name", "shown"), [(42, "42"), (Unprintable(), "span"), ("", "span"), (b"b", "b'b'")])
 def test_a_span_name_that_is_not_text_is_made_text(name: object, shown: str) -> None:
     with capture() as cap, obskit.span(name):  # type: ignore[arg-type]
         pass
     assert [s["name"] for s in cap.spans] == [shown]
 
 
-@pytest.mark.parametrize("kind", [["server"], None, 3, _Unprintable()])
+@pytest.mark.parametrize("kind", [["server"], None, 3, Unprintable()])
 def test_a_span_kind_that_is_not_one_is_internal(kind: object) -> None:
     with capture() as cap, obskit.span("s", kind=kind):  # type: ignore[arg-type]
         pass
@@ -587,9 +578,9 @@ def test_a_span_kind_that_is_not_one_is_internal(kind: object) -> None:
 
 
 def test_span_status_and_attributes_of_odd_types_are_never_raised() -> None:
-    with capture() as cap, obskit.span("s", attributes=_Unprintable()) as sp:  # type: ignore[arg-type]
-        sp.set_status(_Unprintable(), _Unprintable())  # type: ignore[arg-type]
-        sp.set_status(0, _Unprintable())  # type: ignore[arg-type]
+    with capture() as cap, obskit.span("s", attributes=Unprintable()) as sp:  # type: ignore[arg-type]
+        sp.set_status(Unprintable(), Unprintable())  # type: ignore[arg-type]
+        sp.set_status(0, Unprintable())  # type: ignore[arg-type]
     (span,) = cap.spans
     assert span["status"] == "error"
     assert obskit.diagnostics()["tracing.invalid_status"] == 2

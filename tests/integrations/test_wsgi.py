@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import obskit
+from _odd import Unprintable
 from obskit import semconv
 from obskit.integrations.wsgi import ObskitMiddleware
 from obskit.testing import FixedClock, capture
@@ -185,16 +186,6 @@ def test_several_response_headers_are_added_unless_present() -> None:
     assert ("x-correlation-id", "c-2") in server.headers
 
 
-class _Unprintable:
-    def __str__(self) -> str:
-        raise RuntimeError("no text")
-
-    __repr__ = __str__
-
-    def __bool__(self) -> bool:
-        raise RuntimeError("no truth")
-
-
 def _plain_app(status: Any = "200 OK", headers: Any = None, body: Any = (b"ok",)) -> Any:
     def app(environ, start_response):
         start_response(status, [("Content-Type", "text/plain")] if headers is None else headers)
@@ -218,7 +209,7 @@ def test_an_environ_no_server_makes_is_still_served_and_traced(key: str, value: 
 
 def test_an_environ_that_cannot_be_read_at_all_is_served_untraced_and_counted() -> None:
     env = _environ()
-    env["REQUEST_METHOD"] = _Unprintable()
+    env["REQUEST_METHOD"] = Unprintable()
     server = _Server()
     with capture() as cap:
         assert server.run(ObskitMiddleware(_plain_app()), env) == b"ok"
