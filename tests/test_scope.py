@@ -120,6 +120,14 @@ def test_access_line_leaves_out_what_the_request_never_had() -> None:
     assert line[semconv.LOG_HTTP_PATH] == "/nowhere"
 
 
+def test_access_line_of_a_request_without_a_path_has_no_path_key() -> None:
+    with capture() as cap:
+        for _ in range(2):  # the second line takes the typed fast path
+            request_scope("GET").end()
+    lines = [line for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER]
+    assert [semconv.LOG_HTTP_PATH in line for line in lines] == [False, False]
+
+
 def test_access_line_fields_are_masked_on_every_line() -> None:
     """A redacted access field stays masked after its key is classified (the typed fast path)."""
     with capture(log_redact_keys=["user_agent"]) as cap:

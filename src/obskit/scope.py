@@ -811,7 +811,8 @@ class request_scope(RequestScope):
                     if route is not None:
                         line[LOG_HTTP_ROUTE] = route
                         plain = plain and route.__class__ is str
-                    line[LOG_HTTP_PATH] = self.path
+                    if self.path is not None:
+                        line[LOG_HTTP_PATH] = self.path
                     if status is not None:
                         line[LOG_HTTP_STATUS] = status
                         plain = plain and status.__class__ is int
