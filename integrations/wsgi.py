@@ -8,8 +8,10 @@ A WSGI response is not over when the app returns: the server still iterates the 
 streamed response produces it then) and calls ``close()`` at the end. So the request's
 telemetry is finished when the body is exhausted (or closed early), not when the app
 returns; the latency ends at the last chunk, and log lines written while a generator
-produces the body still carry the request's ids. (A test client that never reads the body
-never finishes it either: read ``response.data`` or close the response.)
+produces the body still carry the request's ids. A body closed before it ran out means the
+server stopped sending (the client went away): the request is marked ``client.disconnected``,
+as the ASGI middleware does. (A test client that never reads the body never finishes it
+either: read ``response.data``; closing it unread counts as a disconnect.)
 """
 
 from __future__ import annotations
@@ -132,6 +134,10 @@ class _Body:
 
     def close(self) -> None:
         req = self._req
+        if not req._ended:
+            # Closed before the body ran out: the server stopped sending, because the
+            # client went away (a failed write) or it gave up on the response.
+            req.disconnected = True
         close = getattr(self._result, "close", None)
         try:
             if close is not None:

@@ -251,3 +251,36 @@ def test_body_chunks_that_are_not_bytes_reach_the_server_as_they_are() -> None:
         assert list(result) == [1, b"ab"]
         result.close()
     assert _access(cap)[semconv.LOG_RESPONSE_SIZE] == 2
+
+
+def test_a_body_closed_before_it_ran_out_marks_the_client_disconnected() -> None:
+    """What a server does when a write fails: it stops iterating and closes the body."""
+    closed = []
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+
+        def body():
+            try:
+                yield b"one"
+                yield b"two"
+            finally:
+                closed.append(True)
+
+        return body()
+
+    with capture() as cap:
+        result = ObskitMiddleware(app)(_environ(), lambda *a: None)
+        assert next(iter(result)) == b"one"
+        result.close()
+    line = _access(cap)
+    assert line[semconv.LOG_CLIENT_DISCONNECTED] is True
+    assert (line[semconv.LOG_HTTP_STATUS], line[semconv.LOG_RESPONSE_SIZE]) == (200, 3)
+    assert closed == [True]
+    assert cap.metric_values(semconv.METRIC_FAULT) == [0]
+
+
+def test_a_body_read_to_the_end_is_not_a_disconnect() -> None:
+    with capture() as cap:
+        _Server().run(ObskitMiddleware(_plain_app()), _environ())
+    assert semconv.LOG_CLIENT_DISCONNECTED not in _access(cap)
