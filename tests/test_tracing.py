@@ -596,3 +596,15 @@ def test_an_end_time_that_is_not_int_nanoseconds_is_read_or_replaced_by_the_cloc
     assert isinstance(span["end_ns"], int)
     assert (span["end_ns"] == int(2.5e18)) is kept
     assert obskit.diagnostics().get("tracing.invalid_end_time", 0) == (0 if kept else 1)
+
+
+def test_links_that_are_not_contexts_are_dropped_and_counted_not_the_span() -> None:
+    linked = obskit.new_trace()
+    with capture() as cap:
+        start_span("s", links=["not a context", linked, 5]).end()  # type: ignore[list-item]
+        start_span("t", links=(c for c in [linked])).end()
+        start_span("u", links=5).end()  # type: ignore[arg-type]
+    assert [[link["trace_id"] for link in s["links"]] for s in cap.spans] == [
+        [linked.trace_id], [linked.trace_id], []
+    ]
+    assert obskit.diagnostics()["tracing.link_dropped"] == 3

@@ -568,7 +568,13 @@ class request_scope(RequestScope):
                     attrs[ATTR_USER_AGENT] = self.user_agent = user_agent
                     trusted = trusted and user_agent.__class__ is str
                 trusted = trusted and method.__class__ is str
+                if not trusted and not cleaned and _not_text(
+                    method, path, scheme, host, peer, forwarded_for, user_agent
+                ):
+                    raise TypeError("request values that are not text")  # the retry below makes them text
                 self._plain = trusted
+            if route is not None and route.__class__ is not str and not cleaned:
+                raise TypeError("a route that is not text")  # the retry below makes it text
             if route is not None:
                 self.route = route
                 name = self.operation = f"{method} {route}" if method is not None else route
@@ -870,6 +876,11 @@ def _text(value: Any) -> str | None:
         return str(value)
     except Exception:
         return None
+
+
+def _not_text(*values: Any) -> bool:
+    """Whether any of ``values`` is something else than ``None`` or a plain str."""
+    return any(v is not None and v.__class__ is not str for v in values)
 
 
 def _fields(value: Any) -> dict[str, Any] | None:

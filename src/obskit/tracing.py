@@ -482,7 +482,7 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
     owned = trusted and len(attributes) <= MAX_ATTRIBUTES  # type: ignore[arg-type]
     record = SpanRecord(name, ctx, parent_sid, kind, attributes if owned else {},  # type: ignore[arg-type]
                         start_ns if start_ns is not None else rt.clock(),
-                        bool(remote and parent_sid is not None), tuple(links) if links else ())
+                        bool(remote and parent_sid is not None), _links(links) if links else ())
     if attributes is not None and not owned:
         _clean_attributes(record, attributes)
     for emitter in emitters:
@@ -491,6 +491,20 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
         except Exception as exc:
             _pipeline.emitter_failed(emitter, "on_start", exc)
     return Span(ctx, parent_sid, name, record, rt)
+
+
+def _links(links: Any) -> tuple[TelemetryContext, ...]:
+    """The links that are contexts (anything else is dropped and counted): emitters read their ids."""
+    try:
+        given = tuple(links)
+    except Exception:
+        _diagnostics.incr("tracing.link_dropped")
+        return ()
+    kept = tuple(link for link in given if isinstance(link, TelemetryContext))
+    dropped = len(given) - len(kept)
+    if dropped:
+        _diagnostics.incr("tracing.link_dropped", dropped)
+    return kept
 
 
 def _as_ns(value: Any) -> int | None:
