@@ -257,9 +257,11 @@ def _close(req: _Request, scope: Scope, root_path: str, exc: BaseException | Non
     # call_later) holds a copy of the request's context, and in it this request scope, until the
     # event loop purges it. Letting go of the server's send and receive here keeps that copy from
     # holding the server's whole request too: under uvicorn it held some 25 requests' objects at
-    # a time, which aged into the older GC generations and cost full collections.
+    # a time, which aged into the older GC generations and cost full collections. The
+    # exception goes too: its traceback holds every frame of the failed request.
     req._send = _send_after_return
     req._receive = _receive_after_return
+    req.exception = None
 
 
 async def _send_after_return(message: Message) -> None:

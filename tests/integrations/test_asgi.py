@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 from typing import Any
 
@@ -274,6 +275,35 @@ def test_a_timer_scheduled_during_the_request_does_not_keep_the_servers_request(
 
     ref = asyncio.run(main())
     assert ref() is None
+
+
+def test_a_timer_scheduled_during_a_failed_request_does_not_keep_its_traceback() -> None:
+    """The exception is on the span and the access line; the scope lets go of it, and of every frame it holds."""
+    import weakref
+
+    class Held:
+        pass
+
+    timers: list[asyncio.TimerHandle] = []
+    refs: list[weakref.ref[Held]] = []
+
+    async def app(scope, receive, send):
+        held = Held()  # a local of the failed request, kept alive by the traceback's frame
+        refs.append(weakref.ref(held))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+        raise RuntimeError("after the response")
+
+    async def main() -> None:
+        server = _ServerRequest(timers)
+        with capture() as cap, pytest.raises(RuntimeError):
+            await ObskitMiddleware(app)(_scope(), server.receive, server.send)
+        assert _access(cap)[semconv.LOG_ERROR_TYPE] == "RuntimeError"
+        assert len(timers) == 1  # still scheduled, its context copy alive
+
+    asyncio.run(main())
+    gc.collect()  # the failed frame and its traceback are a cycle: the collector frees them, unless held
+    assert refs[0]() is None
 
 
 def test_send_and_receive_after_the_app_returned_answer_as_a_server_does() -> None:
