@@ -195,7 +195,7 @@ class ObskitMiddleware:
     Args:
         app: the ASGI application.
         **options: ``excluded_routes``, ``record_4xx_as_error``, ``response_headers``,
-            ``trust_forwarded_for``, ``trusted_proxies``, ``access_log``,
+            ``trust_forwarded_for``, ``trusted_proxies``, ``access_log``, ``request_metrics``,
             ``correlation_headers``, ``request_hook(span, scope)`` and
             ``log_fields(scope) -> mapping`` (see ``obskit.scope.OPTIONS``); they override
             ``configure()`` for this app.

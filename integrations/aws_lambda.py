@@ -425,7 +425,7 @@ def instrument_handler(handler: H | None = None, /, **options: Any) -> H | Calla
     Args:
         handler: the handler; omit it to pass options (decorator with arguments).
         **options: ``lambda_timeout_margin_ms``, ``excluded_routes``, ``record_4xx_as_error``,
-            ``response_headers``, ``access_log``, ``correlation_headers``,
+            ``response_headers``, ``access_log``, ``request_metrics``, ``correlation_headers``,
             ``request_hook(span, event)`` and ``log_fields(event) -> mapping``.
 
     Returns:

@@ -158,7 +158,7 @@ class ObskitMiddleware:
     Args:
         app: the WSGI application.
         **options: ``excluded_routes``, ``record_4xx_as_error``, ``response_headers``,
-            ``trust_forwarded_for``, ``trusted_proxies``, ``access_log``,
+            ``trust_forwarded_for``, ``trusted_proxies``, ``access_log``, ``request_metrics``,
             ``correlation_headers``, ``request_hook(span, environ)`` and
             ``log_fields(environ) -> mapping``; they override ``configure()`` for this app.
 
