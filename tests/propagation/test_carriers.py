@@ -95,3 +95,26 @@ def test_bulk_mapping_reads_str_subclass_and_bytes_names() -> None:
 
     got = _bulk_mapping({Name("Baggage"): "k=v", b"TRACEPARENT": "tp", 7: "x"}, frozenset({"traceparent", "baggage"}))
     assert got == {"baggage": ["k=v"], "traceparent": ["tp"]}
+
+
+def test_bulk_asgi_reads_any_spelling_and_type_of_name_every_time() -> None:
+    """Lower-case bytes (what servers send), other spellings, bytearray and str names; odd items skipped.
+
+    The verdict for each raw name is remembered, so the second pass must give the same answer.
+    """
+    from obskit.propagation._carriers import _bulk_asgi
+
+    class Name(str):
+        """A str subclass (not remembered: only exact bytes and str are)."""
+
+    headers = [
+        (b"traceparent", b"tp"), (b"Baggage", b"k=v"), (bytearray(b"X-Amzn-Trace-Id"), bytearray(b"Root=1")),
+        ("x-correlation-id", "c-1"), (Name("BAGGAGE"), "k2=v2"), (b"accept", b"*/*"), (b"x",), 5, ([1], b"v"),
+        (b"traceparent", 7),
+    ]
+    wanted = frozenset({"traceparent", "baggage", "x-amzn-trace-id", "x-correlation-id"})
+    expected = {
+        "traceparent": ["tp"], "baggage": ["k=v", "k2=v2"], "x-amzn-trace-id": ["Root=1"], "x-correlation-id": ["c-1"],
+    }
+    assert _bulk_asgi({"headers": headers}, wanted) == expected
+    assert _bulk_asgi(headers, wanted) == expected

@@ -207,24 +207,30 @@ def asgi_getter(carrier: Any, key: str) -> list[str]:
 
 
 def _bulk_asgi(carrier: Any, wanted: frozenset[str]) -> dict[str, list[str]]:
-    """Every wanted header of an ASGI scope or header list, in one pass."""
+    """Every wanted header of an ASGI scope or header list, in one pass.
+
+    Header names repeat from request to request, so each raw name seen is remembered with its
+    verdict (the wanted lower-case name, or ``""``): a header obskit does not read costs one
+    dict lookup, whatever its spelling.
+    """
     out: dict[str, list[str]] = {}
-    wanted_b = _wanted_bytes(wanted)
+    known = _known_bytes(wanted)
     for item in _asgi_headers(carrier):
         try:
             name, value = item
-            if name.__class__ is bytes and value.__class__ is bytes:
-                lname_b = name.lower()
-                if lname_b not in wanted_b:
-                    continue
-                lname = lname_b.decode("latin-1")
-                text = value.decode("latin-1")
-            else:
-                pair = _asgi_pair(item)
-                if pair is None or pair[0] not in wanted:
-                    continue
-                lname, text = pair
-        except Exception:
+            lname = known.get(name)
+        except Exception:  # not a pair, or an unhashable name (a bytearray)
+            try:
+                name, value = item
+            except Exception:
+                continue
+            lname = None
+        if lname is None:
+            lname = _verdict(known, wanted, name)
+        if not lname:
+            continue
+        text = value.decode("latin-1") if value.__class__ is bytes else _asgi_text(value)
+        if text is None:
             continue
         prev = out.get(lname)
         if prev is None:
@@ -234,16 +240,39 @@ def _bulk_asgi(carrier: Any, wanted: frozenset[str]) -> dict[str, list[str]]:
     return out
 
 
-_WANTED_BYTES: dict[frozenset[str], frozenset[bytes]] = {}
+def _asgi_text(value: Any) -> str | None:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    return value if isinstance(value, str) else None
 
 
-def _wanted_bytes(wanted: frozenset[str]) -> frozenset[bytes]:
-    got = _WANTED_BYTES.get(wanted)
+def _verdict(known: dict[Any, str], wanted: frozenset[str], name: Any) -> str:
+    """The wanted lower-case name for raw header ``name``, or ``""``; remembered for bytes and str names."""
+    if isinstance(name, (bytes, bytearray)):
+        text = bytes(name).decode("latin-1")
+    elif isinstance(name, str):
+        text = name
+    else:
+        return ""
+    lname = text.lower()
+    if lname not in wanted:
+        lname = ""
+    if name.__class__ in (bytes, str):
+        if len(known) >= _NAMES_MAX:  # many distinct names (hostile input): start over
+            known.clear()
+        known[name] = lname
+    return lname
+
+
+_KNOWN_BYTES: dict[frozenset[str], dict[Any, str]] = {}
+
+
+def _known_bytes(wanted: frozenset[str]) -> dict[Any, str]:
+    got = _KNOWN_BYTES.get(wanted)
     if got is None:
-        got = frozenset(w.encode("latin-1") for w in wanted)
-        if len(_WANTED_BYTES) > 32:  # configurations are few; never grow without bound
-            _WANTED_BYTES.clear()
-        _WANTED_BYTES[wanted] = got
+        if len(_KNOWN_BYTES) > 32:  # configurations are few; never grow without bound
+            _KNOWN_BYTES.clear()
+        got = _KNOWN_BYTES[wanted] = {w.encode("latin-1"): w for w in wanted}
     return got
 
 
