@@ -195,4 +195,7 @@ class ObskitMiddleware:
         finally:
             if result is None:  # cancelled or exiting: still leave the telemetry behind
                 req.end()
+        # Only the body is left: a request begun in this context from now on is another one
+        # (a test client that never read this body), not this one seen by a second middleware.
+        req._hosting = False
         return _Body(result, req)

@@ -539,3 +539,56 @@ def test_a_route_that_is_not_text_names_the_request_as_text() -> None:
     with capture() as cap, request_scope("GET", "/orders/7") as req:
         req.set_route(42)  # type: ignore[arg-type]
     assert cap.spans[0]["name"] == "GET 42"
+
+
+def test_an_http_scope_inside_another_is_the_same_request() -> None:
+    """A second middleware on the same request (an app behind a Lambda adapter, or wrapped twice).
+
+    One access line and one set of request metrics, from the outer scope, named by the inner
+    scope's route; the inner scope adds an internal child span that lines inside carry.
+    """
+    with (
+        capture() as cap,
+        request_scope("GET", "/items/7", route="/{proxy+}") as outer,
+        request_scope("GET", "/items/7") as inner,  # inside the outer one
+    ):
+        inner.set_route("/items/{item_id}")
+        inner.set_status(503)
+        obskit.get_logger("app").info("inside")
+    outer_span = next(s for s in cap.spans if s["kind"] == "server")
+    inner_span = next(s for s in cap.spans if s["kind"] == "internal")
+    assert inner_span["parent_span_id"] == outer_span["span_id"]
+    assert outer_span["name"] == inner_span["name"] == "GET /items/{item_id}"
+    line = _access(cap)
+    assert (line[semconv.LOG_HTTP_ROUTE], line[semconv.LOG_HTTP_STATUS]) == ("/items/{item_id}", 503)
+    inside = cap.logs_with(message="inside")[0]
+    assert (inside["trace_id"], inside["span_id"]) == (outer_span["trace_id"], inner_span["span_id"])
+    assert cap.metric_values(semconv.METRIC_FAULT) == [1]
+    assert cap.metric_values(semconv.METRIC_FAULT, {semconv.DIM_OPERATION: "GET /items/{item_id}"}) == [1]
+    assert outer.status == 503
+
+
+def test_an_exception_in_the_inner_scope_reaches_the_outer_one() -> None:
+    with (
+        capture() as cap,
+        request_scope("POST", "/orders") as outer,
+        pytest.raises(KeyError),
+        request_scope("POST", "/orders", route="/orders"),  # inside the outer one
+    ):
+        raise KeyError("sku")
+    assert isinstance(outer.exception, KeyError)
+    line = _access(cap)
+    assert (line[semconv.LOG_ERROR_TYPE], line[semconv.LOG_HTTP_ROUTE]) == ("KeyError", "/orders")
+    assert cap.metric_values(semconv.METRIC_FAULT) == [1]
+
+
+def test_a_non_http_scope_inside_a_request_keeps_its_own_line() -> None:
+    """Per-message work inside an invocation (an operation, not a second view of the request) is its own."""
+    with (
+        capture() as cap,
+        request_scope("POST", "/batch", route="/batch"),
+        request_scope(None, operation="process message"),  # inside the outer one
+    ):
+        pass
+    lines = [line for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER]
+    assert [line[semconv.LOG_HTTP_ROUTE] for line in lines] == ["process message", "/batch"]

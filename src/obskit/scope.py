@@ -63,6 +63,7 @@ from obskit.semconv import (
     LOG_HTTP_STATUS,
     LOG_RESPONSE_SIZE,
     LOG_USER_AGENT,
+    SPAN_KIND_INTERNAL,
     SPAN_KIND_SERVER,
 )
 
@@ -437,6 +438,8 @@ class request_scope(RequestScope):
     __slots__ = (
         "_ctx_token",
         "_ended",
+        "_hosting",
+        "_outer",
         "_plain",
         "_scope_token",
         "_settings",
@@ -516,12 +519,23 @@ class request_scope(RequestScope):
         self.peer: str | None = None
         self.user_agent: str | None = None
         self._plain = False
+        self._outer: request_scope | None = None
+        self._hosting = True
+        """Whether an HTTP scope begun now belongs to this request (see ``_open_nested``): the WSGI
+        middleware clears it once the app has returned and only the body is left to send."""
         if excluded or st is None:
             self._ended = True
             return
         self._ended = False
         try:
             self.start_ns = st.clock()
+            if method is not None:
+                outer = _get_scope()
+                if outer is not None and isinstance(outer, request_scope) and outer.method is not None and (
+                    outer._hosting and not outer._ended
+                ):
+                    self._open_nested(outer, method, path, route, attributes)
+                    return
             if context is not None:
                 ctx = context
             elif correlation_id is not None:
@@ -628,6 +642,73 @@ class request_scope(RequestScope):
                 _text(forwarded_for), _text(user_agent), _text(scheme), _text(host), request,
                 _text(correlation_id), cleaned=True,
             )
+
+    def _open_nested(
+        self, outer: request_scope, method: str, path: str | None, route: str | None,
+        attributes: Mapping[str, Any] | None,
+    ) -> None:
+        """Begin an HTTP scope inside another one: the same request, seen by a second middleware.
+
+        Flask or FastAPI behind a Lambda adapter (Mangum, apig-wsgi) under
+        ``instrument_handler``, or an app wrapped twice. The outer scope keeps the request: its
+        access line and metrics are the only ones, and it takes this one's route, status and
+        exception when this one ends. This one adds an internal child span, current while it
+        runs, so lines logged inside carry the same trace.
+        """
+        if method.__class__ is not str or (path is not None and path.__class__ is not str):
+            raise TypeError("request values that are not text")  # the cleaned retry makes them text
+        if method not in _KNOWN_METHODS:
+            method = self.method = normalize_method(method)
+        self._outer = outer
+        attrs: dict[str, Any] = {ATTR_HTTP_METHOD: method}
+        if path is not None:
+            attrs[ATTR_URL_PATH] = path
+        if attributes:
+            attrs.update(attributes)
+        if route is not None:
+            self.route = route
+            attrs[ATTR_HTTP_ROUTE] = route
+            name = self.operation = f"{method} {route}"
+        else:
+            name = method
+        span = self.span = _start_span(name, kind=SPAN_KIND_INTERNAL, attributes=attrs, start_ns=self.start_ns)
+        self.context = span.context
+        self._ctx_token = CURRENT.set(span.context)
+
+    def _finish_nested(self, outer: request_scope, exc: BaseException | None) -> None:
+        """End a nested scope's span and hand what it learned to the outer scope (see ``_open_nested``)."""
+        status = self.status
+        if status is not None and status.__class__ is not int:
+            status = self.status = _as_status(status)
+        if exc is None:
+            exc = self.exception
+        route = self.route
+        if route is not None:
+            outer.set_route(route)  # the framework's template is the better name
+        if status is not None:
+            outer.status = status
+        if exc is not None and outer.exception is None:
+            outer.exception = exc
+        if self.disconnected:
+            outer.disconnected = True
+        span = self.span
+        if span is None:
+            return
+        try:
+            if route is not None:
+                span.name = self.operation
+                span.set_attribute(ATTR_HTTP_ROUTE, route)
+            if status is not None:
+                span.set_attribute(ATTR_HTTP_STATUS, status)
+            if exc is not None and isinstance(exc, Exception):
+                span.record_exception(exc)
+            if exc is not None or (status is not None and status >= 500):
+                error_type = exc.__class__.__qualname__ if exc is not None else str(status)
+                span.set_attribute(ATTR_ERROR_TYPE, error_type)
+                span.set_status(False, error_type)
+            span.end(self.end_ns)
+        except Exception as e:
+            _failed("span", e)
 
     # -- what the integration reports -------------------------------------------------------
     def set_route(self, route: str | None) -> None:
@@ -742,6 +823,10 @@ class request_scope(RequestScope):
         if self._ended:
             return
         self._ended = True
+        outer = self._outer
+        if outer is not None:
+            self._finish_nested(outer, exc)
+            return
         st: ScopeSettings = self._settings  # type: ignore[assignment]
         span = self.span
         if span is None:  # begin failed: nothing to finish
@@ -925,6 +1010,9 @@ def _with(ctx: TelemetryContext, *, correlation_id: str | None = None,
         ctx.baggage, ctx.tracestate, ctx.fields if fields is None else fields,
         ctx.xray_extra, ctx.random_flag, ctx.remote, ctx.baggage_properties,
     )
+
+
+_get_scope = SCOPE.get
 
 
 def _default_getter(carrier: Any) -> Any:

@@ -444,3 +444,59 @@ def test_a_response_of_an_odd_shape_goes_back_as_the_handler_made_it() -> None:
         assert handler(event("apigw_rest_v1"), Context()) is odd
     assert len(cap.spans) == 1
     assert obskit.diagnostics()["scope.error"] == 1
+
+
+def test_an_asgi_app_behind_an_adapter_in_the_handler_is_one_request() -> None:
+    """What Mangum does: the handler runs the instrumented ASGI app on the event. One access line,
+    one set of metrics, named by the app's route; the app's span is a child of the invocation's."""
+    from obskit.integrations.asgi import ObskitMiddleware
+
+    class Route:
+        path = "/orders/{order_id}"
+
+    async def app(scope, receive, send):
+        scope["route"] = Route()
+        obskit.get_logger("app").info("in the app")
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    instrumented = ObskitMiddleware(app)
+
+    @instrument_handler
+    def handler(event: Any, context: Any) -> Any:
+        http = event["requestContext"]["http"]
+        scope = {
+            "type": "http", "method": http["method"], "path": event["rawPath"], "root_path": "", "scheme": "https",
+            "query_string": b"", "client": (http["sourceIp"], 0),
+            "headers": [(k.encode(), v.encode()) for k, v in event["headers"].items()],
+        }
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        asyncio.run(instrumented(scope, receive, send))
+        headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
+        return {"statusCode": sent[0]["status"], "headers": headers, "body": sent[1]["body"].decode()}
+
+    ev = event("apigw_http_v2")
+    ev["routeKey"] = "ANY /{proxy+}"  # what an adapter's catch-all route looks like
+    with capture() as cap:
+        response = handler(ev, Context())
+    assert response["statusCode"] == 200
+    line = _access(cap)
+    assert (line[semconv.LOG_HTTP_ROUTE], line[semconv.LOG_HTTP_STATUS]) == ("/orders/{order_id}", 200)
+    assert line["cold_start"] in (True, False)
+    invocation = next(s for s in cap.spans if s["kind"] == "server")
+    in_app = next(s for s in cap.spans if s["kind"] == "internal")
+    assert in_app["parent_span_id"] == invocation["span_id"]
+    assert invocation["name"] == "GET /orders/{order_id}"
+    app_line = cap.logs_with(message="in the app")[0]
+    assert (app_line["trace_id"], app_line["span_id"]) == (invocation["trace_id"], in_app["span_id"])
+    assert app_line["function_request_id"] == Context.aws_request_id
+    assert cap.metric_values(semconv.METRIC_LATENCY, {semconv.DIM_OPERATION: "GET /orders/{order_id}"})
+    assert len(cap.metric_values(semconv.METRIC_LATENCY)) == 1
+    assert response["headers"]["x-correlation-id"] == line["correlation_id"]

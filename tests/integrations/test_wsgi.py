@@ -284,3 +284,25 @@ def test_a_body_read_to_the_end_is_not_a_disconnect() -> None:
     with capture() as cap:
         _Server().run(ObskitMiddleware(_plain_app()), _environ())
     assert semconv.LOG_CLIENT_DISCONNECTED not in _access(cap)
+
+
+def test_an_app_wrapped_twice_gives_one_request() -> None:
+    """Two obskit middlewares on one app: the outer keeps the request, the inner adds a child span."""
+    app = ObskitMiddleware(ObskitMiddleware(_plain_app(status="201 Created")))
+    server = _Server()
+    with capture() as cap:
+        assert server.run(app, _environ()) == b"ok"
+    assert _access(cap)[semconv.LOG_HTTP_STATUS] == 201
+    assert sorted(s["kind"] for s in cap.spans) == ["internal", "server"]
+    assert [h for h in server.headers if h[0] == "x-correlation-id"] == server.headers[-1:]
+
+
+def test_a_request_after_one_whose_body_was_never_read_is_its_own() -> None:
+    """A test client that never reads a body leaves that request open; the next one is still a request."""
+    app = ObskitMiddleware(_plain_app())
+    with capture() as cap:
+        app(_environ("/first"), lambda *a: None)  # the body is never read nor closed
+        _Server().run(app, _environ("/second"))
+    assert [line[semconv.LOG_HTTP_PATH] for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER] == [
+        "/second"
+    ]
