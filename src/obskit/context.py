@@ -63,7 +63,7 @@ def new_trace(
     tid = rt.ids.trace_id()
     given: Any = sampled  # typed bool, but callers pass what they have
     if given is not None and given.__class__ is not bool:
-        sampled = _checked(_as_bool, given)
+        sampled = _checked(bool, given)
     if sampled is None:
         sampled = rt.sample(tid)
     if correlation_id is not None and correlation_id.__class__ is not str:
@@ -81,10 +81,6 @@ def new_trace(
         None,
         True,
     )
-
-
-def _as_bool(value: Any) -> bool:
-    return bool(value)
 
 
 def _as_text(value: Any) -> str | None:

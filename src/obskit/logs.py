@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from obskit import _diagnostics, _pipeline, semconv
 from obskit import _logs_render as _render
 from obskit._context import CURRENT, SCOPE, RequestScope, TelemetryContext
-from obskit.config import Option, _choice, _fail, parse_number, parse_str_tuple
+from obskit.config import _LEVELS, Option, _choice, _fail, parse_number, parse_str_tuple
 from obskit.ids import INVALID_TRACE_ID, trace_id_to_xray
 
 if TYPE_CHECKING:
@@ -57,7 +57,6 @@ DEFAULT_REDACT_KEYS = _render.DEFAULT_REDACT_KEYS
 
 DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
 _LEVEL_NAMES = {5: "TRACE", DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR", CRITICAL: "CRITICAL"}
-_NAME_LEVELS = {name: number for number, name in _LEVEL_NAMES.items()} | {"WARN": WARNING, "FATAL": CRITICAL}
 
 BRIDGE_MODES = ("auto", "root", "replace", "none")
 SERIALIZERS = ("auto", "orjson", "json")
@@ -481,7 +480,7 @@ def _deliver(st: _State, line: Any) -> None:
 def _level_number(level: Any) -> int:
     """A level given as a name (``"warning"``) or an int subclass, as a number; INFO when unknown."""
     if isinstance(level, str):
-        return _NAME_LEVELS.get(level.upper(), INFO)
+        return _LEVELS.get(level.upper(), INFO)
     if isinstance(level, int) and level.__class__ is not bool:
         return int(level)
     return INFO
