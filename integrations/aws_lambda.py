@@ -39,7 +39,9 @@ from obskit import _diagnostics, _pipeline
 from obskit._context import CURRENT, SCOPE
 from obskit._env import LAMBDA_INITIALIZATION_TYPE
 from obskit.context import is_coroutine_function
+from obskit.integrations import _lambda_options
 from obskit.integrations._lambda_events import batch_failures, parse_event, response_status
+from obskit.integrations._lambda_options import LambdaOptions
 from obskit.propagation import mapping_getter
 from obskit.scope import DIAG_ERROR, ScopeOptions, abandon, request_scope
 from obskit.semconv import (
@@ -196,9 +198,9 @@ def _attr(context: Any, name: str) -> Any:
 class _Invocation(request_scope):
     """One invocation: ``request_scope`` plus the event, the guard and the cold-start flag."""
 
-    __slots__ = ("cold_start", "event", "margin_ms", "watched")
+    __slots__ = ("cold_start", "event", "extras", "margin_ms", "watched")
 
-    def __init__(self, event: Any, context: Any, options: ScopeOptions) -> None:
+    def __init__(self, event: Any, context: Any, options: ScopeOptions, extras: _Extras) -> None:
         global _record_cold_start
         ev = self.event = parse_event(event)
         cold = self.cold_start = _take_cold_start()
@@ -239,17 +241,20 @@ class _Invocation(request_scope):
             )
         self.watched = False
         self.margin_ms = 0
+        self.extras = extras
         if not self.active:
             return
-        if cold:
+        opts = extras.options.resolved()
+        if cold and opts.cold_start_metric:
             if _record_cold_start is None:
                 from obskit.metrics import record_cold_start
 
                 _record_cold_start = record_cold_start
             try:
-                _record_cold_start()
+                _record_cold_start(name)
             except Exception:  # metrics never raise; belt and braces for the one-off path
                 _diagnostics.incr(DIAG_ERROR)
+        extras.singles = _lambda_options.begin(opts, self.span, event, cold)
         settings = self._settings
         margin = settings.timeout_margin_ms if settings is not None else 0
         if margin:
@@ -273,6 +278,8 @@ class _Invocation(request_scope):
             return response
         ev = self.event
         extra = {LOG_TRIGGER: ev.trigger}
+        extras = self.extras
+        _lambda_options.end(extras.options.resolved(), self, extras.handler, response, extras.singles)
         if exc is None:
             try:
                 if ev.http:
@@ -336,11 +343,22 @@ class _Invocation(request_scope):
 _MISSING: Any = object()
 
 
-def _begin(event: Any, context: Any, options: ScopeOptions) -> _Invocation | None:
+class _Extras:
+    """What one handler adds to its invocations: its Powertools-style options (``_lambda_options``)."""
+
+    __slots__ = ("handler", "options", "singles")
+
+    def __init__(self, handler: Any, options: LambdaOptions) -> None:
+        self.handler = handler
+        self.options = options
+        self.singles = 0
+
+
+def _begin(event: Any, context: Any, options: ScopeOptions, extras: _Extras) -> _Invocation | None:
     """The invocation's telemetry, set up; ``None`` (counted) if that failed: the handler then runs untraced."""
     inv = _Invocation.__new__(_Invocation)
     try:
-        inv.__init__(event, context, options)  # type: ignore[misc]
+        inv.__init__(event, context, options, extras)  # type: ignore[misc]
     except Exception:
         if getattr(inv, "watched", False):
             _watchdog.release(inv)
@@ -349,12 +367,13 @@ def _begin(event: Any, context: Any, options: ScopeOptions) -> _Invocation | Non
     return inv
 
 
-def _build(handler: H, options: ScopeOptions) -> H:
+def _build(handler: H, options: ScopeOptions, lambda_options: LambdaOptions) -> H:
+    extras = _Extras(handler, lambda_options)
     if is_coroutine_function(handler):
 
         @functools.wraps(handler)
         async def async_wrapper(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
-            inv = _begin(event, context, options)
+            inv = _begin(event, context, options, extras)
             if inv is None or not inv.active:
                 return await handler(event, context, *args, **kwargs)
             response = _MISSING
@@ -377,7 +396,7 @@ def _build(handler: H, options: ScopeOptions) -> H:
 
     @functools.wraps(handler)
     def wrapper(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
-        inv = _begin(event, context, options)
+        inv = _begin(event, context, options, extras)
         if inv is None or not inv.active:
             return handler(event, context, *args, **kwargs)
         response = _MISSING
@@ -426,7 +445,10 @@ def instrument_handler(handler: H | None = None, /, **options: Any) -> H | Calla
         handler: the handler; omit it to pass options (decorator with arguments).
         **options: ``lambda_timeout_margin_ms``, ``excluded_routes``, ``record_4xx_as_error``,
             ``response_headers``, ``access_log``, ``request_metrics``, ``correlation_headers``,
-            ``request_hook(span, event)`` and ``log_fields(event) -> mapping``.
+            ``request_hook(span, event)``, ``response_hook(span, status, headers)`` and
+            ``log_fields(event) -> mapping``; and, as Powertools has them, ``log_event``,
+            ``capture_response``, ``cold_start_metric`` and ``warn_empty_metrics`` (see
+            ``obskit.integrations._lambda_options``).
 
     Returns:
         The wrapped handler, or a decorator when ``handler`` is omitted.
@@ -434,8 +456,9 @@ def instrument_handler(handler: H | None = None, /, **options: Any) -> H | Calla
     Raises:
         ConfigError: for an unknown option or a bad value, at decoration time.
     """
+    lambda_options = LambdaOptions(options)  # takes its four options out; the rest are the scope's
     scope_options = ScopeOptions(options)
     if handler is None:
-        return lambda fn: _build(fn, scope_options)
-    return _build(handler, scope_options)
+        return lambda fn: _build(fn, scope_options, lambda_options)
+    return _build(handler, scope_options, lambda_options)
 

@@ -18,11 +18,12 @@ def _obskit_reset(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
         "POWERTOOLS_LOGGER_SAMPLE_RATE", "OTEL_SERVICE_NAME", "OTEL_TRACES_EXPORTER",
         "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "AWS_EMF_NAMESPACE",
-        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_INITIALIZATION_TYPE", "POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_METRICS_DISABLED",
+        "POWERTOOLS_METRICS_FUNCTION_NAME", "POWERTOOLS_LOGGER_LOG_EVENT", "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
     ):
         monkeypatch.delenv(var, raising=False)
     for var in list(__import__("os").environ):
-        if var.startswith("OBSKIT_"):
+        if var.startswith(("OBSKIT_", "OTEL_PYTHON_", "OTEL_INSTRUMENTATION_HTTP_")):
             monkeypatch.delenv(var, raising=False)
     obskit.testing.reset()
     yield

@@ -447,7 +447,7 @@ def test_huge_attribute_is_clipped_and_counted() -> None:
 
 
 def test_unsupported_attribute_types_are_dropped_and_counted() -> None:
-    """Objects, dicts, mixed lists and non-string keys are dropped, counted, never raised."""
+    """Objects, mixed lists and non-string keys are dropped, counted, never raised; a dict is kept as metadata."""
     with capture() as cap, obskit.span("x") as s:
         s.set_attribute("obj", object())
         s.set_attribute("map", {"a": 1})
@@ -455,8 +455,9 @@ def test_unsupported_attribute_types_are_dropped_and_counted() -> None:
         s.set_attribute(7, "v")  # type: ignore[arg-type]
         s.set_attributes({"ok": [1, 2], "flag": True, "none": None})
     assert cap.spans[0]["attributes"] == {"ok": (1, 2), "flag": True}
+    assert cap.spans[0]["metadata"] == {"default": {"map": {"a": 1}}}
     diag = obskit.diagnostics()
-    assert diag["tracing.attribute_dropped.type"] == 3
+    assert diag["tracing.attribute_dropped.type"] == 2
     assert diag["tracing.attribute_dropped.key"] == 1
 
 

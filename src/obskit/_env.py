@@ -65,8 +65,38 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "access_log": ("OBSKIT_ACCESS_LOG",),
     "request_metrics": ("OBSKIT_REQUEST_METRICS",),
     "lambda_timeout_margin_ms": ("OBSKIT_LAMBDA_TIMEOUT_MARGIN_MS",),
+    # what Powertools users bring (obskit.metrics, obskit.integrations._lambda_options)
+    "metrics_default_dimensions": ("OBSKIT_METRICS_DEFAULT_DIMENSIONS",),
+    "metrics_dimension_names": ("OBSKIT_METRICS_DIMENSION_NAMES",),
+    "metrics_cold_start": ("OBSKIT_METRICS_COLD_START",),
+    "metrics_function_name": ("OBSKIT_METRICS_FUNCTION_NAME", "POWERTOOLS_METRICS_FUNCTION_NAME"),
+    "metrics_warn_empty": ("OBSKIT_METRICS_WARN_EMPTY",),
+    "lambda_log_event": ("OBSKIT_LAMBDA_LOG_EVENT", "POWERTOOLS_LOGGER_LOG_EVENT"),
+    "lambda_capture_response": ("OBSKIT_LAMBDA_CAPTURE_RESPONSE", "POWERTOOLS_TRACER_CAPTURE_RESPONSE"),
+    # what OpenTelemetry users bring (obskit.integrations._http_capture)
+    "http_capture_headers_server_request": (
+        "OBSKIT_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST"),
+    "http_capture_headers_server_response": (
+        "OBSKIT_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE", "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE"),
+    "http_capture_headers_client_request": (
+        "OBSKIT_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST", "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST"),
+    "http_capture_headers_client_response": (
+        "OBSKIT_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE", "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE"),
+    "http_capture_headers_sanitize_fields": (
+        "OBSKIT_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS", "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS"),
+    "requests_excluded_urls": (
+        "OBSKIT_REQUESTS_EXCLUDED_URLS", "OTEL_PYTHON_REQUESTS_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"),
+    "httpx_excluded_urls": (
+        "OBSKIT_HTTPX_EXCLUDED_URLS", "OTEL_PYTHON_HTTPX_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"),
 }
 """Setting name -> environment variables that can provide it, highest precedence first."""
+
+OFF_SWITCHES: dict[str, str] = {
+    "traces": "POWERTOOLS_TRACE_DISABLED",
+    "metrics": "POWERTOOLS_METRICS_DISABLED",
+}
+"""Powertools' boolean switches: ``true`` turns the signal off when neither ``configure()`` nor an
+``OBSKIT_*`` variable chose its emitters (a choice made for obskit wins over one made for Powertools)."""
 
 LAMBDA_LOG_LEVEL = "AWS_LAMBDA_LOG_LEVEL"
 """Lambda's Advanced Logging Controls level: wins over everything when it is less verbose."""

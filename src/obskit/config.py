@@ -54,6 +54,8 @@ _OPTION_PROVIDERS = (
     "obskit.emitters.xray",
     "obskit.emitters.otel",
     "obskit.integrations._outbound",
+    "obskit.integrations._http_capture",
+    "obskit.integrations._lambda_options",
 )
 _SIGNAL_MODULES = ("obskit.logs", "obskit.metrics", "obskit.tracing")
 
@@ -302,6 +304,17 @@ def _resolve_metrics(r: _Resolver, options: Mapping[str, Any]) -> str:
     return value
 
 
+def _switched_off(r: _Resolver, setting: str) -> bool:
+    """Powertools' ``POWERTOOLS_TRACE_DISABLED`` / ``POWERTOOLS_METRICS_DISABLED`` is ``true`` and
+    nothing more specific (an argument, an ``OBSKIT_*`` variable) chose the emitters."""
+    var = _env.OFF_SWITCHES[setting]
+    raw = r.environ.get(var)
+    if raw is None or r.sources.get(setting) != "default" or _env.parse_bool(raw) is not True:
+        return False
+    r.sources[setting] = var
+    return True
+
+
 def _resolve_log_level(r: _Resolver, in_lambda: bool) -> int:
     level = parse_level(r.where("log_level"), r.get("log_level", "INFO"))
     lambda_level = r.environ.get(_env.LAMBDA_LOG_LEVEL, "").strip().upper()
@@ -364,7 +377,11 @@ def resolve(args: Mapping[str, Any], environ: Mapping[str, str] | None = None) -
     options = _resolve_options(options_resolver, given)
     disabled = parse_bool(r.where("disabled"), r.get("disabled", False))
     traces = _resolve_traces(r, in_lambda, options)
+    if _switched_off(r, "traces"):
+        traces = ()
     metrics = _resolve_metrics(r, options)
+    if _switched_off(r, "metrics"):
+        metrics = "none"
     logs = _choice(r.where("logs"), r.get("logs", "json"), LOG_NAMES)
     if disabled:
         traces, metrics, logs = (), "none", "none"

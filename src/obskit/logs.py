@@ -50,6 +50,8 @@ __all__ = [
     "Logger",
     "end_request",
     "get_logger",
+    "is_secret",
+    "redact",
     "start_request",
 ]
 
@@ -962,3 +964,20 @@ def _reset() -> None:
 
 
 _pipeline.on_reset(_reset)
+
+
+def redact(value: Any) -> Any:
+    """``value`` with the secrets of nested mappings replaced, as a log line would carry it.
+
+    The same rule (``log_redact_keys``) for what goes elsewhere: span metadata, captured
+    headers, a logged Lambda event. The input is never changed.
+    """
+    st = _state if _state.runtime is _pipeline.RUNTIME else _resync()
+    return _render.redact_value(value, st.classifier) if st.redacting else value
+
+
+def is_secret(key: str) -> bool:
+    """Whether a field named ``key`` is redacted on log lines (``log_redact_keys``)."""
+    st = _state if _state.runtime is _pipeline.RUNTIME else _resync()
+    return st.classifier.is_secret(key)
+

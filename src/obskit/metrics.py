@@ -34,13 +34,14 @@ import math
 import threading
 import time
 from collections.abc import Callable, Container, Mapping, Sequence
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, NamedTuple, TypeVar
 
 from obskit import _diagnostics, _pipeline, semconv
 from obskit._context import CURRENT, SCOPE, RequestScope
-from obskit.config import Option, parse_bool, parse_number
+from obskit.config import Option, parse_bool, parse_number, parse_optional_str
 from obskit.context import is_coroutine_function
+from obskit.errors import ConfigError
 from obskit.ids import INVALID_TRACE_ID
 
 __all__ = [
@@ -52,10 +53,48 @@ __all__ = [
     "record",
     "record_cold_start",
     "record_request",
+    "single_metric",
     "timing",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+def _parse_default_dimensions(name: str, value: Any) -> Mapping[str, str]:
+    """``{"Team": "payments"}`` or ``"Team=payments,Tier=gold"``: checked as CloudWatch checks a dimension."""
+    if isinstance(value, str):
+        pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ConfigError(f"{name}={value!r}: expected 'Key=value' pairs separated by commas")
+        value = {k.strip(): v.strip() for k, _, v in pairs}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"configure({name}={value!r}): expected a mapping of dimension names to values")
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not k.strip() or len(k) > MAX_NAME or not k.isascii() or k.startswith(":") \
+                or k == "_aws":
+            raise ConfigError(f"{name}: {k!r} is not a dimension name (1-{MAX_NAME} ASCII characters, "
+                              "not starting with ':')")
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = str(v)
+        if not isinstance(v, str) or not v.strip() or not v.isascii() or len(v) > MAX_DIMENSION_VALUE:
+            raise ConfigError(f"{name}: the value of {k!r} must be 1-{MAX_DIMENSION_VALUE} ASCII characters, "
+                              f"not {v!r}")
+        out[k] = v
+    if len(out) > MAX_DIMENSIONS - 2:
+        raise ConfigError(f"{name}: at most {MAX_DIMENSIONS - 2} default dimensions (a dimension set holds "
+                          f"{MAX_DIMENSIONS} keys, Service and Environment included)")
+    return MappingProxyType(out)
+
+
+_DIMENSION_NAMES = ("obskit", "powertools")
+
+
+def _parse_dimension_names(name: str, value: Any) -> str:
+    if isinstance(value, str) and value.strip().lower() in _DIMENSION_NAMES:
+        return value.strip().lower()
+    raise ConfigError(f"{name}={value!r}: expected 'obskit' (Service, FunctionName) or 'powertools' "
+                      "(service, function_name)")
+
 
 OPTIONS: dict[str, Option] = {
     "metrics_flush_interval": Option(
@@ -77,6 +116,24 @@ OPTIONS: dict[str, Option] = {
     "metrics_trace_id": Option(
         True, parse_bool,
         "add the trace id of the request as a trace_id property to each document (metric -> trace)",
+    ),
+    "metrics_default_dimensions": Option(
+        MappingProxyType({}), _parse_default_dimensions,
+        "dimensions added to every metric after Service (and Environment): a mapping, or 'Key=value,...' "
+        "in the environment; a call's own dimensions override them",
+    ),
+    "metrics_dimension_names": Option(
+        "obskit", _parse_dimension_names,
+        "'obskit' (Service, FunctionName) or 'powertools' (service, function_name, and ColdStart written "
+        "as Powertools writes it), so existing dashboards and alarms keep matching",
+    ),
+    "metrics_cold_start": Option(True, parse_bool, "record the ColdStart metric on a Lambda cold start"),
+    "metrics_function_name": Option(
+        None, parse_optional_str, "the FunctionName dimension of ColdStart (default: the Lambda function's name)",
+    ),
+    "metrics_warn_empty": Option(
+        False, parse_bool,
+        "log a warning when a Lambda invocation records no metric of its own (never raises)",
     ),
 }
 
@@ -421,24 +478,37 @@ _defaults_cache: tuple[Any, dict[str, str]] = (None, {})
 
 
 def _default_dims(rt: _pipeline.Runtime) -> dict[str, str]:
-    """``Service`` (and ``Environment``) of a runtime, built once per configuration (read-only)."""
+    """``Service`` (and ``Environment``, then ``metrics_default_dimensions``) of a runtime.
+
+    Built once per configuration; read-only.
+    """
     global _defaults_cache
     cached_rt, dims = _defaults_cache
     if cached_rt is rt:
         return dims
     cfg = rt.config
-    dims = {semconv.DIM_SERVICE: _clip_value(cfg.service)}
+    dims = {_service_key(cfg): _clip_value(cfg.service)}
     if cfg.environment:
         dims[semconv.DIM_ENVIRONMENT] = _clip_value(cfg.environment)
+    dims.update(cfg.options.get("metrics_default_dimensions") or {})
     _defaults_cache = (rt, dims)
     return dims
 
 
+def _powertools_names(cfg: Any) -> bool:
+    return bool(cfg.options.get("metrics_dimension_names") == "powertools")
+
+
+def _service_key(cfg: Any) -> str:
+    """The name of the service dimension: ``Service``, or ``service`` for Powertools' dashboards."""
+    return semconv.DIM_SERVICE_POWERTOOLS if _powertools_names(cfg) else semconv.DIM_SERVICE
+
+
 def _default_keys() -> tuple[str, ...]:
     rt = _rt
-    if rt is not None and rt.config.environment:
-        return (semconv.DIM_SERVICE, semconv.DIM_ENVIRONMENT)
-    return (semconv.DIM_SERVICE,)
+    if rt is None:
+        return (semconv.DIM_SERVICE,)
+    return tuple(_default_dims(rt))
 
 
 def _clip_value(value: str) -> str:
@@ -753,21 +823,44 @@ def _validate_dimensions(dimensions: Any) -> Any:
             sets.append(pairs)
     if not sets:
         return _DEFAULT_KEY
-    # All sets of one document share its root members: split sets that disagree on a value.
+    # All sets of one document share its root members: split sets that disagree on a value
+    # (a set that overrides a default dimension disagrees with one that keeps the default).
+    effective = _with_overridden_defaults(sets)
     keys: list[_DimKey] = []
     pending = sets
     while pending:
         values: dict[str, str] = {}
         here, later = [], []
         for pairs in pending:
-            if all(values.get(k, v) == v for k, v in pairs):
-                values.update(pairs)
+            if all(values.get(k, v) == v for k, v in effective.get(pairs, pairs)):
+                values.update(effective.get(pairs, pairs))
                 here.append(pairs)
             else:
                 later.append(pairs)
         keys.append(_intern(tuple(here)))
         pending = later
     return keys[0] if len(keys) == 1 else keys
+
+
+def _with_overridden_defaults(
+    sets: list[tuple[tuple[str, str], ...]],
+) -> dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """For each set, its pairs plus the default value of every default key another set overrides.
+
+    Empty (the usual case) when no set names a default dimension.
+    """
+    rt = _rt
+    if rt is None:
+        return {}
+    defaults = _default_dims(rt)
+    overridden = {k for pairs in sets for k, _ in pairs if k in defaults}
+    if not overridden:
+        return {}
+    out = {}
+    for pairs in sets:
+        named = {k for k, _ in pairs}
+        out[pairs] = (*pairs, *((k, defaults[k]) for k in overridden if k not in named))
+    return out
 
 
 def _validate_pairs(mapping: Mapping[Any, Any], room: int) -> tuple[tuple[str, str], ...]:
@@ -1213,14 +1306,124 @@ def _add_request(buf: _Buffer, key: _DimKey, latency: float, error: int, fault: 
 _TRACE = semconv.METRIC_PROPERTY_TRACE_ID
 
 
-def record_cold_start() -> None:
-    """Record ``ColdStart`` = 1 (Count) with ``[Service, FunctionName]`` (+ ``Environment``)."""
+def record_cold_start(function_name: str | None = None) -> None:
+    """Record ``ColdStart`` = 1 (Count) with ``[Service, FunctionName]`` (+ ``Environment`` and defaults).
+
+    The function is ``metrics_function_name`` (``POWERTOOLS_METRICS_FUNCTION_NAME``), else
+    ``function_name`` (the Lambda context's), else ``AWS_LAMBDA_FUNCTION_NAME``. With
+    ``metrics_dimension_names="powertools"`` it is the document Powertools writes: its own,
+    with exactly ``function_name`` and ``service``.
+    """
     try:
-        function = _runtime().config.function_name
+        cfg = _runtime().config
+        function = cfg.options.get("metrics_function_name") or function_name or cfg.function_name
+        if _powertools_names(cfg):
+            pt_dims = {semconv.DIM_SERVICE_POWERTOOLS: cfg.service}
+            if function:
+                pt_dims = {semconv.DIM_FUNCTION_NAME_POWERTOOLS: function, **pt_dims}
+            _write_one(semconv.METRIC_COLD_START, 1, semconv.UNIT_COUNT, None, pt_dims, False,
+                       _STANDARD_RESOLUTION, None)
+            return
     except Exception:
         function = None
     dims = None if not function else {semconv.DIM_FUNCTION_NAME: function}
     count(semconv.METRIC_COLD_START, 1, dimensions=dims)
+
+
+def single_metric(
+    name: str,
+    value: float,
+    unit: str = "None",
+    *,
+    namespace: str | None = None,
+    dimensions: Mapping[str, str] | None = None,
+    default_dimensions: bool = True,
+    resolution: int = 60,
+    properties: Mapping[str, Any] | None = None,
+) -> None:
+    """Write one value in an EMF document of its own, now: its own namespace, its own dimensions.
+
+    Powertools' ``single_metric``. ``record`` aggregates values that share dimensions into one
+    document per request or flush interval; use this for the rare metric that must not share
+    them: another ``namespace``, or ``default_dimensions=False`` for exactly the ``dimensions``
+    given (not even ``Service``). Each call writes a document, so keep it off hot loops.
+    Never raises: what ``record`` would drop is dropped and counted here too.
+
+    Args:
+        name: the metric name, 1-255 characters.
+        value: a finite number.
+        unit: a CloudWatch unit (fixed per name for the process, as with ``record``).
+        namespace: the CloudWatch namespace; the configured one when omitted.
+        dimensions: the document's dimensions (one dimension set).
+        default_dimensions: add ``Service`` (``Environment``, ``metrics_default_dimensions``) first.
+        resolution: ``60`` or ``1``.
+        properties: non-metric fields of the document.
+    """
+    global _singles
+    _singles += 1
+    _write_one(name, value, unit, namespace, dimensions, default_dimensions, resolution, properties)
+
+
+_singles = 0
+"""``single_metric`` calls in this process (the empty-metrics check of a Lambda invocation)."""
+
+
+def single_metric_count() -> int:
+    """How many ``single_metric`` calls this process made (compare two readings)."""
+    return _singles
+
+
+def has_own_metrics(scope: RequestScope) -> bool:
+    """Whether the request recorded a metric of its own so far (not ``ColdStart``, not the request metrics)."""
+    buf = scope.metrics
+    if buf is None or buf.__class__ is not _Buffer:
+        return False
+    own = (semconv.METRIC_COLD_START, semconv.METRIC_LATENCY, semconv.METRIC_ERROR, semconv.METRIC_FAULT)
+    return any(name not in own for group in buf.groups.values() for name in group.metrics)
+
+
+def _write_one(name: str, value: Any, unit: str, namespace: str | None, dimensions: Mapping[str, str] | None,
+            default_dimensions: bool, resolution: int, properties: Mapping[str, Any] | None) -> None:
+    try:
+        rt = _runtime()
+        emitter = rt.metric_emitter
+        if emitter is None or not _register(name, unit, resolution):
+            return
+        checked = _check_value(name, value)
+        if checked is None:
+            return
+        if namespace is None:
+            namespace = rt.config.namespace
+        elif not isinstance(namespace, str) or not namespace.strip() or len(namespace) > 255 or not namespace.isascii():
+            _drop("invalid_namespace", name, f"namespace {namespace!r} is not 1-255 ASCII characters")
+            return
+        dims = dict(_default_dims(rt)) if default_dimensions else {}
+        given: Any = dimensions
+        if given is not None:
+            if isinstance(given, Mapping):
+                dims.update(_validate_pairs(given, MAX_DIMENSIONS - len(dims)))
+            else:
+                _clip("not_a_mapping", given, "dimensions must be a mapping")
+        if name in dims:
+            _drop("name_conflict", name, "its name is also a dimension key of the document")
+            return
+        props = _trace_property()
+        if properties is not None:
+            extra = _check_properties(properties)
+            if extra:
+                props = {**(props or {}), **extra}
+        if props:
+            props = _kept_properties(props, dims, (name,))
+        unit_name, res = _meta.get(name, _NO_META)
+        group = MetricGroup(rt.clock() // 1_000_000, dims, [list(dims)], [(name, unit_name, res, [checked])], props)
+    except Exception as exc:
+        _diagnostics.incr("metrics.internal_error")
+        _diagnostics.report_once("metrics.single", "obskit: single metric %r not written: %r", name, exc)
+        return
+    try:
+        emitter.emit(MetricBatch(namespace, [group]))
+    except Exception as exc:
+        _pipeline.emitter_failed(emitter, "emit", exc)
 
 
 def flush_scope(scope: RequestScope) -> None:

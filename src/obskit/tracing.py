@@ -95,8 +95,10 @@ class SpanRecord:
         "events",
         "kind",
         "links",
+        "metadata",
         "name",
         "parent_span_id",
+        "placement",
         "remote_parent",
         "span_id",
         "start_ns",
@@ -125,6 +127,12 @@ class SpanRecord:
         self.remote_parent = remote_parent
         """``True`` when the parent span lives in another process (or is Lambda's facade)."""
         self.dropped_attributes = 0
+        self.placement: dict[str, bool] | None = None
+        """Attribute key -> ``True`` (an X-Ray annotation) or ``False`` (X-Ray metadata), as the
+        user chose with ``set_attribute(..., annotation=...)``; ``None`` when nobody chose."""
+        self.metadata: dict[str, dict[str, Any]] | None = None
+        """X-Ray metadata the user wrote (``set_metadata``, or a dict value): namespace -> key -> a
+        JSON-ready, redacted copy. ``None`` when there is none (the usual case)."""
 
     @property
     def sampled(self) -> bool:
@@ -148,6 +156,8 @@ class SpanRecord:
             "links": [{"trace_id": c.trace_id, "span_id": c.span_id} for c in self.links],
             "sampled": True,
             "remote_parent": self.remote_parent,
+            **({"metadata": {ns: dict(v) for ns, v in self.metadata.items()}} if self.metadata else {}),
+            **({"placement": dict(self.placement)} if self.placement else {}),
         }
 
     def __repr__(self) -> str:
@@ -196,6 +206,9 @@ def _set_attribute(record: SpanRecord, key: Any, value: Any) -> None:
     if value is None:  # OpenTelemetry: None means "unset"
         attrs.pop(key, None)
         return
+    if isinstance(value, Mapping):  # no backend takes a mapping as an attribute: X-Ray metadata does
+        _set_metadata(record, "default", key, value)
+        return
     value = _clean_value(value)
     if value is _DROP:
         record.dropped_attributes += 1
@@ -206,6 +219,26 @@ def _set_attribute(record: SpanRecord, key: Any, value: Any) -> None:
         _diagnostics.incr("tracing.attribute_dropped.limit")
         return
     attrs[key] = value
+
+
+def _set_metadata(record: SpanRecord, namespace: Any, key: Any, value: Any) -> None:
+    """Keep a JSON-ready, redacted copy of ``value`` as metadata ``namespace``/``key`` (see ``Span.set_metadata``)."""
+    if type(key) is not str or not key or type(namespace) is not str or not namespace:
+        record.dropped_attributes += 1
+        _diagnostics.incr("tracing.attribute_dropped.key")
+        return
+    try:
+        from obskit._logs_render import sanitize
+        from obskit.logs import redact
+
+        kept = redact(sanitize(value))
+    except Exception:
+        record.dropped_attributes += 1
+        _diagnostics.incr("tracing.attribute_dropped.type")
+        return
+    if record.metadata is None:
+        record.metadata = {}
+    record.metadata.setdefault(namespace, {})[key] = kept
 
 
 def _clean_attributes(record: SpanRecord, attributes: Mapping[str, Any]) -> None:
@@ -309,14 +342,42 @@ class Span:
             if rec is not None:
                 rec.name = value
 
-    def set_attribute(self, key: str, value: Any) -> None:
+    def set_attribute(self, key: str, value: Any, *, annotation: bool | None = None) -> None:
         """Set one attribute: str, bool, int, float or a homogeneous list of them.
 
-        Long strings are clipped, other types dropped; both are counted, never raised.
+        Long strings are clipped, other types dropped; both are counted, never raised. A
+        mapping is not an attribute any backend takes: it is kept as X-Ray metadata instead
+        (``set_metadata(key, value)``), redacted as log fields are.
+
+        Args:
+            key: the attribute name.
+            value: the value.
+            annotation: where the X-Ray emitter puts it. ``True``: an annotation (indexed, so
+                ``annotation.key = value`` filters traces; the key must be letters, digits and
+                ``_``); ``False``: metadata (kept, not indexed); ``None`` (default): an
+                annotation when the key and value allow one, else metadata. Other emitters
+                keep it as an attribute either way.
+        """
+        rec = self._record
+        if rec is None:
+            return
+        _set_attribute(rec, key, value)
+        if annotation is not None and type(key) is str and key in rec.attributes:
+            if rec.placement is None:
+                rec.placement = {}
+            rec.placement[key] = bool(annotation)
+
+    def set_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        """Keep ``value`` (any JSON-like value: dicts, lists...) as X-Ray metadata under ``namespace``.
+
+        Powertools' ``put_metadata``: metadata is stored with the trace but not indexed. The
+        value is copied now, made JSON-ready and redacted with the log redaction
+        (``log_redact_keys``), so a token inside a response never reaches the trace. Only the
+        X-Ray emitter writes metadata; ``obskit.testing.capture()`` shows it as ``metadata``.
         """
         rec = self._record
         if rec is not None:
-            _set_attribute(rec, key, value)
+            _set_metadata(rec, namespace, key, value)
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         """Set several attributes at once (same rules as ``set_attribute``)."""

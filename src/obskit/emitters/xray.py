@@ -240,6 +240,44 @@ def _segment_metadata(name: str, kind: str) -> dict[str, Any]:
     return got
 
 
+def _user_placement(
+    rec: Any, annotations: dict[str, Any] | None, metadata: dict[str, Any] | None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Move the attributes the user placed (``set_attribute(..., annotation=...)``) where they asked.
+
+    An annotation needs a key of letters, digits and ``_`` and a str/number/bool value; a
+    request X-Ray would reject stays in metadata and is counted.
+    """
+    for key, wanted in (rec.placement or {}).items():
+        if key not in rec.attributes:
+            continue
+        value = rec.attributes[key]
+        if wanted:
+            t = type(value)
+            if not (_annotation_key_ok(key) and (t is str or t is int or t is float or t is bool)):
+                _diagnostics.incr("xray.annotation_refused")
+                continue
+            if metadata is not None:
+                metadata.pop(key, None)
+            annotations = annotations if annotations is not None else {}
+            if key in annotations or len(annotations) < MAX_ANNOTATIONS:
+                annotations[key] = value
+        elif annotations is not None and key in annotations:
+            del annotations[key]
+            metadata = metadata if metadata is not None else {}
+            metadata[key] = value
+    return annotations or None, metadata
+
+
+def _add_metadata(doc: dict[str, Any], namespaces: dict[str, dict[str, Any]]) -> None:
+    """Merge the user's metadata namespaces (``Span.set_metadata``) into a document's ``metadata``."""
+    have = doc.get("metadata")
+    out = {ns: dict(values) for ns, values in have.items()} if have else {}  # have may be a shared cache entry
+    for ns, values in namespaces.items():
+        out[ns] = {**out.get(ns, {}), **values}
+    doc["metadata"] = out
+
+
 class XRayEmitter:
     """``SpanEmitter`` that writes X-Ray segment documents to the daemon over UDP.
 
@@ -755,6 +793,8 @@ class XRayEmitter:
             cause = self._cause(rec)
             if cause is not None:
                 doc["cause"] = cause
+        if rec.placement is not None or rec.metadata is not None:
+            annotations, metadata = _user_placement(rec, annotations, metadata)
         if annotations is not None:
             doc["annotations"] = annotations
         if segment:
@@ -764,6 +804,8 @@ class XRayEmitter:
                 doc["metadata"] = _segment_metadata(rec.name, rec.kind)
         elif metadata is not None:
             doc["metadata"] = {"default": metadata}
+        if rec.metadata is not None:
+            _add_metadata(doc, rec.metadata)
         return doc
 
     @staticmethod
@@ -784,6 +826,9 @@ class XRayEmitter:
                 doc["aws"] = aws
         else:
             doc["namespace"] = "remote"
+            host = attrs.get(ATTR_SERVER_ADDRESS)
+            if type(host) is str and host and ATTR_HTTP_METHOD in attrs:
+                doc["name"] = _subsegment_name(host)  # X-Ray's service map names a remote node by its host
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Send the pending datagrams, after any the sender thread is sending; open segments wait for their end.
