@@ -60,7 +60,7 @@ def _slo_generate(args: argparse.Namespace) -> int:
     if args.format.startswith("cloudformation") and count > CFN_MAX_RESOURCES:
         print(f"obskit: warning: the template has {count} resources; CloudFormation accepts "
               f"{CFN_MAX_RESOURCES} per stack: split the SLOs over several files", file=sys.stderr)
-    _write(render(alarm_set, args.format), args.output)
+    _write(render(alarm_set, args.format, dashboard=args.with_dashboard), args.output)
     if args.output not in (None, "-"):
         print(f"wrote {count} alarms to {args.output}", file=sys.stderr)
     return EXIT_OK
@@ -74,6 +74,22 @@ def _slo_apply(args: argparse.Namespace) -> int:
     result = apply(alarm_set, dry_run=args.dry_run, prune=not args.no_prune, region=args.region,
                    profile=args.profile)
     print(result.report())
+    if args.with_dashboard:
+        from obskit.slo.dashboard import apply_dashboard
+
+        print(apply_dashboard(alarm_set, region=args.region, profile=args.profile, dry_run=args.dry_run))
+    return EXIT_OK
+
+
+def _slo_dashboard(args: argparse.Namespace) -> int:
+    from obskit.slo.alarms import build
+    from obskit.slo.dashboard import render_dashboard
+
+    alarm_set = build(_slo_load(args))
+    if args.format == "json" and not (args.region and args.account_id):
+        print("obskit: --format json writes the alarms' ARNs: give --region and --account-id", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    _write(render_dashboard(alarm_set, args.format, region=args.region, account=args.account_id), args.output)
     return EXIT_OK
 
 
@@ -92,6 +108,7 @@ def _slo_schema(args: argparse.Namespace) -> int:
 
 
 def _register_slo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from obskit.slo.dashboard import DASHBOARD_FORMATS
     from obskit.slo.render import FORMATS
 
     slo = sub.add_parser("slo", help="SLOs in YAML -> CloudWatch burn-rate alarms",
@@ -110,11 +127,20 @@ def _register_slo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     gen.add_argument("--format", "-f", choices=FORMATS, default="cloudformation",
                      help="output format (default: cloudformation, i.e. YAML)")
     gen.add_argument("--output", "-o", metavar="OUT", help="file to write (default: standard output)")
+    gen.add_argument("--with-dashboard", action="store_true",
+                     help="add the service's CloudWatch dashboard (same queries as the alarms)")
     app = add("apply", _slo_apply, "create/update the alarms with boto3; prune the ones the file dropped")
     app.add_argument("--dry-run", action="store_true", help="print the changes against describe_alarms only")
     app.add_argument("--no-prune", action="store_true", help="keep generated alarms the file no longer has")
     app.add_argument("--region", help="AWS region (default: boto3's configuration)")
     app.add_argument("--profile", help="AWS profile (default: boto3's configuration)")
+    app.add_argument("--with-dashboard", action="store_true", help="also PutDashboard the service's dashboard")
+    dash = add("dashboard", _slo_dashboard, "write the service's CloudWatch dashboard (burn rates, budget, alarms)")
+    dash.add_argument("--format", "-f", choices=DASHBOARD_FORMATS, default="cloudformation",
+                      help="cloudformation (YAML), cloudformation-json, terraform, or json (the DashboardBody)")
+    dash.add_argument("--output", "-o", metavar="OUT", help="file to write (default: standard output)")
+    dash.add_argument("--region", help="region written into the json body's widgets and alarm ARNs")
+    dash.add_argument("--account-id", help="account id written into the json body's alarm ARNs")
     add("explain", _slo_explain, "print budgets, thresholds and detection times per SLO")
     sch = add("schema", _slo_schema, "print the JSON Schema of the SLO file format (for editors)")
     sch.add_argument("--output", "-o", metavar="OUT", help="file to write (default: standard output)")

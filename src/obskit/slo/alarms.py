@@ -29,7 +29,10 @@ __all__ = [
     "CompositeAlarm",
     "MetricAlarm",
     "MetricQuery",
+    "budget_threshold",
+    "budget_window",
     "build",
+    "burn_queries",
     "detection_seconds",
     "format_span",
     "generator_version",
@@ -245,6 +248,16 @@ def _queries(config: SLOConfig, slo: SLO, period: int) -> tuple[tuple[MetricQuer
     return (good, total), f"IF(total >= {n}, (total - FILL(good, 0)) / total, 0) / {b}", total
 
 
+def burn_queries(config: SLOConfig, slo: SLO, period: int) -> tuple[tuple[MetricQuery, ...], str, MetricQuery]:
+    """The statistics and the burn-rate expression over ``period`` that the alarms read.
+
+    The one source of the SLI math: the dashboard, the report and the Application Signals
+    export call this too, so none of them can disagree with the alarms. Returns the MetricStat
+    queries, the expression (its value is the burn rate) and the query counting events.
+    """
+    return _queries(config, slo, period)
+
+
 def _what(slo: SLO) -> str:
     sli = slo.sli
     if sli.kind == "latency":
@@ -357,11 +370,59 @@ def build(config: SLOConfig) -> AlarmSet:
                 tags=(*common, (semconv.SLO_TAG_SEVERITY, slo.alerting.no_data)),
                 severity=slo.alerting.no_data,
             ))
+        if slo.alerting.budget_below_percent is not None:
+            metric_alarms.append(_budget_alarm(config, slo, base, common, (head, runbook)))
     alarm_set = AlarmSet(config, tuple(metric_alarms), tuple(composites))
     problems = check_limits(alarm_set)
     if problems:
         raise SLOSpecError(problems)
     return alarm_set
+
+
+BUDGET_WINDOW_MAX_S = 7 * 86_400  # the longest range a CloudWatch alarm evaluates
+
+
+def budget_window(config: SLOConfig) -> int:
+    """The window the budget alarm reads: the SLO period, or the 7 days CloudWatch lets an alarm see."""
+    return min(config.period_s, BUDGET_WINDOW_MAX_S)
+
+
+def budget_threshold(config: SLOConfig, slo: SLO) -> float:
+    """The burn rate over ``budget_window`` at which the remaining budget is below the limit.
+
+    Over the whole period the burn rate *is* the share of the budget spent, so with a period of
+    7 days or less the alarm is exact: ALARM when ``burn >= 1 - below/100``. A longer period
+    cannot be evaluated by an alarm; the last 7 days alone spending that share of the period's
+    budget is a sufficient condition (never a false alarm), so the threshold is scaled by
+    ``period / 7d``. What the 7 days cannot see, ``obskit slo report`` and the dashboard show.
+    """
+    spent = 1 - (slo.alerting.budget_below_percent or 0) / 100
+    return round(spent * config.period_s / budget_window(config), 6)
+
+
+def _budget_alarm(config: SLOConfig, slo: SLO, base: str, tags: tuple[tuple[str, str], ...],
+                  text: tuple[str, str]) -> MetricAlarm:
+    head, runbook = text
+    severity = slo.alerting.budget_severity
+    window = budget_window(config)
+    stats, expr, _ = _queries(config, slo, window)
+    threshold = budget_threshold(config, slo)
+    below = _num(slo.alerting.budget_below_percent or 0)
+    scope = ("" if window == config.period_s else
+             f" CloudWatch alarms see at most 7 days, so this fires when the last 7 days alone spent that "
+             f"much (burn >= {_num(threshold)}x over 7d); `obskit slo report` gives the exact figure.")
+    actions = slo.alerting.actions(severity)
+    return MetricAlarm(
+        name=base + "budget", part="budget", slo=slo.name,
+        description=(f"{severity.upper()}: {head}: less than {below}% of the {format_duration(config.period_s)} "
+                     f"error budget is left.{scope}{runbook}")[:MAX_DESCRIPTION],
+        queries=(*stats, MetricQuery("burn", expression=expr, label=f"burn rate over {format_duration(window)}",
+                                     return_data=True)),
+        threshold=threshold, comparison="GreaterThanOrEqualToThreshold", period=window,
+        actions_enabled=True, alarm_actions=actions, ok_actions=actions,
+        tags=(*tags, (semconv.SLO_TAG_SEVERITY, severity)), severity=severity, window_s=window,
+        burn_rate=threshold,
+    )
 
 
 def check_limits(alarm_set: AlarmSet) -> list[SLOProblem]:
@@ -387,7 +448,12 @@ def check_limits(alarm_set: AlarmSet) -> list[SLOProblem]:
         for actions in (alarm.alarm_actions, alarm.ok_actions):
             if len(actions) > 5:
                 bad(alarm, f"{len(actions)} actions; CloudWatch allows 5 per state", "use fewer SNS topics")
+    budget_of = {s.name: s.budget for s in config.slos}
     for a in alarm_set.metric_alarms:
+        if a.part == "budget" and a.threshold * budget_of[a.slo] >= 1:
+            bad(a, f"even a full outage over {format_duration(a.period)} cannot spend that much of the budget "
+                   f"(burn {_num(a.threshold)}x x budget {_num(budget_of[a.slo])} >= 1)",
+                "raise budget_remaining.below_percent or the objective")
         stats = [q for q in a.queries if q.expression is None]
         if len(stats) > MAX_METRIC_STATS:
             bad(a, f"reads {len(stats)} metrics; a math alarm may read {MAX_METRIC_STATS}", "split the SLI")

@@ -11,7 +11,7 @@ evaluation delay), and when the alert resets after the problem stops.
 
 from __future__ import annotations
 
-from obskit.slo.alarms import detection_seconds, format_span
+from obskit.slo.alarms import budget_threshold, budget_window, detection_seconds, format_span
 from obskit.slo.spec import SLO, SLOConfig, format_duration
 
 __all__ = ["explain", "explain_slo"]
@@ -33,6 +33,17 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
     lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  " + "  ".join("-" * w for w in widths))
     return lines
+
+
+def budget_note(config: SLOConfig, slo: SLO) -> str:
+    """What the budget alarm does, and what it cannot see when the period is longer than 7 days."""
+    below = f"{slo.alerting.budget_below_percent:g}%"
+    text = f"{slo.alerting.budget_severity} when less than {below} of the error budget is left"
+    if budget_window(config) < config.period_s:
+        text += (f", but an alarm sees 7 days: it fires when those alone spent that much (burn >= "
+                 f"{budget_threshold(config, slo):g}x); `obskit slo report` and the dashboard show the whole "
+                 f"{format_duration(config.period_s)}")
+    return text
 
 
 def explain_slo(config: SLOConfig, slo: SLO) -> str:
@@ -87,6 +98,8 @@ def explain_slo(config: SLOConfig, slo: SLO) -> str:
         notes.append(f"windows with fewer than {sli.min_bad_events} failed runs read as burn rate 0")
     if slo.alerting.no_data:
         notes.append(f"{slo.alerting.no_data} when no {unit} are reported for 15 min")
+    if slo.alerting.budget_below_percent is not None:
+        notes.append(budget_note(config, slo))
     if slo.objective >= 99.99:
         notes.append(f"a full outage spends the whole budget in {format_span(budget * period)}")
     if not slo.alerting.page:

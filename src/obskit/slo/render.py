@@ -115,7 +115,7 @@ def _snake(text: str) -> str:
 
 
 # --- CloudFormation --------------------------------------------------------------------------
-def _cfn_template(alarm_set: AlarmSet) -> dict[str, Any]:
+def _cfn_template(alarm_set: AlarmSet, *, dashboard: bool = False) -> dict[str, Any]:
     config = alarm_set.config
     ids = _unique_ids(alarm_set, _camel)
     resources: dict[str, Any] = {}
@@ -154,6 +154,11 @@ def _cfn_template(alarm_set: AlarmSet) -> dict[str, Any]:
             props["ActionsSuppressorExtensionPeriod"] = c.suppressor_extension_s
         props["Tags"] = _tags(c.tags)
         resources[ids[c.name]] = {"Type": "AWS::CloudWatch::CompositeAlarm", "Properties": props}
+    if dashboard:
+        from obskit.slo.dashboard import cloudformation_resource
+
+        resources["SLODashboard" if "SLODashboard" not in resources else "ObskitSLODashboard"] = (
+            cloudformation_resource(alarm_set, ids))
     env = f" ({config.environment})" if config.environment else ""
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -163,9 +168,12 @@ def _cfn_template(alarm_set: AlarmSet) -> dict[str, Any]:
     }
 
 
-def to_cloudformation(alarm_set: AlarmSet, *, fmt: str = "yaml") -> str:
-    """A CloudFormation template (``fmt`` ``"yaml"`` or ``"json"``) with every alarm of the set."""
-    template = _cfn_template(alarm_set)
+def to_cloudformation(alarm_set: AlarmSet, *, fmt: str = "yaml", dashboard: bool = False) -> str:
+    """A CloudFormation template (``fmt`` ``"yaml"`` or ``"json"``) with every alarm of the set.
+
+    ``dashboard`` adds the service's ``AWS::CloudWatch::Dashboard`` (``obskit.slo.dashboard``).
+    """
+    template = _cfn_template(alarm_set, dashboard=dashboard)
     if fmt == "json":
         return json.dumps(template, indent=2) + "\n"
     return dump_yaml(template)
@@ -191,8 +199,11 @@ def _tf_query(q: MetricQuery) -> dict[str, Any]:
     }}
 
 
-def to_terraform(alarm_set: AlarmSet) -> str:
-    """Terraform JSON (``*.tf.json``) with ``aws_cloudwatch_metric_alarm`` and ``..._composite_alarm``."""
+def to_terraform(alarm_set: AlarmSet, *, dashboard: bool = False) -> str:
+    """Terraform JSON (``*.tf.json``) with ``aws_cloudwatch_metric_alarm`` and ``..._composite_alarm``.
+
+    ``dashboard`` adds the service's ``aws_cloudwatch_dashboard`` (``obskit.slo.dashboard``).
+    """
     ids = _unique_ids(alarm_set, _snake)
     metric: dict[str, Any] = {}
     for a in alarm_set.metric_alarms:
@@ -237,17 +248,24 @@ def to_terraform(alarm_set: AlarmSet) -> str:
         doc["resource"]["aws_cloudwatch_metric_alarm"] = metric
     if composite:
         doc["resource"]["aws_cloudwatch_composite_alarm"] = composite
+    if dashboard:
+        from obskit.slo.dashboard import terraform_resource
+
+        kinds = {**kind, **dict.fromkeys((c.name for c in alarm_set.composite_alarms),
+                                         "aws_cloudwatch_composite_alarm")}
+        addresses = {n: f"{kinds[n]}.{ids[n]}" for n in kinds}
+        doc["resource"]["aws_cloudwatch_dashboard"] = {"slo": terraform_resource(alarm_set, addresses)}
     return json.dumps(doc, indent=2) + "\n"
 
 
-def render(alarm_set: AlarmSet, fmt: str) -> str:
-    """Render in one of ``FORMATS``."""
+def render(alarm_set: AlarmSet, fmt: str, *, dashboard: bool = False) -> str:
+    """Render in one of ``FORMATS``; ``dashboard`` adds the service's CloudWatch dashboard."""
     if fmt == "cloudformation":
-        return to_cloudformation(alarm_set, fmt="yaml")
+        return to_cloudformation(alarm_set, fmt="yaml", dashboard=dashboard)
     if fmt == "cloudformation-json":
-        return to_cloudformation(alarm_set, fmt="json")
+        return to_cloudformation(alarm_set, fmt="json", dashboard=dashboard)
     if fmt == "terraform":
-        return to_terraform(alarm_set)
+        return to_terraform(alarm_set, dashboard=dashboard)
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 

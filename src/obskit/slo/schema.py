@@ -56,6 +56,11 @@ def schema() -> dict[str, Any]:
                          "description": "Low-traffic guard: windows with fewer events read as burn rate 0."},
         "no_data": {"enum": ["off", "page", "ticket", False],
                     "description": "Add an alarm when the SLI's events stop arriving."},
+        "budget_remaining": {"oneOf": [
+            _obj({"below_percent": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100},
+                  "severity": {"enum": list(SEVERITIES)}}, ("below_percent",)),
+            {"enum": ["off", False]}],
+            "description": "Alarm when less than below_percent of the period's error budget is left."},
     }
     slo_alerting = _obj(dict(alerting_props))
     top_alerting = _obj({**alerting_props, "name_prefix": _NAME})
@@ -111,6 +116,8 @@ def schema() -> dict[str, Any]:
             "expected_rps": {"type": "number", "minimum": 0},
             "description": {"type": "string"},
             "alerting": {"$ref": "#/$defs/alerting"},
+            "dashboard": _obj({"log_groups": {"type": "array", "items": {"type": "string", "minLength": 1},
+                                              "description": "Where the dashboard looks for faulted requests."}}),
             "slos": {"type": "array", "items": {"$ref": "#/$defs/slo"}, "minItems": 1},
         }, ("service", "slos")),
         "$defs": {"target": target, "window": window, "alerting": top_alerting, "slo_alerting": slo_alerting,

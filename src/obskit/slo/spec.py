@@ -50,6 +50,7 @@ MAX_ACTIONS = 5  # per state list
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
+_LOG_GROUP_RE = re.compile(r"^[A-Za-z0-9_./#-]{1,512}$")
 _SNS_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$")
 
 # (severity, long, short, share of the period's budget spent in `long` at the tier's burn rate)
@@ -116,6 +117,8 @@ class Alerting:
     windows: tuple[Window, ...] = ()
     min_requests: int = 0
     no_data: str | None = None
+    budget_below_percent: float | None = None
+    budget_severity: str = "ticket"
 
     def actions(self, severity: str) -> tuple[str, ...]:
         """The notification targets of ``severity``."""
@@ -154,6 +157,7 @@ class SLOConfig:
     slos: tuple[SLO, ...]
     environment: str | None = None
     source_format: str = "obskit"
+    log_groups: tuple[str, ...] = ()
     lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     def line_of(self, path: str) -> int | None:
@@ -479,9 +483,11 @@ def parse(text: str, file: str = "<string>") -> SLOConfig:
 
 
 TOP_KEYS = ("service", "namespace", "environment", "period", "alerting", "slos", "expected_rps",
-            "description")
+            "description", "dashboard")
 ALERTING_KEYS = ("page", "ticket", "runbook_url", "name_prefix", "profile", "windows", "min_requests",
-                 "no_data")
+                 "no_data", "budget_remaining")
+DASHBOARD_KEYS = ("log_groups",)
+BUDGET_KEYS = ("below_percent", "severity")
 SLO_ALERTING_KEYS = tuple(k for k in ALERTING_KEYS if k != "name_prefix")
 SLO_KEYS = ("name", "objective", "sli", "operation", "description", "alerting", "expected_rps")
 TARGET_KEYS = ("sns_topic_arn",)
@@ -520,6 +526,7 @@ def _read_config(ctx: _Ctx, node: Any) -> SLOConfig | None:
     prefix = alerting.text("name_prefix", default=default_prefix, pattern=_NAME_RE,
                            pattern_fix="use letters, digits, '.', '_' and '-'", max_len=64)
     base = _read_alerting(ctx, alerting, period, Alerting())
+    log_groups = _read_log_groups(ctx, top.mapping("dashboard", DASHBOARD_KEYS))
 
     slo_nodes = top.sequence("slos")
     if not top.has("slos"):
@@ -542,7 +549,7 @@ def _read_config(ctx: _Ctx, node: Any) -> SLOConfig | None:
     if service is None or period is None or prefix is None or namespace is None:
         return None
     return SLOConfig(file=ctx.file, service=service, namespace=namespace, period_s=period,
-                     name_prefix=prefix, slos=tuple(slos), environment=environment,
+                     name_prefix=prefix, slos=tuple(slos), environment=environment, log_groups=log_groups,
                      lines=MappingProxyType(dict(ctx.lines)))
 
 
@@ -600,6 +607,7 @@ def _read_alerting(ctx: _Ctx, m: _Map, period: int | None, parent: Alerting) -> 
         else:
             ctx.add(ctx.lines.get(m.field("no_data")), m.field("no_data"), f"{value!r} is not off, page or ticket",
                     "write no_data: ticket (alarm when the service stops reporting) or no_data: off")
+    below, budget_severity = _read_budget(ctx, m, parent)
     windows = parent.windows
     if m.has("profile") and m.has("windows"):
         ctx.add(ctx.lines.get(m.field("windows")), m.field("windows"), "cannot be combined with `profile`",
@@ -620,7 +628,41 @@ def _read_alerting(ctx: _Ctx, m: _Map, period: int | None, parent: Alerting) -> 
         ticket=parent.ticket if ticket is None else ticket,
         runbook_url=runbook if runbook is not None else parent.runbook_url,
         windows=windows, min_requests=min_requests, no_data=no_data,
+        budget_below_percent=below, budget_severity=budget_severity,
     )
+
+
+def _read_budget(ctx: _Ctx, m: _Map, parent: Alerting) -> tuple[float | None, str]:
+    """``budget_remaining: {below_percent, severity}`` (or ``off``) merged over ``parent``."""
+    node = m.node("budget_remaining")
+    if node is None:
+        return parent.budget_below_percent, parent.budget_severity
+    if type(node).__name__ == "ScalarNode" and _scalar(node) in (False, "off", "none"):
+        return None, parent.budget_severity
+    b = m.mapping("budget_remaining", BUDGET_KEYS)
+    if not b.ok:
+        return parent.budget_below_percent, parent.budget_severity
+    below = b.number("below_percent", required="give the share of the budget left that alerts, e.g. 25",
+                     low=0, high=100, fix="a percentage strictly between 0 and 100, e.g. 25")
+    severity = b.text("severity", default="ticket")
+    if severity not in SEVERITIES:
+        ctx.add(ctx.lines.get(b.field("severity")), b.field("severity"), f"unknown severity {severity!r}",
+                "use page or ticket")
+        severity = "ticket"
+    return below, severity or "ticket"
+
+
+def _read_log_groups(ctx: _Ctx, m: _Map) -> tuple[str, ...]:
+    """``dashboard.log_groups``: where the dashboard's Logs Insights widget looks for faulted requests."""
+    out: list[str] = []
+    for node in m.sequence("log_groups"):
+        value = _scalar(node) if type(node).__name__ == "ScalarNode" else None
+        if not isinstance(value, str) or not _LOG_GROUP_RE.match(value):
+            ctx.add(_line(node), m.field("log_groups"), f"{value!r} is not a log group name",
+                    "write the name, e.g. /aws/lambda/checkout-api")
+        else:
+            out.append(value)
+    return tuple(out)
 
 
 def _read_windows(ctx: _Ctx, m: _Map, period: int | None) -> tuple[Window, ...]:

@@ -1,0 +1,313 @@
+"""The service dashboard: valid for CloudFormation, Terraform and PutDashboard, and never at odds with the alarms."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import boto3
+import jsonschema
+import pytest
+import yaml
+from cfnlint.api import ManualArgs, lint
+from moto import mock_aws
+from tests.slo.test_alarms_replay import DAY, Replay, Stream, _compile
+
+from obskit.cli import main
+from obskit.errors import SLOSpecError
+from obskit.slo.alarms import AlarmSet, build
+from obskit.slo.dashboard import body, body_json, check, dashboard_name, expressions, logs_query, render_dashboard
+from obskit.slo.render import to_api, to_cloudformation, to_terraform
+from obskit.slo.spec import load, parse
+
+SCHEMA = json.loads((Path(__file__).parent / "data" / "dashboard_body.schema.json").read_text(encoding="utf-8"))
+REGION, ACCOUNT = "eu-west-1", "111111111111"
+
+EDGE = """\
+service: "checkout api/v2"
+namespace: Shop/HTTP
+period: 7d
+dashboard: {log_groups: [/aws/lambda/checkout, /ecs/checkout]}
+alerting:
+  page: {sns_topic_arn: "arn:aws:sns:eu-west-1:111111111111:page"}
+  ticket: {sns_topic_arn: "arn:aws:sns:eu-west-1:111111111111:ticket"}
+  runbook_url: "https://wiki.example.com/a?b=${x}&c=%{y}"
+  budget_remaining: {below_percent: 25}
+slos:
+  - name: latency.p99
+    objective: 99.5
+    operation: "GET /orders/{order_id}: ${literal}"
+    sli: {kind: latency, threshold_ms: 250.5}
+    alerting: {profile: slow-burn}
+"""
+
+
+def _arn(name: str) -> str:
+    return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+
+
+def _body(alarm_set: AlarmSet) -> dict[str, Any]:
+    return json.loads(body_json(alarm_set, region=REGION, arn=_arn))
+
+
+@pytest.fixture
+def example_set(example: Path) -> AlarmSet:
+    return build(load(example))
+
+
+@pytest.fixture
+def edge_set() -> AlarmSet:
+    return build(parse(EDGE, "edge.yaml"))
+
+
+# --- the body's structure --------------------------------------------------------------------
+def test_body_matches_the_dashboard_body_structure(example_set: AlarmSet, edge_set: AlarmSet) -> None:
+    """The example's and an edge case's bodies validate against the schema written from the AWS reference."""
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for alarm_set in (example_set, edge_set):
+        doc = _body(alarm_set)
+        assert [e.message for e in validator.iter_errors(doc)] == []
+        for w in doc["widgets"]:
+            assert w["x"] + w["width"] <= 24, w  # the grid is 24 columns wide
+
+
+def test_schema_rejects_what_cloudwatch_rejects(example_set: AlarmSet) -> None:
+    """The schema is not a rubber stamp: a bad period, a bad id, a missing region each fail."""
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    doc = _body(example_set)
+    metric = next(w for w in doc["widgets"] if w["type"] == "metric")
+    for mutate in (lambda p: p.update(period=90), lambda p: p["metrics"][0][-1].update(id="Bad"),
+                   lambda p: p.pop("region")):
+        broken = json.loads(json.dumps(doc))
+        props = next(w for w in broken["widgets"] if w["type"] == "metric")["properties"]
+        mutate(props)
+        assert list(validator.iter_errors(broken)), metric["properties"]["title"]
+
+
+def test_each_slo_has_budget_tiers_and_alarm_states(example_set: AlarmSet) -> None:
+    """Per SLO: one budget widget, one graph per tier with its threshold line, one alarm widget naming its alarms."""
+    doc = _body(example_set)
+    config = example_set.config
+    titles = [w["properties"].get("title", "") for w in doc["widgets"]]
+    for slo in config.slos:
+        assert f"{slo.name}: attainment and error budget, last 30d" in titles
+        for w in slo.alerting.windows:
+            graph = next(x["properties"] for x in doc["widgets"]
+                         if x["properties"].get("title", "").startswith(f"{slo.name}: {w.severity} ")
+                         and f">= {w.burn_rate:g}x" in x["properties"]["title"])
+            assert graph["annotations"]["horizontal"][0]["value"] == w.burn_rate
+        alarms = next(x["properties"]["alarms"] for x in doc["widgets"]
+                      if x["type"] == "alarm" and x["properties"]["title"].startswith(f"{slo.name}:"))
+        own = {a.name for a in example_set.metric_alarms if a.slo == slo.name}
+        own |= {c.name for c in example_set.composite_alarms if c.slo == slo.name}
+        assert set(alarms) == {_arn(n) for n in own}
+
+
+def test_service_widgets_break_down_by_operation(example_set: AlarmSet) -> None:
+    """Latency p50/p99, Error and Fault rates per Operation (top by faults) read obskit's metric names."""
+    found = dict(expressions(_body(example_set)))
+    searches = [e for e in found.values() if "SEARCH(" in e]
+    assert any('MetricName="Fault"' in e and "'Sum'" in e and "SUM, DESC, 10" in e for e in searches)
+    assert any('MetricName="Error"' in e and "'Average'" in e for e in searches)
+    assert any('MetricName="Latency"' in e and "'p99'" in e for e in searches)
+    assert all('{"Shop",Environment,Operation,Service}' in e for e in searches)
+
+
+def test_logs_widget_lists_faulted_requests_with_trace_ids(edge_set: AlarmSet) -> None:
+    """With log groups, a Logs Insights table of 5xx and exception lines, newest first, shows trace_id."""
+    query = logs_query(edge_set.config)
+    assert query.startswith("SOURCE '/aws/lambda/checkout' | SOURCE '/ecs/checkout' | fields @timestamp")
+    assert "trace_id" in query
+    assert "status >= 500" in query
+    assert "sort @timestamp desc" in query
+    assert 'service = "checkout api/v2"' in query
+    log = [w for w in _body(edge_set)["widgets"] if w["type"] == "log"]
+    assert [w["properties"]["query"] for w in log] == [query]
+
+
+def test_dashboard_name_is_a_valid_cloudwatch_name(edge_set: AlarmSet) -> None:
+    """Dashboard names allow letters, digits, - and _ only."""
+    assert dashboard_name(edge_set.config) == "obskit-checkout-api-v2-slo"
+
+
+# --- one source of truth: the dashboard's expressions are the alarms' ------------------------
+def _api_stats(rows: list[list[Any]]) -> dict[str, dict[str, Any]]:
+    """Dashboard metric rows -> {id: MetricStat} in the shape PutMetricAlarm takes."""
+    out = {}
+    for row in rows:
+        opts = row[-1]
+        if "expression" in opts:
+            continue
+        dims = [{"Name": k, "Value": v} for k, v in zip(row[2:-1:2], row[3:-1:2], strict=True)]
+        out[opts["id"]] = {"Metric": {"Namespace": row[0], "MetricName": row[1], "Dimensions": dims},
+                           "Period": opts["period"], "Stat": opts["stat"]}
+    return out
+
+
+def _value(stats: dict[str, dict[str, Any]], expr: str, sums: list[list[float]], t: int) -> float | None:
+    window = next(iter(stats.values()))["Period"] // 60
+    n, bad, slow = (s[t] - s[max(0, t - window)] for s in sums)
+    return _compile(expr)({qid: Replay._stat(stat, n, bad, slow) for qid, stat in stats.items()})
+
+
+def test_every_burn_rate_on_the_dashboard_is_the_alarms_value(tmp_path: Path) -> None:
+    """Replayed on a noisy day with an incident, each graphed window equals its alarm minute by minute.
+
+    The dashboard's queries (metric, dimensions, statistic, period) are the alarm's own, and its
+    expression, with renamed ids, evaluates to the same burn rate at every minute.
+    """
+    config = parse("""\
+service: checkout-api
+environment: prod
+alerting: {min_requests: 10, profile: slow-burn}
+slos:
+  - {name: avail, objective: 99.9, sli: {kind: availability}}
+  - {name: fast, objective: 99, operation: "GET /x", sli: {kind: latency, threshold_ms: 300}}
+""", "replay.yaml")
+    alarm_set = build(config)
+    metric_params, _ = to_api(alarm_set)
+    stream = (Stream().add(2 * DAY, error_ratio=0.0005, slow_ratio=0.002, noise=random.Random(3))
+              .add(90, error_ratio=0.05, slow_ratio=0.2).add(DAY, error_ratio=0.0005))
+    sums = [[0.0], [0.0], [0.0]]
+    for req, bad, slow in zip(stream.requests, stream.faults, stream.slow, strict=True):
+        for s, v in zip(sums, (req, bad, slow), strict=True):
+            s.append(s[-1] + v)
+    doc, _ = body(alarm_set)
+    compared = 0
+    for widget in doc["widgets"]:
+        rows = widget["properties"].get("metrics", [])
+        burns = [r[0] for r in rows if "expression" in r[-1] and r[0]["id"].startswith("burn_")]
+        title = widget["properties"].get("title", "")
+        slo = title.split(":")[0]
+        for b in burns:
+            suffix = b["id"][len("burn_"):]
+            stats = {k: v for k, v in _api_stats(rows).items() if k.endswith("_" + suffix)}
+            if suffix == "period":
+                continue  # 30 days: checked by hand in the next test
+            alarm = next(p for p in metric_params if p["AlarmName"].startswith(f"obskit-prod-checkout-api-{slo}-")
+                         and p["AlarmName"].endswith("-" + suffix))
+            alarm_stats = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+            assert sorted(map(json.dumps, stats.values())) == sorted(map(json.dumps, alarm_stats.values()))
+            (alarm_expr,) = [m["Expression"] for m in alarm["Metrics"] if m.get("ReturnData")]
+            for t in range(1, len(stream.requests) + 1, 7):
+                assert _value(stats, b["expression"], sums, t) == _value(alarm_stats, alarm_expr, sums, t)
+            compared += 1
+    assert compared == 2 * 4 * 2  # two SLOs, four tiers, two windows each
+
+
+def test_attainment_and_budget_expressions_equal_the_hand_computed_values() -> None:
+    """Over the period: 43,200 requests with 21 faults at 99.9 % -> 99.95139 % and 51.39 % of 43.2 min left."""
+    alarm_set = build(parse("service: s\nslos: [{name: a, objective: 99.9, sli: {kind: availability}}]\n"))
+    doc, _ = body(alarm_set)
+    widget = next(w["properties"] for w in doc["widgets"] if "attainment" in w["properties"].get("title", ""))
+    env: dict[str, float | None] = {"bad_period": 21.0, "total_period": 43_200.0}
+    for (row,) in (r for r in widget["metrics"] if "expression" in r[-1]):
+        env[row["id"]] = _compile(row["expression"])(env)
+    ratio = 21 / 43_200
+    assert env["attainment"] == pytest.approx(100 * (1 - ratio))
+    assert env["budget_pct"] == pytest.approx(100 * (1 - ratio / 0.001))
+    assert env["budget_min"] == pytest.approx((1 - ratio / 0.001) * 0.001 * 30 * 1440)
+
+
+# --- limits ----------------------------------------------------------------------------------
+def test_a_dashboard_over_cloudwatchs_metric_quota_is_refused() -> None:
+    """110 SLOs need 666 widgets and 2,646 metrics on one dashboard: the generator says so and how to fix it."""
+    slos = "".join(f"  - {{name: s{i}, objective: 99.9, sli: {{kind: availability}}}}\n" for i in range(110))
+    alarm_set = build(parse("service: big\nslos:\n" + slos))
+    problems = check(alarm_set)
+    assert [p.message for p in problems] == ["the dashboard has 666 widgets; CloudWatch allows 500",
+                                             "the dashboard reads 2646 metrics; CloudWatch allows 2500"]
+    assert problems[0].fix == "split the SLOs over several files"
+    with pytest.raises(SLOSpecError):
+        to_cloudformation(alarm_set, dashboard=True)
+
+
+def test_the_example_stays_well_inside_the_limits(example_set: AlarmSet) -> None:
+    """The example's dashboard: under 60 widgets, 50 metrics per widget, and a body of under 40 KB."""
+    doc = _body(example_set)
+    assert len(doc["widgets"]) < 60
+    assert max(len(w["properties"].get("metrics", [])) for w in doc["widgets"]) < 50
+    assert len(json.dumps(doc, separators=(",", ":"))) < 40_000
+
+
+# --- renderings ------------------------------------------------------------------------------
+def _lint(text: str) -> list[str]:
+    return [str(m) for m in lint(text, config=ManualArgs(regions=[REGION]))]
+
+
+def _sub(text: str, values: dict[str, str]) -> str:
+    """Resolve an Fn::Sub string the way CloudFormation does."""
+    resolved = re.sub(r"\$\{([^!}][^}]*)\}", lambda m: values[m.group(1)], text)
+    return resolved.replace("${!", "${")
+
+
+def test_cloudformation_dashboard_is_cfn_lint_clean_and_resolves_to_a_valid_body(example_set: AlarmSet,
+                                                                                  edge_set: AlarmSet) -> None:
+    """With the alarms (GetAtt ARNs) and alone (pseudo parameters), YAML and JSON: lint clean, schema valid."""
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for alarm_set in (example_set, edge_set):
+        for text in (to_cloudformation(alarm_set, dashboard=True), to_cloudformation(alarm_set, fmt="json",
+                                                                                        dashboard=True),
+                     render_dashboard(alarm_set, "cloudformation")):
+            assert _lint(text) == []
+            template = yaml.safe_load(text)
+            dash = template["Resources"]["SLODashboard"]["Properties"]
+            sub = dash["DashboardBody"]["Fn::Sub"]
+            names = {k: v["Properties"]["AlarmName"] for k, v in template["Resources"].items() if "Alarm" in v["Type"]}
+            values = {"AWS::Region": REGION, "AWS::Partition": "aws", "AWS::AccountId": ACCOUNT,
+                      **{f"{k}.Arn": _arn(n) for k, n in names.items()}}
+            doc = json.loads(_sub(sub, values))
+            assert [e.message for e in validator.iter_errors(doc)] == []
+            assert doc == _body(alarm_set)  # user text with ${...} survives literally
+
+
+def test_terraform_dashboard_references_the_alarms_and_escapes_user_text(edge_set: AlarmSet) -> None:
+    """aws_cloudwatch_dashboard's body uses the alarms' .arn and the region data source; ${ in text is $${."""
+    both = ((to_terraform(edge_set, dashboard=True), False), (render_dashboard(edge_set, "terraform"), True))
+    for text, data in both:
+        doc = json.loads(text)
+        dash = doc["resource"]["aws_cloudwatch_dashboard"]["slo"]
+        assert dash["dashboard_name"] == "obskit-checkout-api-v2-slo"
+        assert ("data" in doc) is data
+        refs = set(re.findall(r"(?<!\$)\$\{([^}]+)\}", dash["dashboard_body"]))
+        assert "data.aws_region.current.id" in refs
+        assert all(r.startswith(("aws_cloudwatch_", "data.aws_")) for r in refs), refs
+        resolved = re.sub(r"(?<!\$)\$\{([^}]+)\}", lambda m: REGION if "region" in m.group(1) else "X",
+                          dash["dashboard_body"]).replace("$${", "${").replace("%%{", "%{")
+        assert "${literal}" in resolved
+        assert "${PROP('Dim.Operation')}" in resolved
+
+
+def test_dashboard_command_writes_each_format(example: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """`obskit slo dashboard` writes CloudFormation by default and the raw body with --format json."""
+    assert main(["slo", "dashboard", str(example), "-o", str(tmp_path / "d.yaml")]) == 0
+    assert _lint((tmp_path / "d.yaml").read_text(encoding="utf-8")) == []
+    assert main(["slo", "dashboard", str(example), "--format", "json"]) == 2
+    assert "--region and --account-id" in capsys.readouterr().err
+    assert main(["slo", "dashboard", str(example), "-f", "json", "--region", REGION, "--account-id", ACCOUNT]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == _body(build(load(example)))
+    assert main(["slo", "generate", str(example), "--with-dashboard", "-o", str(tmp_path / "t.yaml")]) == 0
+    assert "AWS::CloudWatch::Dashboard" in (tmp_path / "t.yaml").read_text(encoding="utf-8")
+
+
+@mock_aws
+def test_apply_with_dashboard_puts_it(example: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`apply --with-dashboard` (dry run first) writes the body with the account's alarm ARNs via PutDashboard."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    from obskit.slo.dashboard import apply_dashboard
+
+    alarm_set = build(load(example))
+    assert apply_dashboard(alarm_set, dry_run=True).startswith("dry run: would put dashboard obskit-prod-")
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    assert cw.list_dashboards()["DashboardEntries"] == []
+    assert "put dashboard obskit-prod-checkout-api-slo" in apply_dashboard(alarm_set)
+    stored = json.loads(cw.get_dashboard(DashboardName="obskit-prod-checkout-api-slo")["DashboardBody"])
+    account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+    assert stored == json.loads(body_json(alarm_set, region=REGION,
+                                          arn=lambda n: f"arn:aws:cloudwatch:{REGION}:{account}:alarm:{n}"))
