@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from tests.slo.test_alarms_replay import DAY, Replay, Stream
 
 from obskit.errors import SLOProblem
 from obskit.slo.alarms import build
 from obskit.slo.explain import explain
 from obskit.slo.render import to_api
 from obskit.slo.spec import SLOConfig, parse
-from tests.slo.test_alarms_replay import DAY, Replay, Stream
 
 HEAD = """\
 service: checkout-api
