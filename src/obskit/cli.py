@@ -55,6 +55,14 @@ def _slo_generate(args: argparse.Namespace) -> int:
     from obskit.slo.alarms import build
     from obskit.slo.render import CFN_MAX_RESOURCES, render
 
+    if args.format == "application-signals":
+        from obskit.slo.appsignals import to_cloudformation
+
+        if args.with_dashboard:
+            print("obskit: --with-dashboard goes with the alarm formats, not application-signals", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        _write(to_cloudformation(_slo_load(args)), args.output)
+        return EXIT_OK
     alarm_set = build(_slo_load(args))
     count = len(alarm_set.metric_alarms) + len(alarm_set.composite_alarms)
     if args.format.startswith("cloudformation") and count > CFN_MAX_RESOURCES:
@@ -124,8 +132,9 @@ def _register_slo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     add("validate", _slo_validate, "check the file and every CloudWatch limit; list all problems")
     gen = add("generate", _slo_generate, "write the alarms as CloudFormation or Terraform JSON")
-    gen.add_argument("--format", "-f", choices=FORMATS, default="cloudformation",
-                     help="output format (default: cloudformation, i.e. YAML)")
+    gen.add_argument("--format", "-f", choices=(*FORMATS, "application-signals"), default="cloudformation",
+                     help="output format (default: cloudformation, i.e. YAML); application-signals: the SLOs as "
+                          "AWS::ApplicationSignals::ServiceLevelObjective resources")
     gen.add_argument("--output", "-o", metavar="OUT", help="file to write (default: standard output)")
     gen.add_argument("--with-dashboard", action="store_true",
                      help="add the service's CloudWatch dashboard (same queries as the alarms)")
