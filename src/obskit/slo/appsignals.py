@@ -48,7 +48,7 @@ def _counts(config: SLOConfig, slo: SLO) -> tuple[str, list[dict[str, Any]], lis
     """("BadCountMetric" or "GoodCountMetric", its queries, the total's queries)."""
     stats, _, _ = burn_queries(config, slo, PERIOD_S)
     by_id = {q.id: q for q in stats}
-    total = [_query(by_id.pop("total", None) or by_id.pop("runs"), return_data=True)]
+    total = [_query(by_id.pop("total" if "total" in by_id else "runs"), return_data=True)]
     if "bad" in by_id:
         return "BadCountMetric", [_query(by_id["bad"], return_data=True)], total
     if "good" in by_id:
