@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
     from obskit import metrics
     from obskit._context import TelemetryContext
     from obskit._diagnostics import diagnostics
+    from obskit._otel_bridge import instrument_installed
     from obskit._pipeline import flush, shutdown
     from obskit.config import Config, configure
     from obskit.context import (
@@ -54,6 +55,7 @@ __all__ = [
     "flush",
     "get_logger",
     "inject",
+    "instrument_installed",
     "metrics",
     "new_trace",
     "run_in_context",
@@ -75,6 +77,7 @@ _LAZY = {
     "flush": "obskit._pipeline:flush",
     "get_logger": "obskit.logs:get_logger",
     "inject": "obskit.propagation:inject",
+    "instrument_installed": "obskit._otel_bridge:instrument_installed",
     "metrics": "obskit.metrics",
     "new_trace": "obskit.context:new_trace",
     "run_in_context": "obskit.context:run_in_context",

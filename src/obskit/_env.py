@@ -33,6 +33,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "correlation_headers": ("OBSKIT_CORRELATION_HEADERS",),
     "disabled": ("OBSKIT_DISABLED",),
     "debug": ("OBSKIT_DEBUG",),
+    "opentelemetry_bridge": ("OBSKIT_OPENTELEMETRY_BRIDGE",),
     # log options (obskit.logs)
     "log_redact_keys": ("OBSKIT_LOG_REDACT_KEYS",),
     "logs_bridge": ("OBSKIT_LOGS_BRIDGE",),

@@ -121,6 +121,45 @@ ATTR_MESSAGING_DESTINATION: Final = "messaging.destination.name"
 ATTR_MESSAGING_MESSAGE_ID: Final = "messaging.message.id"
 ATTR_ERROR_TYPE: Final = "error.type"
 
+# Names OpenTelemetry instrumentations write (older and newer conventions side by side), which
+# the X-Ray emitter maps as AWS's OpenTelemetry-to-X-Ray translation does.
+ATTR_PEER_SERVICE: Final = "peer.service"
+ATTR_SERVER_PORT: Final = "server.port"
+ATTR_DB_SYSTEM: Final = "db.system"
+ATTR_DB_SYSTEM_NAME: Final = "db.system.name"
+ATTR_DB_NAME: Final = "db.name"
+ATTR_DB_NAMESPACE: Final = "db.namespace"
+ATTR_DB_STATEMENT: Final = "db.statement"
+ATTR_DB_QUERY_TEXT: Final = "db.query.text"
+ATTR_DB_USER: Final = "db.user"
+ATTR_DB_CONNECTION_STRING: Final = "db.connection_string"
+ATTR_HTTP_METHOD_OLD: Final = "http.method"
+ATTR_HTTP_STATUS_OLD: Final = "http.status_code"
+ATTR_HTTP_URL_OLD: Final = "http.url"
+ATTR_HTTP_SCHEME_OLD: Final = "http.scheme"
+ATTR_HTTP_HOST_OLD: Final = "http.host"
+ATTR_HTTP_TARGET_OLD: Final = "http.target"
+ATTR_HTTP_USER_AGENT_OLD: Final = "http.user_agent"
+ATTR_NET_PEER_NAME: Final = "net.peer.name"
+ATTR_NET_PEER_PORT: Final = "net.peer.port"
+ATTR_AWS_SERVICE: Final = "aws.service"
+ATTR_AWS_OPERATION: Final = "aws.operation"
+ATTR_AWS_REGION: Final = "aws.region"
+ATTR_AWS_ACCOUNT_ID: Final = "aws.account_id"
+ATTR_AWS_REQUEST_ID_ALT: Final = "aws.requestId"
+ATTR_AWS_QUEUE_URL: Final = "aws.queue_url"
+ATTR_AWS_QUEUE_URL_ALT: Final = "aws.queue.url"
+ATTR_MESSAGING_URL: Final = "messaging.url"
+ATTR_AWS_TABLE_NAME: Final = "aws.table_name"
+ATTR_AWS_TABLE_NAME_ALT: Final = "aws.table.name"
+ATTR_AWS_DYNAMODB_TABLE_NAMES: Final = "aws.dynamodb.table_names"
+SQL_DB_SYSTEMS: Final = frozenset({
+    "db2", "derby", "hive", "mariadb", "mssql", "mysql", "oracle", "postgresql", "sqlite", "teradata", "other_sql",
+    # the same systems under the newer ``db.system.name`` values
+    "ibm.db2", "microsoft.sql_server", "oracle.db",
+})
+"""``db.system`` values whose spans carry an X-Ray ``sql`` block (the translator's list)."""
+
 # --- tags on the alarms the SLO generator writes (drift detection and pruning) ----------------
 SLO_TAG_GENERATOR: Final = "obskit:generator"
 """Value ``obskit``: marks an alarm as generated, so ``obskit slo apply`` may prune it."""

@@ -35,7 +35,7 @@ from obskit.context import is_async_generator_function, is_coroutine_function, i
 from obskit.ids import INVALID_TRACE_ID
 from obskit.semconv import SPAN_KIND_INTERNAL, SPAN_KINDS
 
-__all__ = ["OPTIONS", "Span", "SpanEvent", "SpanRecord", "span", "start_span"]
+__all__ = ["OPTIONS", "Span", "SpanEvent", "SpanRecord", "span", "start_span"]  # noqa: F822 - OPTIONS is built on first access
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,8 +56,39 @@ _STATUS_UNSET = "unset"
 _STATUS_OK = "ok"
 _STATUS_ERROR = "error"
 
-OPTIONS: dict[str, Any] = {}
-"""No tracing-level options yet: sampling is ``configure(trace_sample_rate=...)``."""
+
+def _parse_otel_bridge(name: str, value: Any) -> bool | str:
+    from obskit import _env
+    from obskit.config import _fail
+
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip():
+        low = value.strip().lower()
+        got = "auto" if low == "auto" else _env.parse_bool(low)
+        if got is not None:
+            return got
+    raise _fail(name, value, "'auto', True or False")
+
+
+def __getattr__(name: str) -> Any:
+    # OPTIONS is read by configure() only: built then, so importing tracing does not import config.
+    if name == "OPTIONS":
+        from obskit.config import Option
+
+        options = globals()["OPTIONS"] = _options(Option)
+        return options
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _options(Option: Any) -> dict[str, Any]:
+    return {
+        "opentelemetry_bridge": Option(
+            "auto", _parse_otel_bridge,
+            "One context for obskit and the OpenTelemetry API: API spans (every opentelemetry-instrumentation-*) "
+            "become obskit spans. 'auto' (default): on when opentelemetry-api is installed; False: off.",
+        ),
+    }
 
 
 class SpanEvent:
@@ -412,6 +443,40 @@ class Span:
             rec.events.append(_exception_event(exc, self._runtime.clock()))
         except Exception:
             _diagnostics.incr("tracing.event_dropped")
+
+    def add_event(self, name: str, attributes: Mapping[str, Any] | None = None, time_ns: int | None = None) -> None:
+        """Add a named event (OpenTelemetry's ``add_event``); its attributes follow ``set_attribute``'s rules.
+
+        X-Ray has no place for events other than exceptions: they reach OpenTelemetry exporters
+        and ``capture()``, not segment documents.
+        """
+        rec = self._record
+        if rec is None:
+            return
+        if len(rec.events) >= MAX_EVENTS or type(name) is not str:
+            _diagnostics.incr("tracing.event_dropped")
+            return
+        kept: dict[str, Any] = {}
+        if attributes:
+            try:
+                items = list(attributes.items())
+            except Exception:
+                items = []
+                _diagnostics.incr("tracing.attribute_dropped.type")
+            for key, value in items:
+                value = _clean_value(value)
+                if type(key) is str and value is not _DROP:
+                    kept[key] = value
+                else:
+                    _diagnostics.incr("tracing.attribute_dropped.type")
+        when = time_ns if type(time_ns) is int else self._runtime.clock()
+        rec.events.append(SpanEvent(name, when, kept))
+
+    def add_link(self, context: TelemetryContext) -> None:
+        """Link the span to another span's context after it started (a message read mid-span)."""
+        rec = self._record
+        if rec is not None:
+            rec.links = rec.links + _links((context,))
 
     def set_status(self, ok: bool, description: str | None = None) -> None:
         """Mark the span successful (``ok=True``) or failed; a success is final (OpenTelemetry rule)."""
@@ -838,4 +903,25 @@ def _wrap_async_generator(fn: Callable[..., Any], name: str, kind: str,
 
 
 def _on_configure(runtime: Any, explicit: bool) -> None:
-    """Nothing to prepare: spans read the live runtime on every start."""
+    """Spans read the live runtime on every start; only the OpenTelemetry bridge is switched here.
+
+    It is on after an explicit ``configure()`` (or inside ``capture()``) when the option allows
+    and opentelemetry-api is installed; its module, and so ``opentelemetry``, is imported only
+    then. Off, or back to the implicit configuration, it is taken out again.
+    """
+    import sys
+
+    wanted = runtime.config.options.get("opentelemetry_bridge", "auto") if explicit else False
+    if wanted == "auto":
+        import importlib.util
+
+        try:
+            wanted = importlib.util.find_spec("opentelemetry.trace") is not None
+        except (ImportError, ValueError):
+            wanted = False
+    if wanted:
+        from obskit import _otel_bridge
+
+        _otel_bridge.install()
+    elif "obskit._otel_bridge" in sys.modules:
+        sys.modules["obskit._otel_bridge"].uninstall()

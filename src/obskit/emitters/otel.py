@@ -16,8 +16,8 @@ it to the provider's span processors: the SDK's per-span work (``_Span``, attrib
 a lock, context objects) is what makes an OpenTelemetry span cost 20+ us, and obskit has done
 the equivalent already. Any other provider gets the span through its tracer (``start_span`` /
 ``end``, with the ids fed to the tracer's id generator). The price: processors' ``on_start``
-is not called on the direct path, and OpenTelemetry instrumentations do not see obskit's span
-as their parent (use obskit's integrations, or the X-Ray SDK bridge, for children).
+is not called on the direct path. OpenTelemetry instrumentations' spans are obskit spans
+through the bridge (``obskit._otel_bridge``), so they reach the provider this way too.
 """
 
 from __future__ import annotations

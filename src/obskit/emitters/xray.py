@@ -16,7 +16,9 @@ entity model costs about 50 us per segment with one subsegment, most of it in ``
 * In Lambda the function's segment is Lambda's own (the facade named by ``_X_AMZN_TRACE_ID``):
   every span is a subsegment, sent on its own as soon as it ends, parented to the facade.
 * Client and producer spans get ``namespace: "remote"`` (``"aws"`` for AWS SDK calls, with the
-  ``aws`` block); ``http`` blocks come from the ``semconv.ATTR_*`` attributes; ``error`` (4xx),
+  ``aws`` block); database spans an ``sql`` block, span links ``links``, as AWS's
+  OpenTelemetry-to-X-Ray translation does (``_xray_map``); ``http`` blocks come from the
+  ``semconv.ATTR_*`` attributes (older HTTP names too); ``error`` (4xx),
   ``throttle`` (429) and ``fault`` (5xx, or a failed span without a status code) from the
   status; ``cause`` from exception events, with at most 10 frames.
 * Attributes with an annotation-safe key (letters, digits, ``_``) and a str/number/bool value
@@ -55,15 +57,25 @@ from typing import Any
 
 from obskit import _diagnostics
 from obskit.config import Option, parse_bool, parse_number
+from obskit.emitters._xray_map import LEGACY_HTTP, legacy_url, links, subsegment_fields
 from obskit.errors import ConfigError
 from obskit.ids import trace_id_to_xray
 from obskit.semconv import (
     ATTR_AWS_REQUEST_ID,
+    ATTR_AWS_SERVICE,
     ATTR_CLIENT_ADDRESS,
     ATTR_CLOUD_REGION,
+    ATTR_DB_SYSTEM,
+    ATTR_DB_SYSTEM_NAME,
+    ATTR_HTTP_HOST_OLD,
     ATTR_HTTP_METHOD,
+    ATTR_HTTP_METHOD_OLD,
     ATTR_HTTP_RESPONSE_SIZE,
     ATTR_HTTP_STATUS,
+    ATTR_HTTP_STATUS_OLD,
+    ATTR_HTTP_USER_AGENT_OLD,
+    ATTR_NET_PEER_NAME,
+    ATTR_PEER_SERVICE,
     ATTR_RPC_METHOD,
     ATTR_RPC_SERVICE,
     ATTR_RPC_SYSTEM,
@@ -95,7 +107,6 @@ _SENDER_IDLE_ROUNDS = 100
 _MAX_OPEN = 10_000
 """Open spans tracked for embedding; beyond that (spans never ended) everything streams."""
 _INVALID_NAME_CHARS = str.maketrans("", "", "?;*()!$~^<>")
-_AWS_RPC_SYSTEM = "aws-api"
 _MAX_BODY = MAX_DATAGRAM - len(HEADER)
 _REMOTE_KINDS = frozenset({SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER})
 _SDK_NAME = "obskit"
@@ -183,9 +194,15 @@ def sanitize_name(name: str, fallback: str = "unnamed") -> str:
 _MAPPED = frozenset({
     ATTR_HTTP_METHOD, ATTR_HTTP_STATUS, ATTR_URL_FULL, ATTR_URL_PATH, ATTR_URL_SCHEME, ATTR_SERVER_ADDRESS,
     ATTR_CLIENT_ADDRESS, ATTR_USER_AGENT, ATTR_HTTP_RESPONSE_SIZE, ATTR_RPC_SYSTEM, ATTR_RPC_SERVICE,
-    ATTR_RPC_METHOD, ATTR_CLOUD_REGION, ATTR_AWS_REQUEST_ID,
+    ATTR_RPC_METHOD, ATTR_CLOUD_REGION, ATTR_AWS_REQUEST_ID, *LEGACY_HTTP,
 })
 """Attributes that become ``http``/``aws`` fields instead of annotations or metadata."""
+
+_MAP_TRIGGERS = frozenset({
+    ATTR_PEER_SERVICE, ATTR_RPC_SYSTEM, ATTR_RPC_SERVICE, ATTR_AWS_SERVICE, ATTR_DB_SYSTEM, ATTR_DB_SYSTEM_NAME,
+    ATTR_HTTP_HOST_OLD, ATTR_NET_PEER_NAME,
+})
+"""Attributes that can name a non-remote subsegment or give it a block (see ``_xray_map``)."""
 
 _key_ok: dict[str, bool] = {}
 
@@ -723,6 +740,7 @@ class XRayEmitter:
         do we (X-Ray accepts both).
         """
         attrs = rec.attributes
+        taken: tuple[str, ...] = ()
         if segment:
             doc: dict[str, Any] = {
                 "name": self._service,
@@ -751,14 +769,20 @@ class XRayEmitter:
                 "namespace": "local",
             }
             kind = rec.kind
-            if kind in _REMOTE_KINDS:
-                self._remote(doc, attrs)
+            if attrs and (kind in _REMOTE_KINDS or not _MAP_TRIGGERS.isdisjoint(attrs)):
+                name, taken = subsegment_fields(doc, rec.name, kind in _REMOTE_KINDS, attrs)
+                if name is not None:
+                    doc["name"] = sanitize_name(name)
+            elif kind in _REMOTE_KINDS:
+                doc["namespace"] = "remote"
         annotations: dict[str, Any] | None = None
         metadata: dict[str, Any] | None = None
         status_code = None
         if attrs:
             status_code = attrs.get(ATTR_HTTP_STATUS)
-            if status_code is not None or ATTR_HTTP_METHOD in attrs:
+            if status_code is None:
+                status_code = attrs.get(ATTR_HTTP_STATUS_OLD)
+            if status_code is not None or ATTR_HTTP_METHOD in attrs or ATTR_HTTP_METHOD_OLD in attrs:
                 doc["http"] = self._http(attrs, segment, status_code)
             key_kind = _key_kind
             for key, value in attrs.items():
@@ -780,6 +804,11 @@ class XRayEmitter:
                     metadata = {key: value}
                 else:
                     metadata[key] = value
+            for key in taken:  # what the sql and aws blocks hold is not repeated
+                if annotations is not None:
+                    annotations.pop(key, None)
+                if metadata is not None:
+                    metadata.pop(key, None)
         if type(status_code) is int and status_code >= 400:
             if status_code >= 500:
                 doc["fault"] = True
@@ -789,6 +818,8 @@ class XRayEmitter:
                     doc["throttle"] = True
         elif rec.status == "error":
             doc["fault"] = True
+        if rec.links:
+            doc["links"] = links(rec)
         if rec.events:
             cause = self._cause(rec)
             if cause is not None:
@@ -807,28 +838,6 @@ class XRayEmitter:
         if rec.metadata is not None:
             _add_metadata(doc, rec.metadata)
         return doc
-
-    @staticmethod
-    def _remote(doc: dict[str, Any], attrs: dict[str, Any]) -> None:
-        """Client and producer spans: ``namespace`` remote, or aws with the ``aws`` block."""
-        if attrs.get(ATTR_RPC_SYSTEM) == _AWS_RPC_SYSTEM:
-            doc["namespace"] = "aws"
-            service = attrs.get(ATTR_RPC_SERVICE)
-            if type(service) is str and service:
-                doc["name"] = sanitize_name(service)
-            aws = {}
-            for key, field in ((ATTR_RPC_METHOD, "operation"), (ATTR_CLOUD_REGION, "region"),
-                               (ATTR_AWS_REQUEST_ID, "request_id")):
-                value = attrs.get(key)
-                if value is not None:
-                    aws[field] = value
-            if aws:
-                doc["aws"] = aws
-        else:
-            doc["namespace"] = "remote"
-            host = attrs.get(ATTR_SERVER_ADDRESS)
-            if type(host) is str and host and ATTR_HTTP_METHOD in attrs:
-                doc["name"] = _subsegment_name(host)  # X-Ray's service map names a remote node by its host
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Send the pending datagrams, after any the sender thread is sending; open segments wait for their end.
@@ -869,6 +878,8 @@ class XRayEmitter:
     def _http(self, attrs: dict[str, Any], segment: bool, status_code: Any) -> dict[str, Any]:
         request: dict[str, Any] = {}
         method = attrs.get(ATTR_HTTP_METHOD)
+        if method is None:
+            method = attrs.get(ATTR_HTTP_METHOD_OLD)
         if method is not None:
             request["method"] = method
         url = attrs.get(ATTR_URL_FULL)
@@ -876,9 +887,13 @@ class XRayEmitter:
             path = attrs.get(ATTR_URL_PATH)
             host = attrs.get(ATTR_SERVER_ADDRESS)
             url = f"{attrs.get(ATTR_URL_SCHEME) or 'http'}://{host}{path or ''}" if host is not None else path
+            if url is None:
+                url = legacy_url(attrs)
         if url is not None:
             request["url"] = url
         agent = attrs.get(ATTR_USER_AGENT)
+        if agent is None:
+            agent = attrs.get(ATTR_HTTP_USER_AGENT_OLD)
         if agent is not None:
             request["user_agent"] = agent
         if segment:

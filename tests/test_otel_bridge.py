@@ -1,0 +1,354 @@
+"""The OpenTelemetry bridge: one context for obskit and the OpenTelemetry API, API spans recorded by obskit."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+import obskit
+from obskit.errors import ConfigError
+from obskit.testing import capture
+
+EARLY = trace.get_tracer("tests.early")
+"""A tracer taken at import time, before any configure(): what an instrumentation holds."""
+
+
+def api_tracer() -> trace.Tracer:
+    return trace.get_tracer("tests.bridge")
+
+
+def spans_by_name(cap: Any) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in cap.spans}
+
+
+def test_api_span_inside_an_obskit_span_is_its_child() -> None:
+    """After configure() alone, a span started through the API inside an obskit span is its child."""
+    obskit.configure(service="svc")
+    with capture() as cap, obskit.span("outer") as outer, api_tracer().start_as_current_span("api"):
+        pass
+    api = spans_by_name(cap)["api"]
+    assert (api["trace_id"], api["parent_span_id"]) == (outer.trace_id, outer.span_id)
+
+
+def test_a_tracer_taken_before_configure_records_too() -> None:
+    """A ProxyTracer an instrumentation took at import time binds to obskit's provider."""
+    obskit.configure(service="svc")
+    with capture() as cap, obskit.span("outer") as outer, EARLY.start_as_current_span("early"):
+        pass
+    assert spans_by_name(cap)["early"]["parent_span_id"] == outer.span_id
+
+
+def test_while_an_api_span_is_current_obskit_sees_its_ids() -> None:
+    """obskit.current() and every log line carry the API span's ids while it is current."""
+    obskit.configure(service="svc")
+    log = obskit.get_logger("t")
+    with capture() as cap, obskit.span("outer"), api_tracer().start_as_current_span("api") as api:
+        sc = api.get_span_context()
+        seen = obskit.current()
+        log.info("inside")
+    assert (seen.trace_id, seen.span_id) == (f"{sc.trace_id:032x}", f"{sc.span_id:016x}")
+    (line,) = cap.logs_with(message="inside")
+    assert (line["trace_id"], line["span_id"]) == (seen.trace_id, seen.span_id)
+
+
+def test_obskit_span_inside_an_api_span_is_its_child_and_the_outer_span_returns() -> None:
+    """An obskit span inside an API span is its child; when the API span ends obskit's span is current again."""
+    obskit.configure(service="svc")
+    with capture() as cap, obskit.span("outer") as outer:
+        with api_tracer().start_as_current_span("api"), obskit.span("inner"):
+            assert trace.get_current_span().get_span_context().span_id == int(obskit.current().span_id, 16)
+        after = obskit.current()
+    spans = spans_by_name(cap)
+    assert spans["inner"]["parent_span_id"] == spans["api"]["span_id"]
+    assert after.span_id == outer.span_id
+
+
+def test_start_span_with_use_span_goes_through_attach_and_detach() -> None:
+    """The API's generic path (start_span, use_span: attach/detach tokens) gives the same parenting."""
+    obskit.configure(service="svc")
+    tracer = api_tracer()
+    with capture() as cap, obskit.span("outer") as outer:
+        span = tracer.start_span("manual")
+        with trace.use_span(span, end_on_exit=True):
+            assert obskit.current().span_id == f"{span.get_span_context().span_id:016x}"
+            with obskit.span("inner"):
+                pass
+        assert obskit.current().span_id == outer.span_id
+    spans = spans_by_name(cap)
+    assert spans["manual"]["parent_span_id"] == outer.span_id
+    assert spans["inner"]["parent_span_id"] == spans["manual"]["span_id"]
+
+
+def test_bound_fields_stay_on_log_lines_inside_api_spans() -> None:
+    """Fields bound with obskit.bound() are still on log lines written inside an API span."""
+    obskit.configure(service="svc")
+    log = obskit.get_logger("t")
+    with capture() as cap, obskit.span("outer"), obskit.bound(order_id=7), api_tracer().start_as_current_span("api"):
+        token = otel_context.attach(otel_context.set_value("some.key", 1))
+        try:
+            log.info("inside")
+        finally:
+            otel_context.detach(token)
+    assert cap.logs_with(message="inside")[0]["order_id"] == 7
+
+
+def test_api_span_records_kind_attributes_events_links_and_status() -> None:
+    """Kind, attributes, events, links and status of an API span reach obskit's record."""
+    obskit.configure(service="svc")
+    other = trace.SpanContext(0x5759E988BD862E3FE1BE46A994272793, 0x53995C3F42CD8AD8, True,
+                              trace.TraceFlags(1))
+    with capture() as cap, api_tracer().start_as_current_span(
+            "send", kind=SpanKind.PRODUCER, attributes={"messaging.system": "aws_sqs"},
+            links=[Link(other)]) as span:
+        span.set_attribute("n", 3)
+        span.add_event("sent", {"bytes": 12})
+        span.set_status(Status(StatusCode.OK))
+    rec = spans_by_name(cap)["send"]
+    assert rec["kind"] == "producer"
+    assert rec["attributes"] == {"messaging.system": "aws_sqs", "n": 3}
+    assert [(e["name"], e["attributes"]) for e in rec["events"]] == [("sent", {"bytes": 12})]
+    assert rec["links"] == [{"trace_id": "5759e988bd862e3fe1be46a994272793", "span_id": "53995c3f42cd8ad8"}]
+    assert rec["status"] == "ok"
+
+
+def test_an_exception_in_an_api_span_is_recorded_and_re_raised() -> None:
+    """An exception escaping start_as_current_span sets status error and an exception event."""
+    obskit.configure(service="svc")
+    with capture() as cap, pytest.raises(KeyError), api_tracer().start_as_current_span("boom"):
+        raise KeyError("k")
+    rec = spans_by_name(cap)["boom"]
+    assert rec["status"] == "error"
+    assert rec["events"][0]["attributes"]["exception.type"] == "KeyError"
+
+
+def test_start_as_current_span_decorates_sync_and_async_functions() -> None:
+    """As a decorator, start_as_current_span gives every call (sync or async) its own span."""
+    obskit.configure(service="svc")
+    tracer = api_tracer()
+
+    @tracer.start_as_current_span("sync")
+    def work() -> str | None:
+        return obskit.current().span_id
+
+    @tracer.start_as_current_span("async")
+    async def awork() -> str | None:
+        return obskit.current().span_id
+
+    with capture() as cap, obskit.span("outer") as outer:
+        ids = [work(), work(), asyncio.run(awork())]
+    assert len(set(ids)) == 3
+    assert [s["parent_span_id"] for s in cap.spans if s["name"] != "outer"] == [outer.span_id] * 3
+
+
+def test_asyncio_tasks_each_keep_their_own_api_span() -> None:
+    """Concurrent asyncio tasks each see their own API span; none leaks into another or the parent."""
+    obskit.configure(service="svc")
+    tracer = api_tracer()
+
+    async def task(name: str) -> tuple[str | None, str | None]:
+        with tracer.start_as_current_span(name):
+            await asyncio.sleep(0.01)
+            mine = obskit.current().span_id
+            with obskit.span(f"{name}.child"):
+                await asyncio.sleep(0.01)
+        return mine, obskit.current().span_id
+
+    async def main() -> list[tuple[str | None, str | None]]:
+        with obskit.span("request"):
+            return list(await asyncio.gather(*(task(f"t{i}") for i in range(5))))
+
+    with capture() as cap:
+        results = asyncio.run(main())
+    spans = spans_by_name(cap)
+    request = spans["request"]["span_id"]
+    for i, (mine, after) in enumerate(results):
+        assert mine == spans[f"t{i}"]["span_id"]
+        assert after == request
+        assert spans[f"t{i}"]["parent_span_id"] == request
+        assert spans[f"t{i}.child"]["parent_span_id"] == mine
+
+
+def test_api_spans_in_a_thread_pool_are_children_of_the_submitter() -> None:
+    """API spans in ContextThreadPoolExecutor workers are children of the submitting obskit span."""
+    obskit.configure(service="svc")
+    tracer = api_tracer()
+
+    def work(i: int) -> str | None:
+        with tracer.start_as_current_span(f"w{i}"):
+            return obskit.current().span_id
+
+    with capture() as cap, obskit.span("batch") as batch, obskit.ContextThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(work, range(8)))
+    spans = spans_by_name(cap)
+    assert [spans[f"w{i}"]["span_id"] for i in range(8)] == ids
+    assert {spans[f"w{i}"]["parent_span_id"] for i in range(8)} == {batch.span_id}
+
+
+def test_a_request_mixing_obskit_and_api_spans_three_levels_deep() -> None:
+    """A Flask request: server span > API span > obskit span > API span > obskit span, each the child of the last."""
+    flask = pytest.importorskip("flask")
+    from obskit.integrations.flask import instrument
+
+    app = flask.Flask("mix")
+    tracer = api_tracer()
+
+    @app.get("/orders/<int:order_id>")
+    def order(order_id: int) -> str:
+        with tracer.start_as_current_span("db"), obskit.span("price"), tracer.start_as_current_span("cache"), \
+                obskit.span("format"):
+            obskit.get_logger("t").info("deep")
+        return "ok"
+
+    obskit.configure(service="svc")
+    client = instrument(app).test_client()
+    with capture() as cap:
+        response = client.get("/orders/7")
+        response.close()
+    assert response.status_code == 200
+    spans = spans_by_name(cap)
+    chain = ["GET /orders/{order_id}", "db", "price", "cache", "format"]
+    for parent, child in itertools.pairwise(chain):
+        assert spans[child]["parent_span_id"] == spans[parent]["span_id"], child
+    assert len({s["trace_id"] for s in cap.spans}) == 1
+    assert cap.logs_with(message="deep")[0]["span_id"] == spans["format"]["span_id"]
+
+
+def test_api_span_without_a_parent_starts_a_trace_and_an_explicit_context_is_honoured() -> None:
+    """Outside any span an API span starts a new trace; an explicit context (an extracted parent) is its parent."""
+    obskit.configure(service="svc")
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    remote = TraceContextTextMapPropagator().extract(
+        {"traceparent": "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"})
+    with capture() as cap:
+        with api_tracer().start_as_current_span("root"):
+            pass
+        with obskit.span("unrelated"), api_tracer().start_as_current_span("server", context=remote,
+                                                                        kind=SpanKind.SERVER):
+            pass
+    spans = spans_by_name(cap)
+    assert spans["root"]["parent_span_id"] is None
+    assert spans["server"]["trace_id"] == "5759e988bd862e3fe1be46a994272793"
+    assert spans["server"]["parent_span_id"] == "53995c3f42cd8ad8"
+    assert spans["server"]["remote_parent"] is True
+
+
+def test_an_sdk_tracer_shares_the_context_both_ways() -> None:
+    """Spans of an SDK tracer (not the global provider) parent to obskit spans and obskit spans to them."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    obskit.configure(service="svc")
+    with capture() as cap, obskit.span("outer") as outer, \
+            provider.get_tracer("sdk").start_as_current_span("sdk") as sdk_span, obskit.span("inner"):
+        seen = obskit.current()
+    (sdk,) = exporter.get_finished_spans()
+    assert sdk.parent is not None
+    assert f"{sdk.parent.span_id:016x}" == outer.span_id
+    assert f"{sdk.context.trace_id:032x}" == outer.trace_id
+    assert spans_by_name(cap)["inner"]["parent_span_id"] == f"{sdk_span.get_span_context().span_id:016x}"
+    assert seen.trace_id == outer.trace_id
+
+
+def test_with_traces_otel_and_a_user_provider_both_kinds_reach_it_parented_across() -> None:
+    """traces='otel' with tracer_provider: obskit spans and API spans reach the user's provider, parented across."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    obskit.configure(service="svc", traces="otel", tracer_provider=provider)
+    with obskit.span("outer"), api_tracer().start_as_current_span("api"), obskit.span("inner"):
+        pass
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert set(spans) == {"outer", "api", "inner"}
+    assert spans["api"].parent is not None
+    assert spans["api"].parent.span_id == spans["outer"].context.span_id
+    assert spans["inner"].parent is not None
+    assert spans["inner"].parent.span_id == spans["api"].context.span_id
+
+
+def test_unsampled_traces_give_api_spans_ids_but_no_record() -> None:
+    """Inside an unsampled trace an API span is not recorded, yet log lines still get its ids."""
+    obskit.configure(service="svc", trace_sample_rate=0.0)
+    with capture() as cap, obskit.activate(obskit.new_trace(sampled=False)), \
+            api_tracer().start_as_current_span("api") as span:
+        assert not span.is_recording()
+        assert obskit.current().span_id == f"{span.get_span_context().span_id:016x}"
+        assert span.get_span_context().trace_flags.sampled is False
+    assert cap.spans == []
+
+
+def test_switched_off_the_api_is_its_own_no_op_again() -> None:
+    """opentelemetry_bridge=False (in the same process, after it was on): API spans record nothing, contexts part."""
+    obskit.configure(service="svc")
+    obskit.configure(service="svc", opentelemetry_bridge=False)
+    with capture(opentelemetry_bridge=False) as cap, obskit.span("outer"), \
+            api_tracer().start_as_current_span("api") as span:
+        assert not span.is_recording()
+        assert trace.get_current_span() is span
+        assert obskit.current().span_id != f"{span.get_span_context().span_id:016x}"
+    assert [s["name"] for s in cap.spans] == ["outer"]
+
+
+def test_reset_switches_the_bridge_off() -> None:
+    """obskit.testing.reset() returns the API to its no-op behaviour."""
+    obskit.configure(service="svc")
+    obskit.testing.reset()
+    with api_tracer().start_as_current_span("api") as span:
+        assert not span.is_recording()
+
+
+def test_bad_option_fails_at_configure_time() -> None:
+    """An opentelemetry_bridge value that is not auto/True/False is a ConfigError naming the option."""
+    with pytest.raises(ConfigError, match="opentelemetry_bridge"):
+        obskit.configure(opentelemetry_bridge="sometimes")
+
+
+def test_the_runtime_context_name_the_bridge_replaces_exists() -> None:
+    """The API module keeps its runtime context in ``_RUNTIME_CONTEXT``: the name install() replaces."""
+    obskit.configure(service="svc")
+    assert type(otel_context._RUNTIME_CONTEXT).__name__ == "ObskitRuntimeContext"
+
+
+def _run(code: str, **env: str) -> Any:
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                         env={**os.environ, **env})
+    return json.loads(out.stdout)
+
+
+@pytest.mark.slow
+def test_opentelemetry_is_imported_only_when_the_bridge_is_on() -> None:
+    """import obskit loads no opentelemetry module; configure() does with the bridge on, not with it off."""
+    code = (
+        "import json, sys, obskit\n"
+        "a = any(m.startswith('opentelemetry') for m in sys.modules)\n"
+        "obskit.configure(service='s', opentelemetry_bridge=False)\n"
+        "b = any(m.startswith('opentelemetry') for m in sys.modules)\n"
+        "obskit.configure(service='s')\n"
+        "c = 'opentelemetry.trace' in sys.modules and 'opentelemetry.sdk' not in sys.modules\n"
+        "print(json.dumps([a, b, c]))\n"
+    )
+    assert _run(code) == [False, False, True]
+
+
+@pytest.mark.slow
+def test_otel_python_context_selects_obskits_runtime_context_from_the_first_import() -> None:
+    """OTEL_PYTHON_CONTEXT=obskit loads obskit's runtime context through its entry point."""
+    code = (
+        "import json\n"
+        "from opentelemetry import context\n"
+        "print(json.dumps(type(context._RUNTIME_CONTEXT).__name__))\n"
+    )
+    assert _run(code, OTEL_PYTHON_CONTEXT="obskit") == "ObskitRuntimeContext"
