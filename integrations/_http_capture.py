@@ -35,7 +35,10 @@ from obskit.config import Option, parse_str_tuple
 from obskit.errors import ConfigError
 from obskit.semconv import LOG_REDACTED
 
-__all__ = ["OPTIONS", "HeaderCapture", "UrlFilter", "captures", "excluded_urls", "url_filter"]
+__all__ = [
+    "OPTIONS", "CaptureCache", "HeaderCapture", "ServerCapture", "UrlFilter", "captures", "excluded_urls",
+    "url_filter", "wsgi_headers",
+]
 
 REQUEST_PREFIX = "http.request.header."
 RESPONSE_PREFIX = "http.response.header."
@@ -171,6 +174,80 @@ def captures() -> Captures:
     built = Captures(cfg.options)
     _cached = (cfg, built)
     return built
+
+
+class ServerCapture:
+    """What a server middleware does beyond its defaults, for one ``ScopeSettings``: captured headers, response hook.
+
+    ``for_settings`` returns ``None`` when there is nothing to do, so a middleware pays one
+    identity check per request for the feature when it is not used.
+    """
+
+    __slots__ = ("hook", "request", "response")
+
+    def __init__(self, request: HeaderCapture | None, response: HeaderCapture | None, hook: Any) -> None:
+        self.request = request
+        self.response = response
+        self.hook = hook
+
+    @staticmethod
+    def for_settings(settings: Any) -> ServerCapture | None:
+        caps = captures()
+        hook = getattr(settings, "response_hook", None)
+        if caps.server_request is None and caps.server_response is None and hook is None:
+            return None
+        return ServerCapture(caps.server_request, caps.server_response, hook)
+
+    def requested(self, span: Any, items: Iterable[tuple[Any, Any]]) -> None:
+        """Record the captured request headers on the server span."""
+        if self.request is not None and span is not None:
+            span.set_attributes(self.request.attributes(items))
+
+    def responded(self, span: Any, status: Any, headers: Any) -> None:
+        """The response starts: captured response headers, then ``response_hook(span, status, headers)``.
+
+        ``headers`` is a list of ``(name, value)`` pairs (ASGI's bytes are decoded for the hook).
+        Never raises: a hook's exception is counted under ``scope.hook_failure``.
+        """
+        if span is None:
+            return
+        try:
+            if self.response is not None:
+                span.set_attributes(self.response.attributes(headers))
+            hook = self.hook
+            if hook is not None:
+                pairs = [(k if k.__class__ is str else bytes(k).decode("latin-1"),
+                          v if v.__class__ is str else bytes(v).decode("latin-1")) for k, v in headers or ()]
+                hook(span, status, pairs)
+        except Exception as exc:
+            _diagnostics.count("scope.hook_failure", "obskit: response_hook raised %r (counted)", exc)
+
+
+class CaptureCache:
+    """A middleware's ``ServerCapture``, rebuilt when ``configure()`` hands it new settings."""
+
+    __slots__ = ("_capture", "_seen")
+
+    def __init__(self) -> None:
+        self._seen: Any = None
+        self._capture: ServerCapture | None = None
+
+    def get(self, settings: Any) -> ServerCapture | None:
+        if self._seen is not settings:
+            self._capture = ServerCapture.for_settings(settings)
+            self._seen = settings
+        return self._capture
+
+
+def wsgi_headers(environ: Any) -> list[tuple[str, str]]:
+    """The request headers of a WSGI environ as ``(name, value)`` pairs (``HTTP_X_ID`` -> ``x-id``)."""
+    out = []
+    for key, value in environ.items():
+        if key.__class__ is str and key.startswith("HTTP_"):
+            out.append((key[5:].replace("_", "-").lower(), value))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            out.append((key.replace("_", "-").lower(), value))
+    return out
 
 
 class UrlFilter:

@@ -60,9 +60,11 @@ __all__ = [
     "ALL_HOSTS",
     "OPTIONS",
     "OWN_DOMAIN",
+    "ClientSettings",
     "HostPolicy",
     "configured_policy",
     "policy_from",
+    "span_name",
 ]
 
 OWN_DOMAIN = "@own"
@@ -375,11 +377,13 @@ def end_http_span(span: Span, status: int | None, exc: BaseException | None) -> 
         _diagnostics.incr(DIAG_SPAN_FAILED)
 
 
-def call_in_span(span: Span, send: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+def call_in_span(span: Span, client: ClientSettings, request: Any, send: Callable[..., Any], /,
+                 *args: Any, **kwargs: Any) -> Any:
     """``send(*args, **kwargs)`` with ``span`` current; its status or exception recorded, the span ended.
 
     The synchronous shape every HTTP client integration shares (the async one differs only by
-    its ``await``). The response only needs a ``status_code``.
+    its ``await``). The response only needs a ``status_code`` (and ``headers`` for the
+    captured headers); ``client.response_hook`` sees it before the span ends.
     """
     status: int | None = None
     error: BaseException | None = None
@@ -387,12 +391,117 @@ def call_in_span(span: Span, send: Callable[..., Any], /, *args: Any, **kwargs: 
         with activate(span.context):
             response = send(*args, **kwargs)
         status = response.status_code
+        client.responded(span, request, response)
         return response
     except Exception as exc:
         error = exc
         raise
     finally:
         end_http_span(span, status, error)
+
+
+# --- per-client settings: excluded URLs, hooks, the allowlist -------------------------------
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+DIAG_HOOK = "integrations.http.hook_failure"
+"""A client's request_hook or response_hook raised; the call went on."""
+
+
+def span_name(method: Any) -> str:
+    """A client span's name by OpenTelemetry's HTTP conventions: the method, or ``HTTP`` for an unknown one.
+
+    ``GET /orders/{id}`` when the route is known: a ``request_hook`` can set ``span.name``.
+    """
+    if method in _KNOWN_METHODS:
+        return method  # type: ignore[no-any-return]
+    upper = method.upper() if isinstance(method, str) else ""
+    return upper if upper in _KNOWN_METHODS else "HTTP"
+
+
+def call_hook(fn: Callable[..., Any], *args: Any) -> None:
+    """Run a user's hook; what it raises is counted and reported once, never passed on."""
+    try:
+        fn(*args)
+    except Exception as exc:
+        _diagnostics.count(DIAG_HOOK, "obskit: an HTTP client hook raised %r (counted)", exc)
+
+
+def _check_hook(name: str, fn: Any) -> Any:
+    if fn is not None and not callable(fn):
+        raise ConfigError(f"{name}={fn!r}: expected a callable or None")
+    return fn
+
+
+class ClientSettings:
+    """What one instrumented HTTP client (transport or adapter) was given, with the configuration's fallbacks.
+
+    Args:
+        library: ``"requests"`` or ``"httpx"`` (which ``*_excluded_urls`` setting applies).
+        propagate_to: host patterns that may receive trace ids (see ``HostPolicy``).
+        excluded_urls: regular expressions searched in the full URL: a matching call gets no
+            span and no propagation headers (OpenTelemetry's ``excluded_urls``); when omitted,
+            ``configure(requests_excluded_urls=...)`` / ``OTEL_PYTHON_REQUESTS_EXCLUDED_URLS``.
+        request_hook: ``request_hook(span, request)`` before the request is sent (the span is
+            current; set ``span.name = "GET /orders/{id}"`` when you know the route).
+        response_hook: ``response_hook(span, request, response)`` when the response headers arrive.
+
+    Raises:
+        ConfigError: for an invalid host pattern, URL pattern or a hook that is not callable.
+    """
+
+    def __init__(self, library: str, *, propagate_to: Iterable[str] | str | HostPolicy | None = None,
+                 excluded_urls: Iterable[str] | str | None = None, request_hook: Callable[..., Any] | None = None,
+                 response_hook: Callable[..., Any] | None = None) -> None:
+        from obskit.integrations._http_capture import url_filter
+
+        self.library = library
+        self.policy = policy_from(propagate_to)
+        self.excluded = url_filter(excluded_urls)
+        self.request_hook = _check_hook("request_hook", request_hook)
+        self.response_hook = _check_hook("response_hook", response_hook)
+
+    def settings_from(self, other: ClientSettings) -> None:
+        """Take another client's settings (``instrument_*`` called again on an instrumented client)."""
+        self.policy, self.excluded = other.policy, other.excluded
+        self.request_hook, self.response_hook = other.request_hook, other.response_hook
+
+    def begin(self, request: Any, method: str, url: str, scheme: str, host: str, port: int | None, path: str,
+              present: Callable[[str], bool], add_header: Callable[[str, str], None],
+              header_items: Callable[[], Any]) -> Span | None:
+        """Start the call's span and add the propagation headers; ``None`` for an excluded URL (or on failure)."""
+        from obskit.integrations._http_capture import captures, excluded_urls
+
+        if (self.excluded or excluded_urls(self.library)).excludes(url):
+            return None
+        span = start_span(span_name(method), http_attributes(method, scheme, host, port, path))
+        if (self.policy or configured_policy()).allows(host):
+            from obskit.context import current
+
+            ctx = span.context if span is not None else current()
+            for name, value in headers_for(ctx, present):
+                add_header(name, value)
+        if span is not None:
+            capture = captures().client_request
+            if capture is not None:
+                span.set_attributes(capture.attributes(header_items()))
+            if self.request_hook is not None:
+                with activate(span.context):
+                    call_hook(self.request_hook, span, request)
+        return span
+
+    def responded(self, span: Span, request: Any, response: Any) -> None:
+        """The response headers arrived: capture the configured ones, run the response hook. Never raises."""
+        from obskit.integrations._http_capture import captures
+
+        try:
+            capture = captures().client_response
+            if capture is not None:
+                headers = response.headers
+                items = headers.multi_items() if hasattr(headers, "multi_items") else headers.items()
+                span.set_attributes(capture.attributes(items))
+        except Exception:
+            _diagnostics.incr(DIAG_SPAN_FAILED)
+        if self.response_hook is not None:
+            call_hook(self.response_hook, span, request, response)
 
 
 def _reset() -> None:

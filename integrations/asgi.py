@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from obskit import _diagnostics
+from obskit.integrations._http_capture import CaptureCache, ServerCapture
 from obskit.propagation import asgi_getter
 from obskit.scope import DIAG_ERROR, ScopeOptions, ScopeSettings, request_scope
 from obskit.semconv import HEADER_CORRELATION_ID, HEADER_TRACEPARENT, HEADER_XRAY, SPAN_KIND_SERVER
@@ -50,7 +51,7 @@ _HEADER_NAMES = {name: name.encode("latin-1") for name in (HEADER_CORRELATION_ID
 class _Request(request_scope):
     """One ASGI request: ``request_scope`` plus the wrapped ``send`` and ``receive``."""
 
-    __slots__ = ("_extra_headers", "_receive", "_send", "complete", "started")
+    __slots__ = ("_extra_headers", "_receive", "_sc", "_send", "complete", "started")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, settings: ScopeSettings) -> None:
         ua = host = xff = None
@@ -79,6 +80,7 @@ class _Request(request_scope):
         )
         self._send = send
         self._receive = receive
+        self._sc: ServerCapture | None = None
         self.started = False
         self.complete = False
         extra = self.response_headers()
@@ -110,6 +112,8 @@ class _Request(request_scope):
                     message = _with_headers(message, extra)
                 except Exception:  # headers no server takes: leave them as the app made them
                     _diagnostics.incr(DIAG_ERROR)
+            if self._sc is not None:
+                self._sc.responded(self.span, self.status, message.get("headers"))
         elif kind == "http.response.body":
             body = message.get("body")
             if body:
@@ -196,19 +200,22 @@ class ObskitMiddleware:
         app: the ASGI application.
         **options: ``excluded_routes``, ``record_4xx_as_error``, ``response_headers``,
             ``trust_forwarded_for``, ``trusted_proxies``, ``access_log``, ``request_metrics``,
-            ``correlation_headers``, ``request_hook(span, scope)`` and
-            ``log_fields(scope) -> mapping`` (see ``obskit.scope.OPTIONS``); they override
-            ``configure()`` for this app.
+            ``correlation_headers``, ``request_hook(span, scope)``,
+            ``response_hook(span, status, headers)`` (when the response starts; ``headers`` as
+            ``(str, str)`` pairs) and ``log_fields(scope) -> mapping`` (see
+            ``obskit.scope.OPTIONS``); they override ``configure()`` for this app. Headers named
+            by ``http_capture_headers_server_request``/``_response`` become span attributes.
 
     Raises:
         ConfigError: for an unknown option or a bad value, at once.
     """
 
-    __slots__ = ("_options", "app")
+    __slots__ = ("_capture", "_options", "app")
 
     def __init__(self, app: ASGIApp, **options: Any) -> None:
         self.app = app
         self._options = ScopeOptions(options)
+        self._capture = CaptureCache()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":
@@ -228,6 +235,10 @@ class ObskitMiddleware:
         if req._ended:  # excluded with its root_path prefix
             await self.app(scope, receive, send)
             return
+        sc = self._capture.get(settings)
+        if sc is not None:
+            req._sc = sc
+            sc.requested(req.span, scope.get("headers") or ())
         exc: BaseException | None = None
         try:
             await self.app(scope, req.receive, req.send)

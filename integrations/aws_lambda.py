@@ -40,6 +40,7 @@ from obskit._context import CURRENT, SCOPE
 from obskit._env import LAMBDA_INITIALIZATION_TYPE
 from obskit.context import is_coroutine_function
 from obskit.integrations import _lambda_options
+from obskit.integrations._http_capture import CaptureCache
 from obskit.integrations._lambda_events import batch_failures, parse_event, response_status
 from obskit.integrations._lambda_options import LambdaOptions
 from obskit.propagation import mapping_getter
@@ -255,6 +256,10 @@ class _Invocation(request_scope):
             except Exception:  # metrics never raise; belt and braces for the one-off path
                 _diagnostics.incr(DIAG_ERROR)
         extras.singles = _lambda_options.begin(opts, self.span, event, cold)
+        if ev.http:
+            sc = extras.capture.get(settings)
+            if sc is not None and isinstance(ev.headers, dict):
+                sc.requested(self.span, ev.headers.items())
         settings = self._settings
         margin = settings.timeout_margin_ms if settings is not None else 0
         if margin:
@@ -285,6 +290,9 @@ class _Invocation(request_scope):
                 if ev.http:
                     self.set_status(response_status(ev, response))
                     response = self._with_headers(response)
+                    sc = extras.capture.get(self._settings)
+                    if sc is not None:
+                        sc.responded(self.span, self.status, _response_headers(response))
                 failures = batch_failures(response)
                 if failures is not None:
                     extra[LOG_BATCH_FAILURES] = failures
@@ -346,12 +354,24 @@ _MISSING: Any = object()
 class _Extras:
     """What one handler adds to its invocations: its Powertools-style options (``_lambda_options``)."""
 
-    __slots__ = ("handler", "options", "singles")
+    __slots__ = ("capture", "handler", "options", "singles")
 
     def __init__(self, handler: Any, options: LambdaOptions) -> None:
         self.handler = handler
         self.options = options
         self.singles = 0
+        self.capture = CaptureCache()
+
+
+def _response_headers(response: Any) -> list[tuple[str, str]]:
+    """An API Gateway / ALB / Function URL response's headers as ``(name, value)`` pairs."""
+    if not isinstance(response, dict):
+        return []
+    out = [(k, str(v)) for k, v in (response.get("headers") or {}).items() if isinstance(k, str)]
+    for k, values in (response.get("multiValueHeaders") or {}).items():
+        if isinstance(k, str) and isinstance(values, list):
+            out.extend((k, str(v)) for v in values)
+    return out
 
 
 def _begin(event: Any, context: Any, options: ScopeOptions, extras: _Extras) -> _Invocation | None:

@@ -22,11 +22,12 @@ from typing import Any, TypeVar
 from obskit.integrations.asgi import ObskitMiddleware
 from obskit.scope import ScopeOptions
 
-__all__ = ["instrument"]
+__all__ = ["instrument", "uninstrument"]
 
 App = TypeVar("App")
 
 _MARK = "_obskit_instrumented"
+_ORIGINAL = "_obskit_original_build_middleware_stack"
 
 
 def instrument(app: App, **options: Any) -> App:
@@ -64,7 +65,26 @@ def instrument(app: App, **options: Any) -> App:
     def build_middleware_stack() -> Any:
         return ObskitMiddleware(original(), **options)
 
+    setattr(app, _ORIGINAL, original)
     app.build_middleware_stack = build_middleware_stack  # type: ignore[attr-defined]
     app.middleware_stack = None  # type: ignore[attr-defined]  # rebuilt (with us) on the next request
     setattr(app, _MARK, True)
+    return app
+
+
+def uninstrument(app: App) -> App:
+    """Undo ``instrument(app)``: the app's own middleware stack is built again on the next request.
+
+    Calling it on an app that is not instrumented does nothing.
+
+    Returns:
+        The same app.
+    """
+    original = getattr(app, _ORIGINAL, None)
+    if original is None:
+        return app
+    app.build_middleware_stack = original  # type: ignore[attr-defined]
+    app.middleware_stack = None  # type: ignore[attr-defined]
+    delattr(app, _ORIGINAL)
+    setattr(app, _MARK, False)
     return app

@@ -28,7 +28,7 @@ from flask import Flask, got_request_exception, request
 from obskit.integrations.wsgi import ObskitMiddleware
 from obskit.scope import current_request
 
-__all__ = ["instrument", "route_template"]
+__all__ = ["instrument", "route_template", "uninstrument"]
 
 App = TypeVar("App", bound=Flask)
 
@@ -92,3 +92,26 @@ def instrument(app: App, **options: Any) -> App:
     got_request_exception.connect(_record_exception, app, weak=False)
     app.extensions["obskit"] = middleware
     return app
+
+
+def uninstrument(app: App) -> App:
+    """Undo ``instrument(app)``: the original ``wsgi_app`` back, the signal receiver disconnected.
+
+    When other middleware wrapped ``app.wsgi_app`` after obskit's, only the signal is
+    disconnected and obskit's middleware stays inside theirs (it cannot be taken out from under
+    them); the next ``instrument`` then does nothing. Calling it on an app that is not
+    instrumented does nothing.
+
+    Returns:
+        The same app.
+    """
+    middleware: ObskitMiddleware | None = app.extensions.get("obskit")
+    if middleware is None:
+        return app
+    got_request_exception.disconnect(_record_exception, app)
+    inner = middleware.app
+    if app.wsgi_app is middleware:
+        app.wsgi_app = inner  # type: ignore[method-assign]
+        del app.extensions["obskit"]
+    return app
+

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from obskit import _diagnostics
+from obskit.integrations._http_capture import CaptureCache, ServerCapture, wsgi_headers
 from obskit.propagation import wsgi_getter
 from obskit.scope import DIAG_ERROR, ScopeOptions, ScopeSettings, request_scope
 from obskit.semconv import SPAN_KIND_SERVER
@@ -32,7 +33,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class _Request(request_scope):
     """One WSGI request: ``request_scope`` plus the wrapped ``start_response``."""
 
-    __slots__ = ("_environ", "_extra_headers", "_route_of", "_start_response")
+    __slots__ = ("_environ", "_extra_headers", "_route_of", "_sc", "_start_response")
 
     def __init__(
         self, environ: dict[str, Any], start_response: Callable[..., Any], settings: ScopeSettings,
@@ -51,6 +52,7 @@ class _Request(request_scope):
         self._extra_headers = self.response_headers() or None
         self._environ = environ
         self._route_of = route_of
+        self._sc: ServerCapture | None = None
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         try:
@@ -66,6 +68,8 @@ class _Request(request_scope):
                 headers = _with_headers(headers, extra)
             except Exception:  # odd items in the list: leave it as the app made it
                 _diagnostics.incr(DIAG_ERROR)
+        if self._sc is not None:
+            self._sc.responded(self.span, self.status, headers)
         if exc_info is None:
             return self._start_response(status, headers)
         return self._start_response(status, headers, exc_info)
@@ -159,18 +163,22 @@ class ObskitMiddleware:
         app: the WSGI application.
         **options: ``excluded_routes``, ``record_4xx_as_error``, ``response_headers``,
             ``trust_forwarded_for``, ``trusted_proxies``, ``access_log``, ``request_metrics``,
-            ``correlation_headers``, ``request_hook(span, environ)`` and
+            ``correlation_headers``, ``request_hook(span, environ)``,
+            ``response_hook(span, status, headers)`` (at ``start_response``) and
             ``log_fields(environ) -> mapping``; they override ``configure()`` for this app.
+            Headers named by ``http_capture_headers_server_request``/``_response`` become span
+            attributes.
 
     Raises:
         ConfigError: for an unknown option or a bad value, at once.
     """
 
-    __slots__ = ("_options", "_route_of", "app")
+    __slots__ = ("_capture", "_options", "_route_of", "app")
 
     def __init__(self, app: WSGIApp, **options: Any) -> None:
         self.app = app
         self._options = ScopeOptions(options)
+        self._capture = CaptureCache()
         self._route_of: Callable[[dict[str, Any]], str | None] | None = None
         """How a framework names the request from the environ at ``start_response`` (Flask's URL
         rule), when no route was set before; read there rather than in a per-request hook."""
@@ -186,6 +194,10 @@ class ObskitMiddleware:
             return self.app(environ, start_response)
         if req._ended:  # excluded with its SCRIPT_NAME prefix
             return self.app(environ, start_response)
+        sc = self._capture.get(settings)
+        if sc is not None:
+            req._sc = sc
+            sc.requested(req.span, wsgi_headers(environ))
         result = None
         try:
             result = self.app(environ, req.start_response)

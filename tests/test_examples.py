@@ -99,7 +99,7 @@ def test_fastapi_order_placement_calls_inventory_in_the_same_trace(fastapi_pair:
     assert response.status_code == 201
     wait_for(lambda: len(access_lines(cap)) == 2)
     names = {s["name"] for s in cap.spans}
-    assert {"POST /orders", "GET /stock/{sku}", "reserve stock", "127.0.0.1"} <= names
+    assert {"POST /orders", "GET /stock/{sku}", "reserve stock", "GET"} <= names
     assert len({s["trace_id"] for s in cap.spans}) == 1
     server = next(s for s in cap.spans if s["name"] == "GET /stock/{sku}")
     client = next(s for s in cap.spans if s["kind"] == "client")

@@ -149,7 +149,7 @@ OPTIONS: dict[str, Option] = {
 }
 """Options of ``configure()`` (and of every ``instrument()``, which override them per app)."""
 
-_HOOKS = ("request_hook", "log_fields", "correlation_headers")
+_HOOKS = ("request_hook", "response_hook", "log_fields", "correlation_headers")
 """Options only ``instrument()``/middleware take: callables and per-app header lists."""
 
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
@@ -231,6 +231,7 @@ class ScopeSettings:
         "record_4xx",
         "request_hook",
         "request_metrics",
+        "response_hook",
         "rh_correlation",
         "rh_traceparent",
         "rh_xray",
@@ -267,6 +268,9 @@ class ScopeSettings:
             self.trusted_networks = tuple(n for n in nets if n.num_addresses > 1)
         self.request_hook: Callable[[Any, Any], None] | None = hooks.get("request_hook")
         self.log_fields: Callable[[Any], Mapping[str, Any] | None] | None = hooks.get("log_fields")
+        self.response_hook: Callable[[Any, int | None, list[tuple[str, str]]], None] | None = hooks.get(
+            "response_hook")
+        """``response_hook(span, status, headers)`` when the response starts (the integration calls it)."""
         self.correlation: Any = None
         self.debug_sampling = bool(runtime.config.sample_rate)
         """DEBUG logging is sampled per request (``sample_rate`` > 0): ask the log module each time."""

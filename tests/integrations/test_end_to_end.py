@@ -82,4 +82,4 @@ def test_http_client_to_uvicorn_to_sqs_consumer_is_one_trace(sqs: tuple[Any, str
     assert placed["trace_id"] == shipped["trace_id"] == caller.trace_id
     assert placed["correlation_id"] == shipped["correlation_id"] == "checkout-1"
     server_span = next(s for s in cap.spans if s["kind"] == "server")
-    assert server_span["parent_span_id"] == cap.spans_named("127.0.0.1")[0]["span_id"]
+    assert server_span["parent_span_id"] == cap.spans_named("POST")[0]["span_id"]
