@@ -28,6 +28,25 @@ App = TypeVar("App")
 
 _MARK = "_obskit_instrumented"
 _ORIGINAL = "_obskit_original_build_middleware_stack"
+_NATIVE = "_obskit_native_tracing"
+
+
+def _native_tracing(app: Any, on: bool) -> bool | None:
+    """Switch FastAPI's own request tracing for ``app``; returns what it was (``None``: this FastAPI has none).
+
+    FastAPI 0.16x traces each request itself through the OpenTelemetry API as soon as a tracer
+    provider is set, which obskit's OpenTelemetry bridge does: with obskit's middleware there
+    too, every request would have two server spans. obskit's middleware is the app's request
+    telemetry, so FastAPI's tracing is turned off for the app it instruments (its metrics and
+    logs are left alone). The switch is the app's telemetry configuration
+    (``FastAPI(telemetry={"tracing": False})``), read on every request.
+    """
+    config = getattr(app, "_telemetry", None)
+    if not isinstance(config, dict) or "tracing" not in config:
+        return None
+    before = bool(config["tracing"])
+    config["tracing"] = on
+    return before
 
 
 def instrument(app: App, **options: Any) -> App:
@@ -66,6 +85,7 @@ def instrument(app: App, **options: Any) -> App:
         return ObskitMiddleware(original(), **options)
 
     setattr(app, _ORIGINAL, original)
+    setattr(app, _NATIVE, _native_tracing(app, False))
     app.build_middleware_stack = build_middleware_stack  # type: ignore[attr-defined]
     app.middleware_stack = None  # type: ignore[attr-defined]  # rebuilt (with us) on the next request
     setattr(app, _MARK, True)
@@ -86,5 +106,8 @@ def uninstrument(app: App) -> App:
     app.build_middleware_stack = original  # type: ignore[attr-defined]
     app.middleware_stack = None  # type: ignore[attr-defined]
     delattr(app, _ORIGINAL)
+    before = getattr(app, _NATIVE, None)
+    if before is not None:
+        _native_tracing(app, before)
     setattr(app, _MARK, False)
     return app
