@@ -352,3 +352,28 @@ def test_otel_python_context_selects_obskits_runtime_context_from_the_first_impo
         "print(json.dumps(type(context._RUNTIME_CONTEXT).__name__))\n"
     )
     assert _run(code, OTEL_PYTHON_CONTEXT="obskit") == "ObskitRuntimeContext"
+
+
+def test_fastapis_own_spans_give_way_to_obskits_request_span() -> None:
+    """FastAPI traces requests itself through the API: under obskit's integration one request is one span."""
+    fastapi = pytest.importorskip("fastapi")
+    import httpx
+
+    from obskit.integrations.fastapi import instrument
+
+    app = fastapi.FastAPI()
+
+    @app.get("/orders/{order_id}")
+    def order(order_id: int) -> dict[str, int]:
+        return {"id": order_id}
+
+    instrument(app)
+    obskit.configure(service="svc")
+
+    async def call() -> int:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+            return (await client.get("/orders/3")).status_code
+
+    with capture() as cap:
+        assert asyncio.run(call()) == 200
+    assert [s["name"] for s in cap.spans] == ["GET /orders/{order_id}"]
