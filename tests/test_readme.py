@@ -230,7 +230,7 @@ def test_a_not_run_snippet_must_still_compile() -> None:
         (0, []),
         (4, ["make deploy: no such target in the Makefile",
              "obskit slo explian examples/slo.yaml: 'explian' is not an obskit command "
-             "(known: apply, dashboard, explain, generate, schema, validate)"]),
+             "(known: apply, dashboard, explain, generate, report, schema, validate)"]),
     ],
 )
 def test_shell_blocks_name_only_existing_targets_and_commands(block: int, expected: list[str]) -> None:

@@ -89,6 +89,26 @@ def _slo_apply(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _slo_report(args: argparse.Namespace) -> int:
+    from obskit.slo.alarms import build
+    from obskit.slo.report import report_from_aws, to_json, to_text
+    from obskit.slo.spec import format_duration, parse_duration
+
+    since = parse_duration(args.since) if args.since else None
+    if args.since and (since is None or since % 60):
+        print(f"obskit: --since {args.since!r} is not a whole number of minutes, e.g. 30d, 7d, 6h",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    alarm_set = build(_slo_load(args))
+    statuses = report_from_aws(alarm_set, since_s=since, region=args.region, profile=args.profile)
+    render = to_json if args.format == "json" else to_text
+    sys.stdout.write(render(alarm_set.config, statuses, since))
+    if since is not None and since > alarm_set.config.period_s:
+        print(f"obskit: note: --since is longer than the SLO period ({format_duration(alarm_set.config.period_s)})",
+              file=sys.stderr)
+    return EXIT_OK
+
+
 def _slo_dashboard(args: argparse.Namespace) -> int:
     from obskit.slo.alarms import build
     from obskit.slo.dashboard import render_dashboard
@@ -144,6 +164,11 @@ def _register_slo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     app.add_argument("--region", help="AWS region (default: boto3's configuration)")
     app.add_argument("--profile", help="AWS profile (default: boto3's configuration)")
     app.add_argument("--with-dashboard", action="store_true", help="also PutDashboard the service's dashboard")
+    rep = add("report", _slo_report, "attainment, budget left, burn rate per window and alarm states, from CloudWatch")
+    rep.add_argument("--since", metavar="DURATION", help="span of the attainment and budget (default: the SLO period)")
+    rep.add_argument("--format", "-f", choices=("text", "json"), default="text", help="text (default) or json")
+    rep.add_argument("--region", help="AWS region (default: boto3's configuration)")
+    rep.add_argument("--profile", help="AWS profile (default: boto3's configuration)")
     dash = add("dashboard", _slo_dashboard, "write the service's CloudWatch dashboard (burn rates, budget, alarms)")
     dash.add_argument("--format", "-f", choices=DASHBOARD_FORMATS, default="cloudformation",
                       help="cloudformation (YAML), cloudformation-json, terraform, or json (the DashboardBody)")
