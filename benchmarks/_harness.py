@@ -32,6 +32,10 @@ __all__ = [
     "package_versions", "rows",
 ]
 
+# Peers that use OpenTelemetry (the SDK, its instrumentations) are measured as they run without
+# obskit: its OpenTelemetry bridge stays off unless a module turns it on (bench_otel_bridge).
+os.environ.setdefault("OBSKIT_OPENTELEMETRY_BRIDGE", "false")
+
 _TIMES = "\u00d7"  # the multiplication sign of the ratio column
 BLOCK_S = 0.040
 ROUNDS = 11
