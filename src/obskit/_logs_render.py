@@ -1,6 +1,6 @@
 """The cold half of log rendering: serialisers, hostile values, exceptions, redaction, console.
 
-Imports: standard library and ``obskit.semconv``. orjson is imported by ``json_serializer`` and
+Imports: standard library, ``obskit._diagnostics`` and ``obskit.semconv``. orjson is imported by ``json_serializer`` and
 structlog by ``console_renderer``, both at configure time, never at import.
 
 ``obskit.logs`` keeps the per-line hot path to a handful of dict operations; everything that is
@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from obskit import semconv
+from obskit import _diagnostics, semconv
 
 __all__ = [
     "DEFAULT_REDACT_KEYS",
@@ -162,8 +162,14 @@ def sanitize(value: Any, depth: int = 0, seen: set[int] | None = None) -> Any:
     Handles what orjson or ``json`` reject: lone surrogates, integers beyond 64 bits,
     non-string keys, cycles, nesting beyond ``MAX_DEPTH``, unknown types.
     """
-    if value is None or isinstance(value, (bool, float)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, float):
+        if value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
+            return value
+        _diagnostics.count("logs.clipped.non_finite", "obskit: a log field held NaN or infinity, which JSON "
+                           "cannot carry; written as null (counted as logs.clipped.non_finite)")
+        return None
     if isinstance(value, int):
         return value if -(1 << 63) <= value < (1 << 64) else str(value)
     if isinstance(value, str):
@@ -238,7 +244,11 @@ def json_serializer(name: str, text: bool) -> tuple[Callable[[dict[str, Any]], A
     # surrogate in a field would otherwise fail at write time, after serialisation succeeded).
     # check_circular=False: a cycle then ends in RecursionError, which the caller's slow path
     # catches and sanitises; the per-container bookkeeping is saved on every line.
-    encode = json.JSONEncoder(separators=(",", ":"), default=json_default, check_circular=False).encode
+    # allow_nan=False: NaN and infinity are not JSON (CloudWatch Logs Insights would not parse
+    # the line); the encoder refuses them and the caller's slow path writes them as null, as
+    # orjson does, and counts them (``logs.clipped.non_finite``).
+    encode = json.JSONEncoder(separators=(",", ":"), default=json_default, check_circular=False,
+                              allow_nan=False).encode
     if text:
 
         def json_text(d: dict[str, Any]) -> str:

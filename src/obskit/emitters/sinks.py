@@ -36,6 +36,8 @@ DEFAULT_AGENT_HOST = "127.0.0.1"
 DEFAULT_FLUSH_TIMEOUT_S = 2.0
 """``flush(None)`` on the agent sink waits at most this long: an unreachable agent must not
 hang ``obskit.flush()`` or interpreter exit."""
+_CLOSE_WAIT_S = 0.5
+"""How long ``close()`` waits for a TCP agent to confirm, by closing its end, that it read everything."""
 _MAX_BACKOFF_S = 5.0
 _MIN_BACKOFF_S = 0.05
 
@@ -214,6 +216,23 @@ class AgentSink:
     down the queue holds what it can (``emf_agent_queue_size`` documents), retried with
     exponential back-off (0.05 s doubling to 5 s; ``flush()`` retries at once), and what does
     not fit is dropped and counted (``metrics.dropped.agent_queue_full``).
+
+    What was sent but never read is counted too, never re-sent. The agent's protocol has no
+    acknowledgement, so a re-send could only guess, and a guess that repeats a document
+    inflates a metric silently, where a counted loss is visible. Before each send (and at
+    close) the connection is examined; a TCP peer that closed after reading everything sends
+    FIN, one that closed with data unread sends RST instead:
+
+    * FIN only: nothing lost (the agent read everything before it closed).
+    * FIN, then an error: the one document sent after the agent closed met a reset
+      (``metrics.dropped.agent_reset``).
+    * RST without FIN (the agent was killed, or Docker's port proxy accepted with no agent
+      behind it): every document sent on that connection may be unread, and all of them are
+      counted (``metrics.dropped.agent_reset``): an upper bound, exact when the agent read
+      none of them.
+
+    Over UDP the socket is connected, so the kernel reports an ICMP "port unreachable" on the
+    next send or at close: each refusal is one datagram lost (``metrics.dropped.agent_refused``).
     """
 
     def __init__(self, endpoint: Endpoint, *, queue_size: int = 1000, timeout_s: float = 1.0) -> None:
@@ -240,6 +259,10 @@ class AgentSink:
         self._started = 0
         """Send attempts started; ``flush`` waits for one that started after it was called."""
         self._failed_at = 0
+        self._on_conn = 0
+        """Documents sent on the current TCP connection since it was opened (UDP: since it was examined)."""
+        self._refused = 0
+        """UDP refusals in a row: after a second one the sender backs off (each refusal costs a datagram)."""
 
     # --- request path -----------------------------------------------------------------------
     def write(self, payload: bytes) -> None:
@@ -281,13 +304,22 @@ class AgentSink:
         self.flush(DEFAULT_FLUSH_TIMEOUT_S)
         with self._cond:
             self._closed = True
-            left = len(self._queue)
+            left = len(self._queue) - self._sending  # the one in flight: its outcome counts it
             self._queue.clear()
             self._cond.notify_all()
+            thread = self._thread
         if left:
             _dropped("agent_unavailable", left, "obskit: %d EMF document(s) not delivered to the agent %s at close",
                      left, self.endpoint)
-        self._disconnect()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self.timeout_s)  # it is between sends: it leaves without touching the socket
+        sock = self._sock
+        if sock is not None:
+            self._retire(sock, _goodbye(sock, self.scheme, _CLOSE_WAIT_S))
+
+    def _is_closed(self) -> bool:
+        """``close()`` ran (read anew: another thread sets it while this one sends)."""
+        return self._closed
 
     def after_fork(self) -> None:
         """In a child: no inherited queue, thread or socket (they belong to the parent)."""
@@ -302,7 +334,6 @@ class AgentSink:
                 while not self._queue and not self._closed:
                     cond.wait()
                 if self._closed:
-                    self._disconnect()
                     return
                 payload = self._queue[0]
                 self._sending = True
@@ -315,6 +346,9 @@ class AgentSink:
                 _dropped("agent_failure", 1, "obskit: sending EMF to the agent failed: %r", exc)
             with cond:
                 self._sending = False
+                if sent is False and self._is_closed():  # close() left this one to its attempt
+                    _dropped("agent_unavailable", 1, "obskit: an EMF document not delivered to the agent %s at close",
+                             self.endpoint)
                 self._down = sent is False
                 if sent is False:
                     self._failed_at = attempt
@@ -339,23 +373,33 @@ class AgentSink:
 
     def _send(self, payload: bytes) -> bool | None:
         """``True`` sent, ``False`` retry later, ``None`` unsendable (counted)."""
-        try:
-            sock = self._sock
-            if sock is not None and self.scheme == "tcp" and _peer_closed(sock):
-                self._disconnect()
+        sock = self._sock
+        if sock is not None:
+            verdict = _verdict(sock, self.scheme)
+            if verdict:
+                self._retire(sock, verdict)
                 sock = None
+                if self.scheme == "udp":
+                    self._refused += 1
+                    if self._refused > 1:  # refused again: the agent is down, back off (this one waits)
+                        return False
+            elif self.scheme == "udp" and self._on_conn:
+                self._refused = 0  # the last datagram was not refused
+                self._on_conn = 0  # UDP: counts the datagrams sent since the last examination
+        try:
             if sock is None:
                 sock = self._sock = self._connect()
+                self._on_conn = 0
             if self.scheme == "udp":
-                sock.sendto(payload, (self.endpoint.host, self.endpoint.port))
+                sock.send(payload)
             else:
                 sock.sendall(payload)
-            return True
         except OSError as exc:
-            self._disconnect()
             if self.scheme == "udp" and getattr(exc, "errno", None) == errno.EMSGSIZE:
                 _dropped("datagram_too_large", 1, "obskit: an EMF datagram was too large: %r", exc)
                 return None
+            if sock is not None and sock is self._sock:
+                self._retire(sock, _error_verdict(exc, self.scheme))
             _diagnostics.incr("metrics.agent.send_failure")
             _diagnostics.report_once(
                 "metrics.agent.send_failure",
@@ -363,13 +407,38 @@ class AgentSink:
                 self.endpoint, exc,
             )
             return False
+        self._on_conn += 1
+        return True
+
+    def _retire(self, sock: socket.socket, verdict: str) -> None:
+        """Close the socket, counting what it carried that the agent provably or possibly never read.
+
+        ``verdict`` (see ``_verdict``): ``""`` or ``"closed"`` nothing lost; ``"refused"`` the
+        last document sent; ``"reset"`` every document sent since the socket was opened.
+        """
+        n = {"refused": min(self._on_conn, 1), "reset": self._on_conn}.get(verdict, 0)
+        self._on_conn = 0
+        if n:
+            if self.scheme == "udp":
+                _dropped("agent_refused", n, "obskit: the CloudWatch agent's UDP port %s refused EMF datagrams",
+                         self.endpoint)
+            else:
+                _dropped("agent_reset", n, "obskit: the CloudWatch agent at %s reset the connection with %d "
+                         "EMF document(s) possibly unread", self.endpoint, n)
+        if sock is self._sock:
+            self._disconnect()
 
     def _connect(self) -> socket.socket:
         host, port = self.endpoint.host, self.endpoint.port
         if self.scheme == "udp":
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_DGRAM)
-            sock.setblocking(False)
+            try:
+                sock.setblocking(False)
+                sock.connect((host, port))  # connected: the kernel reports ICMP refusals to us
+            except OSError:
+                sock.close()
+                raise
             return sock
         sock = socket.create_connection((host, port), timeout=self.timeout_s)
         sock.settimeout(self.timeout_s)
@@ -382,16 +451,70 @@ class AgentSink:
                 sock.close()
 
 
-def _peer_closed(sock: socket.socket) -> bool:
-    """Whether the agent closed the TCP connection (a send would vanish into a dead socket)."""
-    timeout = sock.gettimeout()
+def _verdict(sock: socket.socket, scheme: str) -> str:
+    """What became of the agent's end: ``""`` still open, else ``"closed"``, ``"refused"`` or ``"reset"``.
+
+    TCP (examined without blocking): ``"closed"`` the agent closed after reading everything
+    (FIN); ``"refused"`` it closed and a later document met a reset (FIN, then an error);
+    ``"reset"`` it closed with data unread, or was killed (RST without FIN). UDP: ``"refused"``
+    when an ICMP "port unreachable" is pending.
+    """
     try:
+        if scheme == "udp":
+            return "refused" if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) else ""
+        timeout = sock.gettimeout()
         sock.setblocking(False)  # a socket with a timeout would wait for data instead of answering
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except (BlockingIOError, InterruptedError):
-        return False
+        try:
+            if sock.recv(1, socket.MSG_PEEK) != b"":
+                return ""  # the agent wrote something: still there
+        except (BlockingIOError, InterruptedError):
+            return ""
+        except OSError:
+            return "reset"
+        finally:
+            with contextlib.suppress(OSError):
+                sock.settimeout(timeout)
+        return "refused" if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) else "closed"
     except OSError:
-        return True
-    finally:
-        with contextlib.suppress(OSError):
-            sock.settimeout(timeout)
+        return "reset"
+
+
+def _goodbye(sock: socket.socket, scheme: str, wait_s: float) -> str:
+    """Close our side and wait up to ``wait_s`` for the agent's verdict on what it was sent.
+
+    A TCP agent reads to the end of the stream and then closes: its FIN is the proof that it
+    read everything, a reset that it did not. No answer in time (an agent that is slow, not
+    gone) counts nothing: what it holds, it may still read.
+    """
+    if scheme == "udp":
+        return _verdict(sock, scheme)
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(wait_s)
+        deadline = time.monotonic() + wait_s
+        while sock.recv(65536):  # an agent does not write: anything read is ignored
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return ""
+            sock.settimeout(left)
+    except TimeoutError:
+        return ""
+    except OSError:
+        return "reset"
+    try:
+        return "refused" if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) else "closed"
+    except OSError:
+        return "reset"
+
+
+def _error_verdict(exc: OSError, scheme: str) -> str:
+    """What a failed send says about the documents sent before it (see ``_verdict``)."""
+    if isinstance(exc, TimeoutError):
+        return "closed"  # a stalled agent: what it holds, it may still read
+    if isinstance(exc, ConnectionRefusedError) or (scheme == "udp" and exc.errno == errno.ECONNREFUSED):
+        return "refused"  # an ICMP refusal of the datagram sent before
+    if isinstance(exc, BrokenPipeError):
+        return "refused"  # the agent closed (FIN): only what was sent after that met the reset
+    if scheme == "udp":
+        return ""  # a full socket buffer, no route: this datagram is retried, none before was lost
+    return "reset"

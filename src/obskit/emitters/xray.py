@@ -123,6 +123,12 @@ _GSO_REFUSED = frozenset({errno.ENOPROTOOPT, errno.EINVAL, errno.EMSGSIZE, errno
 """Errors that mean the kernel or the route cannot segment (as opposed to a full buffer or a dead daemon)."""
 
 
+def _send_failed(n: int = 1) -> None:
+    """Count ``n`` datagrams lost on the way to the daemon, and say so once."""
+    _diagnostics.count("xray.dropped.send_failed", "obskit: X-Ray segments not delivered to the daemon "
+                       "(refused, or the socket failed); counted as xray.dropped.send_failed", n=n)
+
+
 def parse_daemon_address(name: str, value: Any) -> tuple[str, int]:
     """``host:port`` or ``tcp:host:port udp:host:port`` (either order) -> the UDP ``(host, port)``.
 
@@ -503,7 +509,7 @@ class XRayEmitter:
                 try:
                     self._drain()
                 except Exception:  # a sender that dies would strand every later datagram
-                    _diagnostics.incr("xray.dropped.send_failed")
+                    _send_failed()
 
     def _reclaim(self) -> bool:
         """Take the sender's place back (a datagram came as it was leaving), unless a new sender has."""
@@ -522,7 +528,7 @@ class XRayEmitter:
             self._connect()
             sock = self._sock
             if sock is None:
-                _diagnostics.incr("xray.dropped.send_failed")
+                _send_failed()
                 return
         try:
             sock.send(payload)
@@ -549,7 +555,7 @@ class XRayEmitter:
                 self._send_now(payload)
             return
         if exc.__class__ is ConnectionRefusedError:
-            _diagnostics.incr("xray.dropped.send_failed", self._last_sent)
+            _send_failed(self._last_sent)
             try:
                 if segmented is None:
                     sock.send(run[0])
@@ -560,7 +566,7 @@ class XRayEmitter:
             else:
                 self._last_sent = len(run)
                 return
-        _diagnostics.incr("xray.dropped.send_failed", len(run))
+        _send_failed(len(run))
 
     def _send_once(self, payload: bytes) -> None:
         """Send one datagram on a socket opened for it: the emitter's own is closed."""
@@ -571,7 +577,7 @@ class XRayEmitter:
                 sock.connect(self._address)
                 sock.send(payload)
         except OSError:
-            _diagnostics.incr("xray.dropped.send_failed")
+            _send_failed()
 
     def _payloads(self, doc: dict[str, Any]) -> list[bytes]:
         """The datagrams of ``doc``: one, or its subsegments on their own and then the rest, each under 64 KB.
@@ -859,6 +865,8 @@ class XRayEmitter:
         sock, self._sock = self._sock, None
         if sock is not None:
             try:
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNREFUSED:
+                    _send_failed(self._last_sent)  # the last send was refused, and no later one will say so
                 sock.close()
             except OSError:
                 pass
