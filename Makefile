@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint demo bench bench-quick clean
+.PHONY: test lint demo bench bench-quick layer clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: $(BENCH_STAMP)
 # A short smoke run of every comparison; prints the tables and leaves RESULTS.md alone.
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks --quick --no-write
+
+# The AWS Lambda layers: dist/obskit-layer-python3.12-{x86_64,arm64}.zip, obskit and orjson only
+# (orjson's wheels for the target come from the package index); prints their sizes.
+layer: $(STAMP)
+	$(BIN)/python tools/build_layer.py --python 3.12 --arch x86_64 --arch arm64
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info
