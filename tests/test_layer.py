@@ -121,8 +121,9 @@ def test_obskit_runs_from_the_layer_alone(layers: dict[str, pathlib.Path], tmp_p
 
 def test_make_layer_runs_the_builder_for_both_targets() -> None:
     """The Makefile's layer target builds python3.12 for x86_64 and arm64 with this script."""
-    done = subprocess.run(["make", "-n", "layer"], capture_output=True, text=True, cwd=ROOT, check=True)
-    command = done.stdout.strip().splitlines()[-1]
+    done = subprocess.run(["make", "-n", "--no-print-directory", "layer"], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    (command,) = [line for line in done.stdout.splitlines() if "build_layer" in line]
     assert "tools/build_layer.py" in command
     assert "--python 3.12" in command
     assert "--arch x86_64" in command
