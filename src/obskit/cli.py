@@ -124,7 +124,13 @@ def _slo_dashboard(args: argparse.Namespace) -> int:
 def _slo_explain(args: argparse.Namespace) -> int:
     from obskit.slo.explain import explain
 
-    sys.stdout.write(explain(_slo_load(args)))
+    config = _slo_load(args)
+    sys.stdout.write(explain(config))
+    if args.plot:
+        from obskit.slo.plot import plot_svg
+
+        Path(args.plot).write_text(plot_svg(config), encoding="utf-8")
+        print(f"wrote the plot to {args.plot}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -175,7 +181,8 @@ def _register_slo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     dash.add_argument("--output", "-o", metavar="OUT", help="file to write (default: standard output)")
     dash.add_argument("--region", help="region written into the json body's widgets and alarm ARNs")
     dash.add_argument("--account-id", help="account id written into the json body's alarm ARNs")
-    add("explain", _slo_explain, "print budgets, thresholds and detection times per SLO")
+    exp = add("explain", _slo_explain, "print budgets, thresholds and detection times per SLO")
+    exp.add_argument("--plot", metavar="OUT.svg", help="also draw each tier's time to alert against the error ratio")
     sch = add("schema", _slo_schema, "print the JSON Schema of the SLO file format (for editors)")
     sch.add_argument("--output", "-o", metavar="OUT", help="file to write (default: standard output)")
     slo.set_defaults(run=lambda _args: _usage(slo))
