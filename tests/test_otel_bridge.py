@@ -377,3 +377,32 @@ def test_fastapis_own_spans_give_way_to_obskits_request_span() -> None:
     with capture() as cap:
         assert asyncio.run(call()) == 200
     assert [s["name"] for s in cap.spans] == ["GET /orders/{order_id}"]
+
+
+class _Odd:
+    """Neither a Context, a SpanKind, a number nor text, and unhashable."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("odd", [_Odd(), [1], "text", -1, None, 1.5])
+def test_odd_values_in_every_api_call_never_raise(odd: Any) -> None:
+    """Whatever an instrumentation passes, the bridge records what it can and raises nothing into it."""
+    obskit.configure(service="svc")
+    tracer = api_tracer()
+    with capture() as cap, obskit.span("outer"):
+        span = tracer.start_span(odd, context=odd, kind=odd, attributes=odd, links=odd, start_time=odd)
+        token = otel_context.attach(odd)
+        otel_context.detach(token)
+        with tracer.start_as_current_span("named", kind=odd, links=[odd]) as current:
+            current.set_attribute(odd, odd)
+            current.set_attributes(odd)
+            current.add_event(odd, odd, odd)
+            current.add_link(odd, odd)
+            current.set_status(odd, odd)
+            current.record_exception(odd)
+            current.update_name(odd)
+        span.end(odd)
+    assert len(cap.spans) == 3  # outer, the started span and the current one (renamed when odd is text)
+    current_rec, _, outer = cap.spans  # in the order they ended
+    assert current_rec["parent_span_id"] == outer["span_id"]

@@ -133,10 +133,19 @@ def _telemetry_of(span: Any, cur: TelemetryContext) -> TelemetryContext:
     )
 
 
+def _span_in(context: Any) -> Any:
+    """The span a ``Context`` holds, or ``None`` (also for something that is not a ``Context``: counted)."""
+    try:
+        return context.get(_STATE.api.span_key)
+    except Exception:
+        _diagnostics.incr("otel_bridge.bad_context")
+        return None
+
+
 def _parent_of(context: Any) -> TelemetryContext:
     """The parent an explicit ``Context`` names: its span, or none (a new trace)."""
     cur = CURRENT.get()
-    span = context.get(_STATE.api.span_key) if context is not None else None
+    span = _span_in(context)
     if span is None:
         return _no_trace(cur)
     return _telemetry_of(span, cur)
@@ -195,7 +204,7 @@ class _RuntimeImpl:
         if not _STATE.active:
             return self._previous.attach(context)
         cur = CURRENT.get()
-        span = context.get(_STATE.api.span_key)
+        span = _span_in(context)
         ctx = cur if span is None else _telemetry_of(span, cur)
         return (CURRENT.set(ctx), _LINK.set(_Link(ctx, None, None, context)))
 
@@ -274,7 +283,7 @@ class _ApiSpanImpl:
 
     def add_event(self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None) -> None:
         if self._sp is not None:
-            self._sp.add_event(name, attributes, timestamp)
+            self._sp.add_event(name, attributes, timestamp if type(timestamp) is int else None)
 
     def add_link(self, context: Any, attributes: Any = None) -> None:
         if self._sp is not None:
@@ -339,8 +348,12 @@ class _TracerImpl:
             return api.noop.start_span(name, context, api.INTERNAL if kind is None else kind, attributes, links,
                                        start_time, record_exception, set_status_on_exception)
         parent = CURRENT.get() if context is None else _parent_of(context)
-        sp = start_span(name, kind=api.kinds.get(kind, "internal"), attributes=attributes, parent=parent,
-                        links=_links(links), start_ns=start_time)
+        try:
+            kind_name = api.kinds.get(kind, "internal")
+        except TypeError:  # unhashable: not a SpanKind
+            kind_name = "internal"
+        sp = start_span(name, kind=kind_name, attributes=attributes, parent=parent, links=_links(links),
+                        start_ns=start_time if type(start_time) is int else None)
         return api.ApiSpan(sp, sp.context)
 
     def start_as_current_span(self, name: str, context: Any = None, kind: Any = None, attributes: Any = None,
