@@ -406,3 +406,11 @@ def test_odd_values_in_every_api_call_never_raise(odd: Any) -> None:
     assert len(cap.spans) == 3  # outer, the started span and the current one (renamed when odd is text)
     current_rec, _, outer = cap.spans  # in the order they ended
     assert current_rec["parent_span_id"] == outer["span_id"]
+
+
+def test_a_provider_set_after_configure_is_explained(caplog: pytest.LogCaptureFixture) -> None:
+    """set_tracer_provider() after configure() cannot take effect: obskit says what to do instead."""
+    obskit.configure(service="svc")
+    trace.set_tracer_provider(TracerProvider())
+    assert "tracer_provider=" in caplog.text
+    assert type(trace.get_tracer_provider()).__name__ == "ObskitTracerProvider"

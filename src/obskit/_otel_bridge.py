@@ -512,6 +512,32 @@ def install() -> None:
     _STATE.cache = (None, None, None)
     _STATE.active = True
     _pipeline.on_reset(uninstall)
+    _explain_late_providers()
+
+
+class _LateProvider:
+    """A ``logging`` filter on ``opentelemetry.trace`` that explains a ``set_tracer_provider`` made too late.
+
+    The API lets the global provider be set once; after ``configure()`` it is obskit's, and an
+    app that sets its SDK provider afterwards gets only the API's one-line warning. This adds
+    the fix once, on the ``obskit`` logger; it lets every record through.
+    """
+
+    def filter(self, record: Any) -> bool:
+        if record.msg == "Overriding of current TracerProvider is not allowed" and _STATE.active:
+            _diagnostics.report_once(
+                "otel_bridge.late_provider", "obskit: set_tracer_provider() after obskit.configure() has no effect: "
+                "OpenTelemetry spans are obskit's. Pass the provider to configure(traces='otel', "
+                "tracer_provider=...), or set it before configure()")
+        return True
+
+
+def _explain_late_providers() -> None:
+    import logging
+
+    log = logging.getLogger("opentelemetry.trace")
+    if not any(isinstance(f, _LateProvider) for f in log.filters):
+        log.addFilter(_LateProvider())
 
 
 def uninstall() -> None:
