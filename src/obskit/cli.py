@@ -91,13 +91,14 @@ def _slo_apply(args: argparse.Namespace) -> int:
 
 def _slo_report(args: argparse.Namespace) -> int:
     from obskit.slo.alarms import build
-    from obskit.slo.report import report_from_aws, to_json, to_text
+    from obskit.slo.report import report_from_aws, since_problem, to_json, to_text
     from obskit.slo.spec import format_duration, parse_duration
 
     since = parse_duration(args.since) if args.since else None
-    if args.since and (since is None or since % 60):
-        print(f"obskit: --since {args.since!r} is not a whole number of minutes, e.g. 30d, 7d, 6h",
-              file=sys.stderr)
+    why = "it is not a duration, e.g. 30d, 7d, 6h" if args.since and since is None else (
+        since_problem(since) if since is not None else None)
+    if why:
+        print(f"obskit: --since {args.since!r}: {why}", file=sys.stderr)
         return EXIT_BAD_INPUT
     alarm_set = build(_slo_load(args))
     statuses = report_from_aws(alarm_set, since_s=since, region=args.region, profile=args.profile)

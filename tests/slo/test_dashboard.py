@@ -225,6 +225,16 @@ def test_a_dashboard_over_cloudwatchs_metric_quota_is_refused() -> None:
         to_cloudformation(alarm_set, dashboard=True)
 
 
+def test_a_body_too_big_for_a_template_is_refused() -> None:
+    """55 SLOs on 1,000-character operations: few enough widgets and metrics, but over 1 MB of body."""
+    op = "GET /" + "x" * 995
+    slos = "".join(f"  - {{name: s{i}, objective: 99.9, operation: '{op}', sli: {{kind: availability}}}}\n"
+                   for i in range(55))
+    problems = check(build(parse("service: big\nslos:\n" + slos)))
+    assert len(problems) == 1
+    assert problems[0].message.endswith("bytes; a CloudFormation template holds 1,000,000")
+
+
 def test_the_example_stays_well_inside_the_limits(example_set: AlarmSet) -> None:
     """The example's dashboard: under 60 widgets, 50 metrics per widget, and a body of under 40 KB."""
     doc = _body(example_set)

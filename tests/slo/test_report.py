@@ -113,18 +113,33 @@ def test_report_command_prints_text_and_json_with_alarm_states(aws: datetime, tm
     assert main(["slo", "report", str(path)]) == 0
     text = capsys.readouterr().out
     assert "attainment 99.9500% over the last 30d; error budget left 50.0% = 21.6 min of full outage" in text
-    assert "ticket 1d/2h   >= 3x   now 10.00x / 10.00x   BURNING" in text
-    assert "page   1h/5m   >= 14.4x   now 10.00x / no data   ok" in text
+    assert "  ticket 1d/2h    >= 3x      10.00x / 10.00x   BURNING: both windows over the threshold" in text
+    assert "  page 1h/5m      >= 14.4x   10.00x / no data\n" in text
     assert "alarms: page not deployed, ticket not deployed" in text
     assert to_text(alarm_set.config, collect(alarm_set, cw, now=aws)).startswith("checkout-api/availability:")
 
 
-def test_report_refuses_a_bad_since(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--since must be a duration in whole minutes: exit 2 with the fix, before any AWS call."""
+@pytest.mark.parametrize(("since", "why"), [
+    ("90s", "it must be a whole number of minutes"),
+    ("soon", "it is not a duration"),
+    ("23041m", "a span over 15d must be a multiple of 5m"),  # 16 days and a minute
+    ("1513h", None),  # 63 days and an hour: whole hours are fine
+])
+def test_report_refuses_a_since_getmetricdata_would_refuse(since: str, why: str | None, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """--since in whole minutes, 5 minutes past 15 days, hours past 63 days: else exit 2 before any AWS call."""
     path = tmp_path / "slo.yaml"
     path.write_text(FILE, encoding="utf-8")
-    assert main(["slo", "report", str(path), "--since", "90s"]) == 2
-    assert "whole number of minutes" in capsys.readouterr().err
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # a call would fail with exit 1, not 2
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    status = main(["slo", "report", str(path), "--since", since])
+    err = capsys.readouterr().err
+    if why is None:
+        assert status == 1  # accepted, then the unreachable endpoint fails
+    else:
+        assert status == 2
+        assert why in err
 
 
 @pytest.mark.parametrize(("expression", "values", "expected"), [

@@ -35,6 +35,7 @@ from obskit.slo.spec import SLO, SLOConfig, Window, format_duration
 
 __all__ = [
     "DASHBOARD_FORMATS",
+    "MAX_BODY_BYTES",
     "MAX_METRICS_PER_DASHBOARD",
     "MAX_METRICS_PER_WIDGET",
     "MAX_WIDGETS",
@@ -52,6 +53,9 @@ __all__ = [
 MAX_WIDGETS = 500
 MAX_METRICS_PER_WIDGET = 500
 MAX_METRICS_PER_DASHBOARD = 2500
+# CloudWatch documents no byte limit of its own for DashboardBody; the CloudFormation template that
+# carries it may not exceed 1 MB (uploaded through S3), so a body must stay under that.
+MAX_BODY_BYTES = 1_000_000
 MAX_NAME = 255
 GRID = 24
 TOP_OPERATIONS = 10
@@ -342,6 +346,9 @@ def check(alarm_set: AlarmSet) -> list[SLOProblem]:
                 f"{MAX_METRICS_PER_WIDGET}")
     if total > MAX_METRICS_PER_DASHBOARD:
         bad(f"the dashboard reads {total} metrics; CloudWatch allows {MAX_METRICS_PER_DASHBOARD}")
+    size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_BODY_BYTES:
+        bad(f"the dashboard body is {size:,} bytes; a CloudFormation template holds {MAX_BODY_BYTES:,}")
     return problems
 
 

@@ -23,7 +23,7 @@ from obskit.slo.alarms import AlarmSet, CompositeAlarm, MetricAlarm, burn_querie
 from obskit.slo.mathexpr import evaluate
 from obskit.slo.spec import SLO, SLOConfig, format_duration
 
-__all__ = ["SLOStatus", "TierStatus", "collect", "report_from_aws", "to_json", "to_text"]
+__all__ = ["SLOStatus", "TierStatus", "collect", "report_from_aws", "since_problem", "to_json", "to_text"]
 
 MAX_QUERIES = 500  # GetMetricData MetricDataQueries
 _SHOWN = ("page", "ticket", "budget", "no-data")  # the alarms that notify; children show as burn rates
@@ -151,6 +151,20 @@ def _status(config: SLOConfig, slo: SLO, burns: dict[tuple[str, int], float | No
                      {format_duration(s): burns[(slo.name, s)] for s in seen}, tiers, alarms)
 
 
+def since_problem(seconds: int) -> str | None:
+    """Why ``GetMetricData`` would refuse a period of ``seconds`` reaching that far back, or ``None``.
+
+    CloudWatch keeps 1-minute data for 15 days, 5-minute data for 63 days, then hourly data: a
+    period starting further back must be a multiple of what is kept.
+    """
+    if seconds % 60:
+        return "it must be a whole number of minutes"
+    for older_than, step in ((63 * 86_400, 3600), (15 * 86_400, 300)):
+        if seconds > older_than and seconds % step:
+            return f"a span over {format_duration(older_than)} must be a multiple of {format_duration(step)}"
+    return None
+
+
 def report_from_aws(alarm_set: AlarmSet, *, since_s: int | None = None, region: str | None = None,
                     profile: str | None = None) -> list[SLOStatus]:
     """``collect`` with a boto3 CloudWatch client (``AWS_ENDPOINT_URL`` and the usual configuration apply)."""
@@ -184,10 +198,12 @@ def _lines(config: SLOConfig, s: SLOStatus, since: int) -> Iterator[str]:
     else:
         yield (f"  attainment {s.attainment:.4f}% over the last {format_duration(since)}; error budget left "
                f"{s.budget_left_percent:.1f}% = {s.budget_left_minutes:,.1f} min of full outage")
+    if s.tiers:
+        yield f"  {'tier':<15} {'alarm at':<10} burn rate now (long / short window)"
     for t in s.tiers:
-        state = "BURNING: both windows over the threshold" if t.burning else "ok"
-        yield (f"  {t.severity:<6} {t.long}/{t.short:<4} >= {t.threshold:g}x   now {_x(t.long_burn)} / "
-               f"{_x(t.short_burn)}   {state}")
+        state = "   BURNING: both windows over the threshold" if t.burning else ""
+        tier, at = f"{t.severity} {t.long}/{t.short}", f">= {t.threshold:g}x"
+        yield f"  {tier:<15} {at:<10} {_x(t.long_burn)} / {_x(t.short_burn)}{state}"
     fastest = max((b for b in s.burn_rates.values() if b is not None), default=None)
     if fastest is not None and fastest > 1:
         yield (f"  at the fastest current burn ({fastest:.2f}x) a whole budget lasts "
