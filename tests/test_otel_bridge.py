@@ -414,3 +414,50 @@ def test_a_provider_set_after_configure_is_explained(caplog: pytest.LogCaptureFi
     trace.set_tracer_provider(TracerProvider())
     assert "tracer_provider=" in caplog.text
     assert type(trace.get_tracer_provider()).__name__ == "ObskitTracerProvider"
+
+
+XRAY_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+def test_the_global_propagator_writes_what_obskit_inject_writes() -> None:
+    """An instrumentation's propagate.inject() sends traceparent, X-Amzn-Trace-Id and the correlation id."""
+    from opentelemetry import propagate
+
+    obskit.configure(service="svc")
+    incoming = obskit.extract({"traceparent": "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+                               "x-correlation-id": "order-7"})
+    with obskit.activate(incoming), api_tracer().start_as_current_span("call", kind=SpanKind.CLIENT) as span:
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+    sid = f"{span.get_span_context().span_id:016x}"
+    assert headers["traceparent"].startswith(f"00-5759e988bd862e3fe1be46a994272793-{sid}-")
+    assert headers["x-amzn-trace-id"].startswith(f"Root=1-5759e988-bd862e3fe1be46a994272793;Parent={sid}")
+    assert headers["x-correlation-id"] == "order-7"
+
+
+def test_the_global_propagator_reads_what_obskit_extract_reads() -> None:
+    """A server instrumentation's propagate.extract() reads X-Amzn-Trace-Id and the correlation id, in any case."""
+    from opentelemetry import propagate
+
+    obskit.configure(service="svc")
+    log = obskit.get_logger("t")
+    remote = propagate.extract({"X-Amzn-Trace-Id": XRAY_HEADER, "X-Correlation-Id": "order-7"})
+    with capture() as cap, api_tracer().start_as_current_span("GET /", context=remote, kind=SpanKind.SERVER):
+        log.info("served")
+    (span,) = cap.spans
+    assert (span["trace_id"], span["parent_span_id"]) == ("5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8")
+    assert cap.logs_with(message="served")[0]["correlation_id"] == "order-7"
+
+
+def test_otel_propagators_and_reset_leave_the_global_propagator_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With OTEL_PROPAGATORS set the app's propagator stays; reset() puts back the one obskit replaced."""
+    from opentelemetry import propagate
+
+    before = propagate.get_global_textmap()
+    obskit.configure(service="svc")
+    assert type(propagate.get_global_textmap()).__name__ == "ObskitPropagator"
+    obskit.testing.reset()
+    assert propagate.get_global_textmap() is before
+    monkeypatch.setenv("OTEL_PROPAGATORS", "tracecontext")
+    obskit.configure(service="svc")
+    assert propagate.get_global_textmap() is before

@@ -211,7 +211,7 @@ def http_server() -> Iterator[tuple[str, list[dict[str, str]]]]:
 
 
 def test_requests_span_is_a_child_and_its_traceparent_names_it(http_server: tuple[str, list[Any]]) -> None:
-    """An outgoing requests call is a client span under the request, and the header it sends carries its ids."""
+    """An outgoing requests call is a client span under the request; the headers it sends (W3C and X-Ray) name it."""
     import requests
 
     base, seen = http_server
@@ -221,6 +221,8 @@ def test_requests_span_is_a_child_and_its_traceparent_names_it(http_server: tupl
     span = _one(cap)
     assert span["parent_span_id"] == request.span_id
     assert seen[-1]["traceparent"].startswith(f"00-{span['trace_id']}-{span['span_id']}-")
+    tid = span["trace_id"]
+    assert seen[-1]["x-amzn-trace-id"].startswith(f"Root=1-{tid[:8]}-{tid[8:]};Parent={span['span_id']};")
 
 
 def test_requests_span_is_a_remote_subsegment_with_http(http_server: tuple[str, list[Any]],

@@ -28,21 +28,31 @@ uses the two seams the API offers for exactly that, and nothing else:
   configured emitters (X-Ray, OpenTelemetry, ``capture()``). ``start_as_current_span`` makes a
   span current with two ``ContextVar`` sets instead of the API's generator and ``Context`` copy.
 
+A third, smaller seam follows from the first two: unless ``OTEL_PROPAGATORS`` names the formats,
+the global ``TextMapPropagator`` becomes one that writes and reads what ``obskit.inject`` and
+``obskit.extract`` do (``traceparent``, ``X-Amzn-Trace-Id``, ``baggage``, the correlation id),
+so an instrumented HTTP client joins X-Ray downstream and a server instrumentation picks up the
+caller's correlation id.
+
 Limits, on purpose. A provider the app set before ``configure()`` (an SDK ``TracerProvider``)
 stays the global one: its spans share obskit's context (parents both ways, ids on log lines) but
 go to its own processors, not to obskit's emitters. Link attributes and event attributes beyond
 obskit's limits are dropped; ``record_exception``'s extra attributes and timestamp are not kept.
 A Root-only X-Ray parent (a trace id without a parent span) is invisible to other tracers,
 which then start a new trace; obskit's own tracer joins it. OpenTelemetry baggage and obskit's
-baggage are not merged. Switched off (``opentelemetry_bridge=False``, ``reset()``, or the
-implicit configuration), the runtime context hands every call to the one it replaced and the
-tracer behaves as the API's no-op tracer: what the API did before ``configure()``.
+baggage are not merged (obskit's rides through the propagator). ``trace.get_current_span()``
+inside an ``obskit.span`` block is a non-recording view with its ids (the request's server span
+excepted: attributes set on it land). Switched off (``opentelemetry_bridge=False``, ``reset()``,
+or the implicit configuration), the runtime context hands every call to the one it replaced, the
+propagator it replaced is put back, and the tracer behaves as the API's no-op tracer: what the
+API did before ``configure()``.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from types import TracebackType
@@ -446,6 +456,52 @@ class _ProviderImpl:
         """Nothing: obskit's emitters are closed by ``obskit.shutdown()`` at exit."""
 
 
+# --- the global propagator ------------------------------------------------------------------------
+class _PropagatorImpl:
+    """OpenTelemetry's global ``TextMapPropagator``, writing and reading what ``obskit.inject``/``extract`` do.
+
+    An HTTP instrumentation then sends ``X-Amzn-Trace-Id``, ``baggage`` and the correlation id
+    next to ``traceparent``, as obskit's own integrations do, and a server instrumentation
+    reads them: the correlation id and baggage ride on the extracted span into obskit's context.
+    """
+
+    def __init__(self, previous: Any) -> None:
+        self.previous = previous
+
+    def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+        api = _STATE.api
+        from obskit.propagation import extract
+
+        tc = extract(carrier, None if getter is None or getter is api.default_getter else _getter(getter))
+        base = context if context is not None else api.empty
+        if not (tc.remote and tc.span_id is not None):
+            return base
+        return api.Context({**base, api.span_key: api.ApiSpan(None, tc)})
+
+    def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+        api = _STATE.api
+        from obskit.propagation import inject
+
+        cur = CURRENT.get()
+        span = None if context is None else _span_in(context)
+        tc = cur if span is None else _telemetry_of(span, cur)
+        inject(carrier, context=tc, setter=None if setter is None or setter is api.default_setter else setter.set)
+
+    @property
+    def fields(self) -> set[str]:
+        from obskit import semconv
+
+        return {semconv.HEADER_TRACEPARENT, semconv.HEADER_TRACESTATE, semconv.HEADER_XRAY, semconv.HEADER_BAGGAGE,
+                semconv.HEADER_CORRELATION_ID}
+
+
+def _getter(getter: Any) -> Callable[[Any, str], list[str]]:
+    def get(carrier: Any, key: str) -> list[str]:
+        return list(getter.get(carrier, key) or ())
+
+    return get
+
+
 # --- install / uninstall ------------------------------------------------------------------------
 class _Api:
     """The API's objects the bridge uses, and the classes built on its interfaces."""
@@ -477,6 +533,11 @@ class _Api:
         self.RuntimeContext = _runtime_class()
         self.tracer = type("ObskitTracer", (_TracerImpl, trace.Tracer), {})()
         self.provider = type("ObskitTracerProvider", (_ProviderImpl, trace.TracerProvider), {})()
+        from opentelemetry.propagators import textmap
+
+        self.default_getter = textmap.default_getter
+        self.default_setter = textmap.default_setter
+        self.Propagator = type("ObskitPropagator", (_PropagatorImpl, textmap.TextMapPropagator), {})
 
 
 def _build() -> Any:
@@ -513,6 +574,12 @@ def install() -> None:
     _STATE.active = True
     _pipeline.on_reset(uninstall)
     _explain_late_providers()
+    if not os.environ.get("OTEL_PROPAGATORS", "").strip():  # the app's own choice of formats wins
+        from opentelemetry import propagate
+
+        current = propagate.get_global_textmap()
+        if not isinstance(current, _PropagatorImpl):
+            propagate.set_global_textmap(api.Propagator(current))
 
 
 class _LateProvider:
@@ -544,6 +611,11 @@ def uninstall() -> None:
     """Back to the API's own behaviour (see the module docstring); obskit's context is untouched."""
     _STATE.active = False
     _STATE.cache = (None, None, None)
+    propagate = sys.modules.get("opentelemetry.propagate")
+    if propagate is not None:
+        current = propagate.get_global_textmap()
+        if isinstance(current, _PropagatorImpl):
+            propagate.set_global_textmap(current.previous)
 
 
 def is_active() -> bool:
