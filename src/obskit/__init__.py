@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
     )
     from obskit.logs import get_logger
     from obskit.propagation import extract, inject
-    from obskit.tracing import Span, span
+    from obskit.tracing import Span, current_span, span
 
 __all__ = [
     "Config",
@@ -50,6 +50,7 @@ __all__ = [
     "bound",
     "configure",
     "current",
+    "current_span",
     "diagnostics",
     "extract",
     "flush",
@@ -72,6 +73,7 @@ _LAZY = {
     "bound": "obskit.context:bound",
     "configure": "obskit.config:configure",
     "current": "obskit.context:current",
+    "current_span": "obskit.tracing:current_span",
     "diagnostics": "obskit._diagnostics:diagnostics",
     "extract": "obskit.propagation:extract",
     "flush": "obskit._pipeline:flush",

@@ -35,7 +35,7 @@ from obskit.context import is_async_generator_function, is_coroutine_function, i
 from obskit.ids import INVALID_TRACE_ID
 from obskit.semconv import SPAN_KIND_INTERNAL, SPAN_KINDS
 
-__all__ = ["OPTIONS", "Span", "SpanEvent", "SpanRecord", "span", "start_span"]  # noqa: F822 - OPTIONS is built on first access
+__all__ = ["OPTIONS", "Span", "SpanEvent", "SpanRecord", "current_span", "span", "start_span"]  # noqa: F822 - OPTIONS is built on first access
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -507,6 +507,7 @@ class Span:
         if rec is None:
             return
         self._record = None
+        _open_spans.pop(rec.span_id, None)
         rt = self._runtime
         if end_ns is not None and end_ns.__class__ is not int:
             end_ns = _as_ns(end_ns)
@@ -616,7 +617,34 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
             emitter.on_start(record)
         except Exception as exc:
             _pipeline.emitter_failed(emitter, "on_start", exc)
-    return Span(ctx, parent_sid, name, record, rt)
+    span = Span(ctx, parent_sid, name, record, rt)
+    if len(_open_spans) < _MAX_OPEN:
+        _open_spans[ctx[1]] = span
+    return span
+
+
+_open_spans: dict[str, Span] = {}
+"""Recorded spans not ended yet, by span id: ``current_span()`` finds the handle of the current one."""
+_MAX_OPEN = 65_536
+"""Spans never ended must not grow this without bound: past it, new spans are not findable."""
+
+
+def current_span() -> Span:
+    """The handle of the current span, to set attributes on without holding it.
+
+    Powertools' ``tracer.put_annotation(...)`` and OpenTelemetry's ``get_current_span()`` work on
+    the current span the same way: ``obskit.current_span().set_attribute("order_id", 7,
+    annotation=True)``. A span this process started and has not ended is returned as itself;
+    otherwise (no span, a remote parent, an unsampled trace) a handle that records nothing,
+    so the call is always safe.
+    """
+    ctx = CURRENT.get()
+    sid = ctx[1]
+    if sid is not None:
+        span = _open_spans.get(sid)
+        if span is not None:
+            return span
+    return Span(ctx, None, "", None, _pipeline.RUNTIME or _pipeline.get())
 
 
 def _links(links: Any) -> tuple[TelemetryContext, ...]:
@@ -925,3 +953,7 @@ def _on_configure(runtime: Any, explicit: bool) -> None:
         _otel_bridge.install()
     elif "obskit._otel_bridge" in sys.modules:
         sys.modules["obskit._otel_bridge"].uninstall()
+
+
+_pipeline.on_reset(_open_spans.clear)
+_pipeline.on_fork(_open_spans.clear)

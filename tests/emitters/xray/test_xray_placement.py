@@ -92,3 +92,19 @@ def test_http_client_subsegment_is_named_by_its_host(daemon: Daemon) -> None:
     sub = daemon.receive()[0]["subsegments"][0]
     assert sub["name"] == "api.example.com"
     assert sub["namespace"] == "remote"
+
+
+def test_current_span_annotates_like_put_annotation(daemon: Daemon) -> None:
+    """Powertools' tracer.put_annotation/put_metadata inside a capture_method: obskit.current_span()."""
+    configure(daemon)
+
+    @obskit.span()
+    def charge() -> None:
+        obskit.current_span().set_attribute("payment_id", "p-1", annotation=True)
+        obskit.current_span().set_metadata("card", {"brand": "visa"}, namespace="payments")
+
+    with obskit.span("GET /", kind="server"):
+        charge()
+    sub = daemon.receive()[0]["subsegments"][0]
+    assert sub["annotations"] == {"payment_id": "p-1"}
+    assert sub["metadata"]["payments"] == {"card": {"brand": "visa"}}
