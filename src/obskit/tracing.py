@@ -619,7 +619,7 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
             _pipeline.emitter_failed(emitter, "on_start", exc)
     span = Span(ctx, parent_sid, name, record, rt)
     if len(_open_spans) < _MAX_OPEN:
-        _open_spans[ctx[1]] = span
+        _open_spans[record.span_id] = span
     return span
 
 
