@@ -321,3 +321,14 @@ def test_apply_with_dashboard_puts_it(example: Path, monkeypatch: pytest.MonkeyP
     account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
     assert stored == json.loads(body_json(alarm_set, region=REGION,
                                           arn=lambda n: f"arn:aws:cloudwatch:{REGION}:{account}:alarm:{n}"))
+
+
+def test_a_service_name_search_cannot_quote_gets_a_note_instead() -> None:
+    """A quote in the service name cannot go into a SEARCH term: a text widget says so, the rest stays."""
+    alarm_set = build(parse("service: \"bob's api\"\nslos: [{name: a, objective: 99, sli: {kind: availability}}]\n"))
+    doc = _body(alarm_set)
+    assert not [e for _, e in expressions(doc) if "SEARCH(" in e]
+    notes = [w["properties"]["markdown"] for w in doc["widgets"] if w["type"] == "text"]
+    assert any("without quotes or backslashes" in n for n in notes)
+    assert any(w["properties"].get("title", "").endswith("Latency p50/p99 (ms)") for w in doc["widgets"])
+    assert [e.message for e in jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc)] == []

@@ -163,3 +163,12 @@ def test_the_evaluator_refuses_what_it_does_not_know(expression: str) -> None:
     """Functions and tokens outside the generator's grammar raise instead of guessing."""
     with pytest.raises(ExpressionError):
         evaluate(expression, {"a": 1.0, "b": 2.0})
+
+
+def test_an_overspent_budget_says_the_objective_is_missed(aws: datetime) -> None:
+    """At 99.99 % the same series spent five budgets: -400 % left, and the text says the objective is missed."""
+    alarm_set = build(parse(FILE.replace("99.9,", "99.99,"), "slo.yaml"))
+    (status,) = collect(alarm_set, boto3.client("cloudwatch", region_name=REGION), now=aws)
+    assert status.budget_left_percent == pytest.approx(-400.0)
+    assert "-400.0% = -17.3 min of full outage  OVERSPENT: the objective is missed" in to_text(
+        alarm_set.config, [status])

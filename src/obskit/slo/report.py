@@ -196,8 +196,9 @@ def _lines(config: SLOConfig, s: SLOStatus, since: int) -> Iterator[str]:
     if s.attainment is None or s.budget_left_percent is None or s.budget_left_minutes is None:
         yield f"  no data over the last {format_duration(since)}"
     else:
+        missed = "  OVERSPENT: the objective is missed" if s.budget_left_percent < 0 else ""
         yield (f"  attainment {s.attainment:.4f}% over the last {format_duration(since)}; error budget left "
-               f"{s.budget_left_percent:.1f}% = {s.budget_left_minutes:,.1f} min of full outage")
+               f"{s.budget_left_percent:.1f}% = {s.budget_left_minutes:,.1f} min of full outage{missed}")
     if s.tiers:
         yield f"  {'tier':<15} {'alarm at':<10} burn rate now (long / short window)"
     for t in s.tiers:
