@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-__all__ = ["LAMBDA_LOG_LEVEL", "SOURCES", "lookup", "parse_bool"]
+__all__ = ["DEFAULT_XRAY_DAEMON_ADDRESS", "LAMBDA_LOG_LEVEL", "SOURCES", "detect_origin", "lookup", "parse_bool"]
 
 SOURCES: dict[str, tuple[str, ...]] = {
     # core
@@ -29,6 +29,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "sample_rate": ("OBSKIT_SAMPLE_RATE", "POWERTOOLS_LOGGER_SAMPLE_RATE"),
     "trace_sample_rate": ("OBSKIT_TRACE_SAMPLE_RATE",),
     "trace_reservoir_per_s": ("OBSKIT_TRACE_RESERVOIR_PER_S",),
+    "trace_sampler": ("OBSKIT_TRACE_SAMPLER", "OTEL_TRACES_SAMPLER"),
     "propagation": ("OBSKIT_PROPAGATION",),
     "correlation_headers": ("OBSKIT_CORRELATION_HEADERS",),
     "disabled": ("OBSKIT_DISABLED",),
@@ -115,6 +116,21 @@ ECS_CONTAINER_METADATA_URI = "ECS_CONTAINER_METADATA_URI"
 ECS_CONTAINER_METADATA_URI_V4 = "ECS_CONTAINER_METADATA_URI_V4"
 ELASTIC_BEANSTALK_ENVIRONMENT = "ELASTIC_BEANSTALK_ENVIRONMENT_NAME"
 KUBERNETES_SERVICE_HOST = "KUBERNETES_SERVICE_HOST"
+
+DEFAULT_XRAY_DAEMON_ADDRESS = ("127.0.0.1", 2000)
+"""Where the X-Ray daemon listens (UDP segments, TCP sampling proxy) unless told otherwise."""
+
+
+def detect_origin() -> str | None:
+    """The X-Ray ``origin`` (and sampling-rule ``ServiceType``) of this process, read at configure time."""
+    if os.environ.get(ECS_CONTAINER_METADATA_URI_V4) or os.environ.get(ECS_CONTAINER_METADATA_URI):
+        return "AWS::ECS::Container"
+    if os.environ.get(ELASTIC_BEANSTALK_ENVIRONMENT):
+        return "AWS::ElasticBeanstalk::Environment"
+    if os.environ.get(KUBERNETES_SERVICE_HOST):
+        return "AWS::EKS::Container"
+    return None
+
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})

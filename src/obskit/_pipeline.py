@@ -66,6 +66,8 @@ class Runtime:
         "config",
         "ids",
         "metric_emitter",
+        "sample",
+        "sampler",
         "span_emitters",
     )
 
@@ -94,9 +96,20 @@ class Runtime:
         """The second the reservoir is counting (clock seconds) and its counter."""
         self._taken: dict[int, None] = {}
         """Trace ids the reservoir took, oldest first (at most ``_RESERVOIR_MEMORY``)."""
+        self.sampler: Any = None
+        """``trace_sampler="xray"``: the ``obskit.sampling.XRaySampler`` (``sample``, ``close``, ``after_fork``)."""
+        self.sample: Callable[..., bool | str] = self._ratio
+        """``sample(trace_id, attributes=None)``: the head-sampling decision for a new trace.
 
-    def sample(self, trace_id: int) -> bool:
-        """The head-sampling decision for a new trace: the ratio, then the reservoir.
+        ``True``/``False``, or the name of the X-Ray sampling rule that sampled it (the root
+        span records it). ``attributes`` are the new root span's (method, path, host...).
+        """
+        if config.options.get("trace_sampler") == "xray":
+            self.sampler = load("obskit.sampling:create")(config)
+            self.sample = self.sampler.sample
+
+    def _ratio(self, trace_id: int, attributes: Any = None) -> bool:
+        """The head-sampling decision of ``trace_sampler="ratio"``: the ratio, then the reservoir.
 
         The ratio uses the trace id's low 56 bits, which are random in every id obskit makes
         and, by the W3C Level 2 random flag, in every id that arrives flagged random: the
@@ -260,9 +273,11 @@ def flush(timeout_s: float | None = None) -> bool:
 
 
 def close_emitters(runtime: Runtime | None, timeout_s: float | None = 5.0) -> None:
-    """Flush and close the emitters of a runtime that is being replaced or shut down."""
+    """Flush and close the emitters (and stop the sampler) of a runtime that is being replaced or shut down."""
     if runtime is None:
         return
+    if runtime.sampler is not None:
+        _safely(runtime.sampler.close, "close")
     for emitter in (*runtime.span_emitters, runtime.metric_emitter):
         if emitter is None:
             continue
@@ -340,7 +355,7 @@ def _after_fork_in_child() -> None:
         reseed = getattr(rt.ids, "reseed", None)
         if reseed is not None:
             _safely(reseed, "fork")
-        for emitter in (*rt.span_emitters, rt.metric_emitter):
+        for emitter in (*rt.span_emitters, rt.metric_emitter, rt.sampler):
             after = getattr(emitter, "after_fork", None)
             if after is not None:
                 _safely(after, "fork")

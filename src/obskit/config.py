@@ -53,6 +53,7 @@ _OPTION_PROVIDERS = (
     "obskit.emitters.sinks",
     "obskit.emitters.xray",
     "obskit.emitters.otel",
+    "obskit.sampling",
     "obskit.integrations._outbound",
     "obskit.integrations._http_capture",
     "obskit.integrations._lambda_options",

@@ -65,7 +65,7 @@ def new_trace(
     if given is not None and given.__class__ is not bool:
         sampled = _checked(bool, given)
     if sampled is None:
-        sampled = rt.sample(tid)
+        sampled = rt.sample(tid) is not False  # True, or the name of the X-Ray rule that sampled it
     if correlation_id is not None and correlation_id.__class__ is not str:
         correlation_id = _checked(_as_text, correlation_id)
     if baggage is not None:

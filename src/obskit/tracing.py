@@ -33,7 +33,7 @@ from obskit import _diagnostics, _pipeline
 from obskit._context import CURRENT, TelemetryContext
 from obskit.context import is_async_generator_function, is_coroutine_function, is_generator_function
 from obskit.ids import INVALID_TRACE_ID
-from obskit.semconv import SPAN_KIND_INTERNAL, SPAN_KINDS
+from obskit.semconv import ATTR_XRAY_SAMPLING_RULE, SPAN_KIND_INTERNAL, SPAN_KINDS
 
 __all__ = ["OPTIONS", "Span", "SpanEvent", "SpanRecord", "current_span", "span", "start_span"]  # noqa: F822 - OPTIONS is built on first access
 
@@ -583,15 +583,21 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
         parent_sid = parent[1]
         remote = parent[9]
         sampled = parent[2]
+        rule = None
         if sampled is None:  # X-Ray "Sampled=?": the decision is ours, and travels on
-            sampled = rt.sample(int(tid, 16))
+            sampled = rt.sample(int(tid, 16), attributes)
+            if sampled is not True and sampled is not False:  # the name of the X-Ray rule that sampled it
+                rule, sampled = sampled, True
         ctx = _tuple_new(TelemetryContext, (
             tid, "%016x" % ids.span_id(), sampled, parent[3], parent[4], parent[5], parent[6],  # noqa: UP031 - faster
             parent[7], parent[8], False, parent[10],
         ))
     else:
         tid_int = ids.trace_id()
-        sampled = rt.sample(tid_int)
+        sampled = rt.sample(tid_int, attributes)
+        rule = None
+        if sampled is not True and sampled is not False:  # the name of the X-Ray rule that sampled it
+            rule, sampled = sampled, True
         parent_sid = None
         remote = False
         ctx = _tuple_new(TelemetryContext, (
@@ -612,6 +618,8 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
                         bool(remote and parent_sid is not None), _links(links) if links else ())
     if attributes is not None and not owned:
         _clean_attributes(record, attributes)
+    if rule is not None:
+        record.attributes[ATTR_XRAY_SAMPLING_RULE] = rule
     for emitter in emitters:
         try:
             emitter.on_start(record)

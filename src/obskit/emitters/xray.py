@@ -56,6 +56,7 @@ from collections.abc import Callable
 from typing import Any
 
 from obskit import _diagnostics
+from obskit._env import DEFAULT_XRAY_DAEMON_ADDRESS, detect_origin
 from obskit.config import Option, parse_bool, parse_number
 from obskit.emitters._xray_map import LEGACY_HTTP, legacy_url, links, subsegment_fields
 from obskit.errors import ConfigError
@@ -84,6 +85,7 @@ from obskit.semconv import (
     ATTR_URL_PATH,
     ATTR_URL_SCHEME,
     ATTR_USER_AGENT,
+    ATTR_XRAY_SAMPLING_RULE,
     SPAN_KIND_CLIENT,
     SPAN_KIND_PRODUCER,
     SPAN_KIND_SERVER,
@@ -91,7 +93,7 @@ from obskit.semconv import (
 
 __all__ = ["OPTIONS", "XRayEmitter", "create", "parse_daemon_address", "use_with_aws_xray_sdk"]
 
-DEFAULT_DAEMON_ADDRESS = ("127.0.0.1", 2000)
+DEFAULT_DAEMON_ADDRESS = DEFAULT_XRAY_DAEMON_ADDRESS
 HEADER = b'{"format":"json","version":1}\n'
 MAX_DATAGRAM = 64 * 1000
 """Bytes per datagram, header included: under the daemon's 64 KiB buffer and UDP's 65,507."""
@@ -129,7 +131,13 @@ def _send_failed(n: int = 1) -> None:
                        "(refused, or the socket failed); counted as xray.dropped.send_failed", n=n)
 
 
-def parse_daemon_address(name: str, value: Any) -> tuple[str, int]:
+class DaemonAddress(tuple[str, int]):
+    """The daemon's UDP ``(host, port)``; ``tcp`` is its TCP proxy's (sampling rules), the same unless given apart."""
+
+    tcp: tuple[str, int]
+
+
+def parse_daemon_address(name: str, value: Any) -> DaemonAddress:
     """``host:port`` or ``tcp:host:port udp:host:port`` (either order) -> the UDP ``(host, port)``.
 
     The same forms ``AWS_XRAY_DAEMON_ADDRESS`` takes; anything else is a ``ConfigError`` now,
@@ -143,16 +151,20 @@ def parse_daemon_address(name: str, value: Any) -> tuple[str, int]:
     parts = value.split()
     where = f"{name}={value!r}" if name.isupper() else f"configure({name}={value!r})"
     if len(parts) == 1:
-        return _host_port(parts[0], where, expected)
-    if len(parts) == 2:
+        udp = tcp = _host_port(parts[0], where, expected)
+    elif len(parts) == 2:
         found: dict[str, tuple[str, int]] = {}
         for part in parts:
             proto, sep, rest = part.partition(":")
             if not sep or proto.lower() not in ("tcp", "udp") or proto.lower() in found:
                 raise ConfigError(f"{where}: expected {expected}")
             found[proto.lower()] = _host_port(rest, where, expected)
-        return found["udp"]
-    raise ConfigError(f"{where}: expected {expected}")
+        udp, tcp = found["udp"], found["tcp"]
+    else:
+        raise ConfigError(f"{where}: expected {expected}")
+    address = DaemonAddress(udp)
+    address.tcp = tcp
+    return address
 
 
 def _host_port(text: str, where: str, expected: str) -> tuple[str, int]:
@@ -167,7 +179,7 @@ def _host_port(text: str, where: str, expected: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _parse_address_option(name: str, value: Any) -> tuple[str, int] | None:
+def _parse_address_option(name: str, value: Any) -> DaemonAddress | None:
     return None if value is None else parse_daemon_address(name, value)
 
 
@@ -200,7 +212,7 @@ def sanitize_name(name: str, fallback: str = "unnamed") -> str:
 _MAPPED = frozenset({
     ATTR_HTTP_METHOD, ATTR_HTTP_STATUS, ATTR_URL_FULL, ATTR_URL_PATH, ATTR_URL_SCHEME, ATTR_SERVER_ADDRESS,
     ATTR_CLIENT_ADDRESS, ATTR_USER_AGENT, ATTR_HTTP_RESPONSE_SIZE, ATTR_RPC_SYSTEM, ATTR_RPC_SERVICE,
-    ATTR_RPC_METHOD, ATTR_CLOUD_REGION, ATTR_AWS_REQUEST_ID, *LEGACY_HTTP,
+    ATTR_RPC_METHOD, ATTR_CLOUD_REGION, ATTR_AWS_REQUEST_ID, ATTR_XRAY_SAMPLING_RULE, *LEGACY_HTTP,
 })
 """Attributes that become ``http``/``aws`` fields instead of annotations or metadata."""
 
@@ -761,6 +773,9 @@ class XRayEmitter:
             if self._origin is not None:
                 doc["origin"] = self._origin
             doc["aws"] = self._aws
+            rule = attrs.get(ATTR_XRAY_SAMPLING_RULE) if attrs else None
+            if rule is not None:  # the sampling rule that chose this trace, where the X-Ray SDKs put it
+                doc["aws"] = {**self._aws, "xray": {**self._aws["xray"], "sampling_rule_name": rule}}
             doc["service"] = self._service_block
         else:
             doc = {
@@ -959,19 +974,6 @@ def _segment_limit(sock: socket.socket, family: int) -> int:
     return max(0, min(mtu, MAX_DATAGRAM))
 
 
-def _detect_origin() -> str | None:
-    """The segment ``origin`` from the environment, read once at configure time."""
-    from obskit import _env
-
-    if os.environ.get(_env.ECS_CONTAINER_METADATA_URI_V4) or os.environ.get(_env.ECS_CONTAINER_METADATA_URI):
-        return "AWS::ECS::Container"
-    if os.environ.get(_env.ELASTIC_BEANSTALK_ENVIRONMENT):
-        return "AWS::ElasticBeanstalk::Environment"
-    if os.environ.get(_env.KUBERNETES_SERVICE_HOST):
-        return "AWS::EKS::Container"
-    return None
-
-
 def _json_dumps() -> Callable[[Any], bytes]:
     try:
         import orjson
@@ -1023,7 +1025,7 @@ def create(config: Any) -> XRayEmitter:
         _json_dumps(),
         in_lambda=config.in_lambda,
         streaming_threshold=0 if config.in_lambda else config.option("xray_streaming_threshold"),
-        origin=None if config.in_lambda else _detect_origin(),
+        origin=None if config.in_lambda else detect_origin(),
         sdk_version=_version(),
         fast_dumps=_fast_json_dumps(),
         batch_size=config.option("xray_batch_size"),

@@ -434,12 +434,13 @@ def extract(carrier: Any, getter: Getter | None = None, *, correlation_id: str |
             else:
                 cid = _new_correlation_id()
         if trace is None:
-            # new_trace(), inline: same ids, sampling and kept fields, one context built
+            # new_trace(), inline: same ids, sampling and kept fields, one context built. X-Ray
+            # rules (trace_sampler="xray") decide at the request's span, knowing its method and path.
             rt = _pipeline.RUNTIME or _pipeline.get()
             tid = rt.ids.trace_id()
             return _new_context(
                 TelemetryContext,
-                ("%032x" % tid, None, rt.sample(tid), cid, baggage or _EMPTY_MAP, None,  # noqa: UP031 - faster
+                ("%032x" % tid, None, rt.sample(tid) if rt.sampler is None else None, cid, baggage or _EMPTY_MAP, None,  # noqa: UP031 - faster
                  CURRENT.get().fields, None, True, False, props or _EMPTY_MAP),
             )
         return _new_context(

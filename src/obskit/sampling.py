@@ -1,0 +1,604 @@
+"""Centralized X-Ray sampling: the fleet's rules from the X-Ray service decide which new traces are recorded.
+
+Imports: standard library and obskit's stdlib-only core; ``http.client`` and ``json`` only in
+the poller thread, so ``configure(trace_sampler="xray")`` costs nothing on the request path.
+
+``configure(trace_sampler="xray")`` (or ``OBSKIT_TRACE_SAMPLER=xray``, ``OTEL_TRACES_SAMPLER=xray``)
+replaces the per-process ratio and reservoir with the sampling rules set in the X-Ray console
+or API. The X-Ray daemon (and the CloudWatch agent, and the ADOT collector) proxies two calls
+of the X-Ray API on the TCP port of its UDP listener: ``POST /GetSamplingRules`` and
+``POST /SamplingTargets``. One background thread, started at the first decision that needs the
+rules, fetches them every 5 minutes and reports each rule's statistics with ``SamplingTargets``
+at the interval the service asks for (10 s until it says otherwise); the answer assigns each
+rule this client's share of the fleet-wide reservoir (a quota per second until a TTL).
+
+Decisions, as the X-Ray SDKs make them: the first rule by priority, then by name, whose
+service name, service type, HTTP method, URL path, host, resource ARN and attributes match
+(``*`` any run of characters, ``?`` one, case-insensitive) decides. It takes from its
+reservoir first (its quota while the quota is fresh; before the first quota arrives, or after
+it expires, it borrows one a second), else samples at its fixed rate. The fixed rate reads the
+trace id's random low bits as ``trace_sample_rate`` does, so every service deciding the same
+trace agrees. Until rules arrive, and when the last rules fetched are more than an hour old,
+X-Ray's local default applies: one a second, then 5%.
+
+Only new traces are decided here: a decision that arrives (traceparent flags, ``Sampled=1``/
+``Sampled=0``) is kept, and ``Sampled=?`` is decided as a new trace is.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from obskit import _diagnostics, _env
+from obskit.config import Option
+from obskit.errors import ConfigError
+from obskit.semconv import ATTR_HTTP_METHOD, ATTR_SERVER_ADDRESS, ATTR_URL_PATH
+
+__all__ = ["OPTIONS", "RuleStatus", "SamplingStatus", "XRaySampler", "create", "status"]
+
+RULES_INTERVAL_S = 300.0
+"""How often the rules are fetched (as the X-Ray SDKs do), plus up to 5 s of jitter."""
+TARGETS_INTERVAL_S = 10.0
+"""How often statistics are reported until the service asks for another interval."""
+RULES_TTL_S = 3600
+"""Rules not refreshed for this long are dropped for the local default (as the SDKs do)."""
+RETRY_FIRST_S = 1.0
+"""After a failed fetch, the next try comes this much later, doubling up to the rules interval."""
+HTTP_TIMEOUT_S = 2.0
+LOCAL_RESERVOIR_PER_S = 1
+LOCAL_FIXED_RATE = 0.05
+MAX_STATISTICS_PER_CALL = 25
+"""``SamplingStatisticsDocuments`` per ``SamplingTargets`` call (the API's limit)."""
+_MAX_PAGES = 20
+_MASK = (1 << 56) - 1
+_SCALE = 1 << 56
+_CACHE_SIZE = 4096
+_NO_TARGET = (None, 0, -1, 0)
+"""A rule's target: (quota per second or None, quota TTL epoch s, boost threshold, boost TTL epoch s)."""
+_SAMPLERS = ("ratio", "xray")
+
+
+def _parse_sampler(name: str, value: Any) -> str:
+    text = value.strip().lower() if isinstance(value, str) else value
+    if name == "OTEL_TRACES_SAMPLER":
+        # OpenTelemetry's other samplers (always_on, parentbased_traceidratio...) describe what
+        # obskit's ratio sampler already does; only "xray" selects something else.
+        return "xray" if text == "xray" else "ratio"
+    if text not in _SAMPLERS:
+        where = f"{name}={value!r}" if name.isupper() else f"configure({name}={value!r})"
+        raise ConfigError(f"{where}: expected 'ratio' (trace_sample_rate and trace_reservoir_per_s) or 'xray'")
+    return str(text)
+
+
+OPTIONS: dict[str, Option] = {
+    "trace_sampler": Option(
+        "ratio", _parse_sampler,
+        "how new traces are sampled: 'ratio' (trace_sample_rate, trace_reservoir_per_s) or 'xray' "
+        "(the X-Ray service's sampling rules, through the daemon at xray_daemon_address)",
+    ),
+}
+
+
+# --- matching -----------------------------------------------------------------------------------
+def _glob(pattern: str) -> str:
+    """An X-Ray wildcard pattern as a regular expression for one field (never crossing ``\\0``)."""
+    return "".join("[^\0]*" if c == "*" else "[^\0]" if c == "?" else re.escape(c) for c in pattern)
+
+
+def wildcard_match(pattern: str, text: str) -> bool:
+    """``*`` any run of characters, ``?`` exactly one, the rest literal and case-insensitive."""
+    if pattern == "*":
+        return True
+    return re.fullmatch(_glob(pattern), text.replace("\0", ""), re.IGNORECASE | re.DOTALL) is not None
+
+
+class Rule:
+    """One sampling rule: its patterns, its reservoir and fixed rate, and its statistics since the last report."""
+
+    __slots__ = (
+        "attributes", "borrowed", "can_borrow", "definition", "host", "method", "name", "path", "priority",
+        "priority_key", "requests", "sampled", "target", "threshold", "window",
+    )
+
+    def __init__(self, definition: Mapping[str, Any]) -> None:
+        self.definition = dict(definition)
+        """The rule as the service sent it (a refresh keeps the state of a rule that did not change)."""
+        self.name: str = definition["RuleName"]
+        self.priority: int = definition["Priority"]
+        self.priority_key = (self.priority, self.name)
+        """Decision order: priority, then name."""
+        self.threshold = int(definition["FixedRate"] * _SCALE)
+        self.can_borrow = definition["ReservoirSize"] > 0
+        self.method: str = definition["HTTPMethod"]
+        self.host: str = definition["Host"]
+        self.path: str = definition["URLPath"]
+        self.attributes: tuple[tuple[str, str], ...] = tuple(sorted((definition.get("Attributes") or {}).items()))
+        self.target: tuple[int | None, int, int, int] = _NO_TARGET
+        self.window: tuple[int, Iterator[int]] = (-1, itertools.count())
+        self.requests = itertools.count()
+        self.sampled = itertools.count()
+        self.borrowed = itertools.count()
+
+    def decide(self, trace_id: int, now_s: int) -> bool:
+        """Reservoir first (the quota while fresh, else borrow one a second), then the fixed rate."""
+        next(self.requests)
+        quota, quota_until, boost, boost_until = self.target
+        limit = quota if quota is not None and now_s <= quota_until else (1 if self.can_borrow else 0)
+        if limit:
+            window = self.window
+            if window[0] != now_s:
+                window = self.window = (now_s, itertools.count())
+            if next(window[1]) < limit:
+                if limit is not quota:
+                    next(self.borrowed)
+                next(self.sampled)
+                return True
+        threshold = self.threshold
+        if boost > threshold and now_s <= boost_until:
+            threshold = boost
+        if (trace_id & _MASK) < threshold:
+            next(self.sampled)
+            return True
+        return False
+
+    def statistics(self) -> tuple[int, int, int]:
+        """(requests, sampled, borrowed) since the last call; the counters start again from zero."""
+        counters = (self.requests, self.sampled, self.borrowed)
+        self.requests, self.sampled, self.borrowed = itertools.count(), itertools.count(), itertools.count()
+        return next(counters[0]), next(counters[1]), next(counters[2])
+
+    def attributes_match(self, attributes: Mapping[str, Any] | None) -> bool:
+        for key, pattern in self.attributes:
+            value = attributes.get(key) if attributes else None
+            if value.__class__ is not str or not wildcard_match(pattern, value):
+                return False
+        return True
+
+
+def _local_default() -> Rule:
+    return Rule({"RuleName": "Default", "Priority": 10000, "FixedRate": LOCAL_FIXED_RATE,
+                 "ReservoirSize": LOCAL_RESERVOIR_PER_S, "HTTPMethod": "*", "Host": "*", "URLPath": "*"})
+
+
+class RuleSet:
+    """The rules that apply to this service, in decision order, with one compiled matcher for all of them.
+
+    Service name, service type and resource ARN are the same for every request of a process,
+    so rules that cannot match them are left out here, once. The rules without attributes
+    become one regular expression over ``path \0 method \0 host`` whose alternatives are the
+    rules in order: the first that matches names the rule (the path comes first in that text,
+    so the alternatives of other paths fail at their first characters). Rules with attributes
+    (rare) are tried one by one before it. What matched is cached by ``(method, host, path)``
+    (bounded): the rule itself, or the candidates when an attribute rule is among them.
+    """
+
+    __slots__ = ("_attribute_rules", "_match", "_plain", "cache", "fetched_s", "rules")
+
+    def __init__(self, rules: Sequence[Rule], fetched_s: int) -> None:
+        self.rules = tuple(sorted(rules, key=lambda r: r.priority_key))
+        self.fetched_s = fetched_s
+        plain = [r for r in self.rules if not r.attributes]
+        self._plain = tuple(plain)
+        """Group number - 1 -> the rule that alternative stands for."""
+        self._match: Callable[[str], Any] = re.compile(
+            "|".join(f"(?:{_key_pattern(r)}())" for r in plain) or "(?!)", re.DOTALL
+        ).fullmatch
+        self._attribute_rules = tuple(
+            (i, r, re.compile(_key_pattern(r), re.DOTALL).fullmatch) for i, r in enumerate(self.rules) if r.attributes
+        )
+        self.cache: dict[tuple[Any, Any, Any], Rule | tuple[Rule, ...]] = {}
+        """``(method, host, path)`` -> the rule, or the candidate rules in order (attribute rules first)."""
+
+    def lookup(self, key: tuple[Any, Any, Any]) -> Rule | tuple[Rule, ...]:
+        """What ``cache`` holds for ``key``, computed (and cached) on a miss."""
+        try:
+            found = self.cache.get(key)
+        except TypeError:  # a value that is not hashable: decided without the cache
+            return self._candidates(*(str(k) for k in key))
+        if found is None:
+            found = self._candidates(*(k if k.__class__ is str else str(k) for k in key))
+            cache = self.cache
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[key] = found
+        return found
+
+    def _candidates(self, method: str, host: str, path: str) -> Rule | tuple[Rule, ...]:
+        text = f"{path}\0{method}\0{host}".lower()
+        if text.count("\0") != 2:
+            text = "\0".join((path.replace("\0", ""), method.replace("\0", ""), host.replace("\0", ""))).lower()
+        m = self._match(text)
+        first = self._plain[m.lastindex - 1] if m is not None else None
+        before: tuple[Rule, ...] = ()
+        for _, rule, match in self._attribute_rules:
+            if (first is None or rule.priority_key < first.priority_key) and match(text) is not None:
+                before = (*before, rule)
+        if not before:
+            return first if first is not None else ()
+        return (*before, first) if first is not None else before
+
+    def find(self, attributes: Mapping[str, Any] | None) -> Rule | None:
+        """The rule that decides a request with these span attributes (unknown ones are empty)."""
+        if attributes:
+            get = attributes.get
+            found = self.lookup((get(ATTR_HTTP_METHOD, ""), get(ATTR_SERVER_ADDRESS, ""), get(ATTR_URL_PATH, "")))
+        else:
+            found = self.lookup(_NO_REQUEST)
+        return found if isinstance(found, Rule) else pick(found, attributes)
+
+
+def pick(candidates: tuple[Rule, ...], attributes: Mapping[str, Any] | None) -> Rule | None:
+    """The first candidate whose attributes (if it has any) match."""
+    for rule in candidates:
+        if not rule.attributes or rule.attributes_match(attributes):
+            return rule
+    return None
+
+
+_NO_REQUEST = ("", "", "")
+
+
+def _key_pattern(rule: Rule) -> str:
+    """The rule's patterns over the lower-cased ``path \0 method \0 host``."""
+    return f"{_glob(rule.path.lower())}\0{_glob(rule.method.lower())}\0{_glob(rule.host.lower())}"
+
+
+# --- status -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RuleStatus:
+    """One rule in force: its definition and the share of the reservoir this process was assigned."""
+
+    name: str
+    priority: int
+    fixed_rate: float
+    reservoir_quota: int | None
+    """Traces a second this process may take from the rule's reservoir; ``None`` before the first target."""
+    quota_ttl: int
+    """Epoch seconds until which the quota holds (0: no quota)."""
+
+
+@dataclass(frozen=True)
+class SamplingStatus:
+    """What ``obskit.sampling.status()`` reports: where decisions come from right now."""
+
+    sampler: str
+    """``"ratio"`` or ``"xray"``."""
+    source: str
+    """``"rules"`` (the service's), ``"local"`` (X-Ray's default: no rules yet, or too old) or ``"ratio"``."""
+    rules: tuple[RuleStatus, ...]
+    rules_fetches: int
+    """Successful ``GetSamplingRules`` rounds so far (tests and health checks wait on it)."""
+    targets_fetches: int
+    """Successful ``SamplingTargets`` calls so far."""
+    last_error: str | None
+
+
+def status() -> SamplingStatus:
+    """Where sampling decisions come from now (the live configuration's sampler)."""
+    from obskit import _pipeline
+
+    sampler = getattr(_pipeline.get(), "sampler", None)
+    if sampler is None:
+        return SamplingStatus("ratio", "ratio", (), 0, 0, None)
+    got: SamplingStatus = sampler.status()
+    return got
+
+
+# --- the sampler --------------------------------------------------------------------------------
+class XRaySampler:
+    """Decides new traces by the X-Ray service's rules; one background thread keeps them fresh."""
+
+    def __init__(self, *, service: str, service_type: str, resource_arn: str, address: tuple[str, int],
+                 clock: Callable[[], int], rules_interval_s: float = RULES_INTERVAL_S,
+                 enabled: bool = True) -> None:
+        self._service = service
+        self._service_type = service_type
+        self._resource_arn = resource_arn
+        self._address = address
+        self._clock = clock
+        self._rules_interval = rules_interval_s
+        self._enabled = enabled
+        """``False`` in Lambda: its front end decides every trace; the local default covers the rest."""
+        self._ruleset: RuleSet | None = None
+        self._local = _local_default()
+        self._started = not enabled
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client_id = os.urandom(12).hex()
+        self._rules_fetches = 0
+        self._targets_fetches = 0
+        self._last_error: str | None = None
+        self._last_modified = 0.0
+        self._targets_interval = TARGETS_INTERVAL_S
+        self._random = random.Random()
+
+    # request path
+    def sample(self, trace_id: int, attributes: Mapping[str, Any] | None = None) -> bool | str:
+        """The decision for a new trace: the matched rule's name when it samples, else ``False``.
+
+        ``True`` (no name) when X-Ray's local default sampled it. Never blocks: the first call
+        only starts the poller thread.
+        """
+        if not self._started:
+            self._start()
+        now_s = self._clock() // 1_000_000_000
+        ruleset = self._ruleset
+        if ruleset is not None and now_s - ruleset.fetched_s <= RULES_TTL_S:
+            if attributes:  # RuleSet.find, inlined: this is every new request's path
+                get = attributes.get
+                key = (get(ATTR_HTTP_METHOD, ""), get(ATTR_SERVER_ADDRESS, ""), get(ATTR_URL_PATH, ""))
+            else:
+                key = _NO_REQUEST
+            try:
+                rule: Any = ruleset.cache.get(key)
+            except TypeError:
+                rule = None
+            if rule.__class__ is not Rule:
+                rule = pick(rule, attributes) if rule.__class__ is tuple else ruleset.find(attributes)
+            if rule is not None:
+                return rule.name if rule.decide(trace_id, now_s) else False
+        return self._local.decide(trace_id, now_s)
+
+    def status(self) -> SamplingStatus:
+        ruleset = self._ruleset
+        now_s = self._clock() // 1_000_000_000
+        live = ruleset is not None and now_s - ruleset.fetched_s <= RULES_TTL_S
+        rules = tuple(
+            RuleStatus(r.name, r.priority, r.definition["FixedRate"], r.target[0], r.target[1])
+            for r in (ruleset.rules if ruleset is not None else ())
+        )
+        return SamplingStatus("xray", "rules" if live else "local", rules, self._rules_fetches,
+                              self._targets_fetches, self._last_error)
+
+    # lifecycle
+    def _start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            self._stop.clear()
+            thread = threading.Thread(target=self._run, name="obskit-xray-sampling", daemon=True)
+            self._thread = thread
+        try:
+            thread.start()
+        except RuntimeError as exc:  # interpreter shutting down, or no threads left
+            _diagnostics.count("sampling.xray.no_thread", "obskit: X-Ray sampling cannot start its thread: %r", exc)
+
+    def close(self) -> None:
+        """Stop the poller (the configuration is replaced, or the process shuts down)."""
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread() and thread.is_alive():
+            thread.join(timeout=HTTP_TIMEOUT_S + 1.0)
+
+    def after_fork(self) -> None:
+        """In a forked child: a new client with its own statistics; the parent's quotas are not ours.
+
+        The rules are kept (they are the fleet's), but each rule borrows again until the
+        service assigns this process its own share; the poller restarts at the next decision.
+        """
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = None
+        self._started = not self._enabled
+        self._client_id = os.urandom(12).hex()
+        self._local = _local_default()
+        ruleset = self._ruleset
+        if ruleset is not None:
+            for rule in ruleset.rules:
+                rule.target = _NO_TARGET
+                rule.statistics()
+
+    # the poller thread
+    def _run(self) -> None:
+        """Fetch the rules, then report statistics at the service's interval; back off while unreachable.
+
+        A fetch that works again after failures, or a ``LastRuleModification`` newer than the
+        rules in hand, fetches the rules at once instead of at the next 5-minute turn.
+        """
+        next_rules, next_targets, failures = time.monotonic(), float("inf"), 0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_rules:
+                if self._refresh_rules():
+                    failures = 0
+                    next_rules = now + self._rules_interval + self._random.random() * 5
+                    next_targets = now  # the first quotas without waiting a whole interval
+                else:
+                    failures += 1
+                    next_rules = now + self._backoff(failures, self._rules_interval)
+            elif now >= next_targets:
+                changed = self._report()
+                if changed is None:
+                    failures += 1
+                    next_targets = now + self._backoff(failures, self._targets_interval)
+                else:
+                    if changed or failures:
+                        next_rules = now
+                    failures = 0
+                    next_targets = now + self._targets_interval + self._random.random() / 10
+            self._wake.wait(max(0.0, min(next_rules, next_targets) - time.monotonic()))
+
+    @staticmethod
+    def _backoff(failures: int, limit: float) -> float:
+        return min(limit, RETRY_FIRST_S * (1 << min(failures - 1, 16)))
+
+    def _call(self, path: str, body: Mapping[str, Any]) -> Any:
+        """One POST to the daemon's proxy; the JSON answer, or ``None`` (counted, reported once)."""
+        import http.client
+        import json
+
+        host, port = self._address
+        conn = http.client.HTTPConnection(host, port, timeout=HTTP_TIMEOUT_S)
+        try:
+            conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status != 200:
+                raise OSError(f"HTTP {resp.status} from {path}: {data[:200]!r}")
+            answer = json.loads(data)
+            if not isinstance(answer, dict):
+                raise ValueError(f"{path} answered {type(answer).__name__}, not an object")
+            return answer
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            self._last_error = f"{path}: {exc!r}"
+            _diagnostics.count(
+                "sampling.xray.unreachable",
+                "obskit: X-Ray sampling rules unavailable from the daemon at %s:%s (%r); new traces follow "
+                "the last rules fetched (for up to an hour), else X-Ray's default (1 a second, then 5%%)",
+                host, port, exc,
+            )
+            return None
+        finally:
+            conn.close()
+
+    def _refresh_rules(self) -> bool:
+        records: list[Any] = []
+        token: Any = None
+        for _ in range(_MAX_PAGES):
+            answer = self._call("/GetSamplingRules", {"NextToken": token} if token else {})
+            if answer is None:
+                return False
+            records.extend(answer.get("SamplingRuleRecords") or ())
+            token = answer.get("NextToken")
+            if not token:
+                break
+        rules = [r for r in (self._rule(rec) for rec in records) if r is not None]
+        old = {r.name: r for r in self._ruleset.rules} if self._ruleset is not None else {}
+        kept = [old[r.name] if r.name in old and old[r.name].definition == r.definition else r for r in rules]
+        self._ruleset = RuleSet(kept, self._clock() // 1_000_000_000)
+        self._last_modified = time.time()
+        self._rules_fetches += 1
+        self._last_error = None
+        return True
+
+    def _rule(self, record: Any) -> Rule | None:
+        """A rule record as a ``Rule``, if it is valid and can match this service (else ``None``)."""
+        definition = record.get("SamplingRule") if isinstance(record, dict) else None
+        if not _valid(definition):
+            _diagnostics.count("sampling.xray.rule_skipped",
+                               "obskit: skipping a sampling rule obskit cannot read: %.300r", record)
+            return None
+        assert definition is not None
+        if definition["Version"] != 1:
+            return None  # a newer rule format: the SDKs skip it too
+        if not (wildcard_match(definition["ServiceName"], self._service)
+                and wildcard_match(definition["ServiceType"], self._service_type)
+                and wildcard_match(definition["ResourceARN"], self._resource_arn)):
+            return None
+        return Rule(definition)
+
+    def _report(self) -> bool | None:
+        """Send each rule's statistics; apply the targets. ``True``: the rules changed since the last fetch."""
+        ruleset = self._ruleset
+        if ruleset is None or not ruleset.rules:
+            return False
+        now = self._clock() / 1e9
+        docs = []
+        for rule in ruleset.rules:
+            requests, sampled, borrowed = rule.statistics()
+            docs.append({"RuleName": rule.name, "ClientID": self._client_id, "Timestamp": now,
+                         "RequestCount": requests, "SampledCount": sampled, "BorrowCount": borrowed})
+        by_name = {r.name: r for r in ruleset.rules}
+        changed = False
+        interval: float | None = None
+        for start in range(0, len(docs), MAX_STATISTICS_PER_CALL):
+            chunk = docs[start:start + MAX_STATISTICS_PER_CALL]
+            answer = self._call("/SamplingTargets", {"SamplingStatisticsDocuments": chunk})
+            if answer is None:
+                return None
+            for target in answer.get("SamplingTargetDocuments") or ():
+                named = by_name.get(str(target.get("RuleName"))) if isinstance(target, dict) else None
+                if named is not None:
+                    every = _apply_target(named, target)
+                    if every is not None:
+                        interval = every if interval is None else min(interval, every)
+            modified = _number(answer.get("LastRuleModification"))
+            changed = changed or (modified is not None and modified > self._last_modified)
+        self._targets_interval = interval if interval is not None else self._targets_interval
+        self._targets_fetches += 1
+        return changed
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number or numeric string (epoch seconds as the API sends them), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _apply_target(rule: Rule, target: Mapping[str, Any]) -> float | None:
+    """Set a rule's fixed rate, quota and boost from a ``SamplingTargetDocument``; return its interval."""
+    rate = _number(target.get("FixedRate"))
+    if rate is not None and 0.0 <= rate <= 1.0:
+        rule.threshold = int(rate * _SCALE)
+    quota, until, boost, boost_until = rule.target
+    got = target.get("ReservoirQuota")
+    ttl = _number(target.get("ReservoirQuotaTTL"))
+    if isinstance(got, int) and not isinstance(got, bool) and got >= 0:
+        quota = got
+        until = int(ttl) if ttl is not None else 0
+    elif ttl is not None:
+        until = int(ttl)
+    raw_boost = target.get("SamplingBoost")
+    if isinstance(raw_boost, dict):
+        boost_rate = _number(raw_boost.get("BoostRate"))
+        boost_ttl = _number(raw_boost.get("BoostRateTTL"))
+        if boost_rate is not None and boost_ttl is not None and 0.0 <= boost_rate <= 1.0:
+            boost, boost_until = int(boost_rate * _SCALE), int(boost_ttl)
+    rule.target = (quota, until, boost, boost_until)
+    interval = target.get("Interval")
+    return float(interval) if isinstance(interval, int) and not isinstance(interval, bool) and interval > 0 else None
+
+
+_TEXT_FIELDS = ("RuleName", "ServiceName", "ServiceType", "Host", "HTTPMethod", "URLPath", "ResourceARN")
+
+
+def _valid(rule: Any) -> bool:
+    if not isinstance(rule, dict):
+        return False
+    if not all(isinstance(rule.get(k), str) for k in _TEXT_FIELDS) or not rule["RuleName"]:
+        return False
+    ints = (rule.get("Priority"), rule.get("ReservoirSize"), rule.get("Version"))
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in ints) or rule["ReservoirSize"] < 0:
+        return False
+    rate = rule.get("FixedRate")
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0.0 <= rate <= 1.0:
+        return False
+    attributes = rule.get("Attributes")
+    return attributes is None or (
+        isinstance(attributes, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in attributes.items())
+    )
+
+
+def create(config: Any) -> XRaySampler:
+    """The sampler for ``trace_sampler="xray"``; the thread starts at its first decision."""
+    address = config.option("xray_daemon_address")
+    tcp = getattr(address, "tcp", None) or address or _env.DEFAULT_XRAY_DAEMON_ADDRESS
+    return XRaySampler(
+        service=config.service,
+        service_type="AWS::Lambda::Function" if config.in_lambda else _env.detect_origin() or "",
+        resource_arn="",
+        address=tuple(tcp),
+        clock=config.clock,
+        enabled=not config.in_lambda,
+    )

@@ -1,0 +1,358 @@
+"""Centralized X-Ray sampling (``trace_sampler="xray"``) against a loopback daemon proxy.
+
+The proxy (``tests/_xray_proxy.py``) validates every request body against botocore's ``xray``
+model, serves rules and targets, and listens for segments on UDP on the same port number.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from tests._fork import run_in_child
+from tests._xray_proxy import DEFAULT, Proxy, rule
+
+import obskit
+from obskit import sampling
+from obskit.errors import ConfigError
+from obskit.integrations.flask import instrument
+from obskit.testing import FixedClock
+from obskit.tracing import start_span
+
+T0 = 1_700_000_000
+"""The injected clock's epoch second (``FixedClock``'s start)."""
+
+
+class SpreadIds:
+    """Trace ids whose random low 56 bits are evenly spread (golden-ratio steps): a rate of r samples r*n of n."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.spans = 0
+
+    def trace_id(self) -> int:
+        self.n += 1
+        return (0x5759E988 << 96) | ((self.n * 0x9E3779B97F4A7C) & ((1 << 56) - 1))
+
+    def span_id(self) -> int:
+        self.spans += 1
+        return self.spans
+
+
+@pytest.fixture
+def proxy() -> Iterator[Proxy]:
+    p = Proxy().start()
+    yield p
+    obskit.testing.reset()  # stop the poller before the proxy goes
+    p.close()
+    assert p.errors == [], p.errors
+
+
+def _configure(proxy: Proxy, clock: FixedClock | None = None, **kwargs: Any) -> FixedClock:
+    clock = clock or FixedClock()
+    kwargs.setdefault("traces", "none")
+    obskit.configure(service="orders", trace_sampler="xray", xray_daemon_address=proxy.address, clock=clock,
+                     id_generator=SpreadIds(), logs="none", metrics="none", **kwargs)
+    return clock
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def decide(path: str, method: str = "GET", host: str = "shop.example.com") -> bool | None:
+    """A new server span's sampling decision, as a request with this method, host and path gets it."""
+    span = start_span(f"{method} {path}", kind="server",
+                      attributes={"http.request.method": method, "url.path": path, "server.address": host})
+    span.end()
+    return span.context.sampled
+
+
+def rules_loaded(proxy: Proxy, n: int = 1) -> None:
+    """Make the first decision (which starts the poller) and wait until ``n`` rule fetches are in force."""
+    decide("/")
+    wait_until(lambda: sampling.status().rules_fetches >= n and sampling.status().source == "rules")
+
+
+def reported(proxy: Proxy, name: str, since: int = 0) -> dict[str, int]:
+    """The sums of a rule's statistics over every report so far (from the ``since``-th document)."""
+    docs = [d for d in proxy.statistics()[since:] if d["RuleName"] == name]
+    return {k: sum(d.get(k, 0) for d in docs) for k in ("RequestCount", "SampledCount", "BorrowCount")}
+
+
+def _started_app(seen: list[bool | None]) -> Any:
+    """A Flask app whose every request appends ``obskit.current().sampled`` to ``seen``, once the rules are in force."""
+    app = Flask(__name__)
+
+    @app.get("/<path:path>")
+    def any_path(path: str) -> str:
+        seen.append(obskit.current().sampled)
+        return "ok"
+
+    instrument(app)
+    client = app.test_client()
+    client.get("/orders/0").close()  # starts the poller
+    wait_until(lambda: sampling.status().source == "rules")
+    seen.clear()
+    return client
+
+
+# --- the acceptance cases ------------------------------------------------------------------------
+def test_health_rule_samples_nothing_orders_rule_everything_and_segments_name_the_rule(proxy: Proxy) -> None:
+    proxy.set_rules(rule("health", 1, 0.0, 0, path="/health*"), rule("orders", 2, 1.0, 0, path="/orders/*"), DEFAULT)
+    _configure(proxy, traces="xray")
+    seen: list[bool | None] = []
+    client = _started_app(seen)
+    proxy.segments(timeout=0.3)  # drop what the first request sent
+    seen.clear()
+    for i in range(30):
+        client.get("/health").close()
+        client.get(f"/orders/{i}").close()
+    assert seen == [False, True] * 30
+    obskit.flush()
+    segments = proxy.segments()
+    assert len(segments) == 30
+    assert {s["http"]["request"]["url"].rsplit("/", 2)[-2] for s in segments} == {"orders"}
+    assert {s["aws"]["xray"]["sampling_rule_name"] for s in segments} == {"orders"}
+    assert all(s["aws"]["xray"]["sdk"] == "obskit" for s in segments)
+
+
+def test_default_rule_borrows_one_a_second_then_samples_its_rate(proxy: Proxy) -> None:
+    clock = _configure(proxy)
+    rules_loaded(proxy)
+    proxy.wait_calls("/SamplingTargets", 2)  # the first decision (which started the poller) is reported by now
+    reports = len(proxy.statistics())
+    sampled = 0
+    for _ in range(50):
+        clock.advance(seconds=1)
+        sampled += sum(bool(decide(f"/items/{i}")) for i in range(200))
+    # 50 borrowed (one a second) + 5% of the other 9,950 (evenly spread ids: exact within a few).
+    assert abs(sampled - (50 + 0.05 * 9950)) <= 3
+    wait_until(lambda: reported(proxy, "Default", since=reports)["RequestCount"] >= 10_000)
+    stats = reported(proxy, "Default", since=reports)
+    # Borrowed traces are sampled traces too (SampledCount includes BorrowCount).
+    assert stats == {"RequestCount": 10_000, "SampledCount": sampled, "BorrowCount": 50}
+
+
+def test_quota_and_ttl_from_targets_are_honoured_then_borrowing_resumes(proxy: Proxy) -> None:
+    proxy.set_rules(rule("orders", 1, 1.0, 10, path="/orders/*"), DEFAULT)
+    proxy.targets = lambda stats: [
+        {"RuleName": "orders", "FixedRate": 0.0, "ReservoirQuota": 3, "ReservoirQuotaTTL": T0 + 10, "Interval": 1},
+    ]
+    clock = _configure(proxy)
+    rules_loaded(proxy)
+    wait_until(lambda: any(r.reservoir_quota == 3 for r in sampling.status().rules))
+    (orders,) = [r for r in sampling.status().rules if r.name == "orders"]
+    assert (orders.reservoir_quota, orders.quota_ttl) == (3, T0 + 10)
+    per_second = []
+    for _ in range(3):
+        clock.advance(seconds=1)
+        per_second.append(sum(bool(decide(f"/orders/{i}")) for i in range(20)))
+    assert per_second == [3, 3, 3]  # the quota, and the target's fixed rate 0 (not the rule's 1.0) after it
+    clock.advance(seconds=10)  # past the quota's TTL: borrow one a second again
+    assert sum(bool(decide(f"/orders/{i}")) for i in range(20)) == 1
+
+
+def test_sampling_boost_raises_the_rate_until_its_ttl(proxy: Proxy) -> None:
+    proxy.set_rules(rule("orders", 1, 0.0, 0, path="/orders/*"), DEFAULT)
+    proxy.targets = lambda stats: [{"RuleName": "orders", "FixedRate": 0.0, "Interval": 1,
+                                    "SamplingBoost": {"BoostRate": 0.5, "BoostRateTTL": T0 + 5}}]
+    clock = _configure(proxy)
+    rules_loaded(proxy)
+    proxy.wait_calls("/SamplingTargets", 2)
+    assert abs(sum(bool(decide(f"/orders/{i}")) for i in range(1000)) - 500) <= 3
+    clock.advance(seconds=6)
+    assert not any(decide(f"/orders/{i}") for i in range(100))
+
+
+def test_rule_changes_are_picked_up_at_the_next_report(proxy: Proxy) -> None:
+    proxy.set_rules(rule("orders", 1, 1.0, 0, path="/orders/*"), DEFAULT)
+    _configure(proxy)
+    rules_loaded(proxy)
+    assert decide("/orders/1") is True
+    fetches = sampling.status().rules_fetches
+    proxy.set_rules(rule("orders", 1, 0.0, 0, path="/orders/*"), DEFAULT)
+    started = time.monotonic()
+    wait_until(lambda: sampling.status().rules_fetches > fetches)
+    assert time.monotonic() - started < 5  # LastRuleModification, not the 5-minute turn
+    assert not any(decide(f"/orders/{i}") for i in range(50))
+
+
+def test_proxy_down_at_start_then_up(proxy: Proxy) -> None:
+    proxy.stop()
+    proxy.set_rules(rule("health", 1, 0.0, 0, path="/health*"), DEFAULT)
+    clock = _configure(proxy)
+    assert decide("/health") is True  # the local default's one a second
+    assert sum(bool(decide(f"/health/{i}")) for i in range(1000)) == pytest.approx(50, abs=3)  # then 5%
+    wait_until(lambda: obskit.diagnostics().get("sampling.xray.unreachable", 0) >= 1)
+    assert sampling.status().source == "local"
+    assert "GetSamplingRules" in (sampling.status().last_error or "")
+    proxy.start()
+    wait_until(lambda: sampling.status().source == "rules")
+    clock.advance(seconds=1)
+    assert not any(decide("/health") for _ in range(100))
+
+
+def test_proxy_going_down_keeps_the_rules_for_an_hour_then_comes_back(proxy: Proxy) -> None:
+    proxy.set_rules(rule("health", 1, 0.0, 0, path="/health*"), DEFAULT)
+    clock = _configure(proxy)
+    rules_loaded(proxy)
+    proxy.stop()
+    wait_until(lambda: obskit.diagnostics().get("sampling.xray.unreachable", 0) >= 1)
+    assert not any(decide("/health") for _ in range(100))  # a blip does not flood /health
+    clock.advance(seconds=3601)  # the rules are an hour old: X-Ray's local default
+    assert sampling.status().source == "local"
+    assert decide("/health") is True
+    fetches = sampling.status().rules_fetches
+    proxy.start()
+    wait_until(lambda: sampling.status().rules_fetches > fetches, timeout=15)
+    assert sampling.status().source == "rules"
+    clock.advance(seconds=1)
+    assert not any(decide("/health") for _ in range(100))
+    assert obskit.diagnostics()["sampling.xray.unreachable"] >= 1
+
+
+def test_statistics_carry_each_rules_counts_and_one_client_id(proxy: Proxy) -> None:
+    proxy.set_rules(rule("health", 1, 0.0, 0, path="/health*"), rule("orders", 2, 1.0, 0, path="/orders/*"), DEFAULT)
+    _configure(proxy)
+    rules_loaded(proxy)
+    proxy.wait_calls("/SamplingTargets", 2)  # the first decision (which started the poller) is reported by now
+    since = len(proxy.statistics())
+    for i in range(7):
+        decide("/health")
+        decide(f"/orders/{i}")
+    decide("/orders", method="DELETE", host="h")  # no "/orders/" prefix: the Default rule
+    wait_until(lambda: min(reported(proxy, name, since)["RequestCount"] for name in ("orders", "health")) >= 7)
+    assert reported(proxy, "health", since) == {"RequestCount": 7, "SampledCount": 0, "BorrowCount": 0}
+    assert reported(proxy, "orders", since) == {"RequestCount": 7, "SampledCount": 7, "BorrowCount": 0}
+    wait_until(lambda: reported(proxy, "Default", since)["RequestCount"] >= 1)
+    assert reported(proxy, "Default", since) == {"RequestCount": 1, "SampledCount": 1, "BorrowCount": 1}
+    docs = proxy.statistics()
+    assert len({d["ClientID"] for d in docs}) == 1
+    assert all(abs(d["Timestamp"] - T0) < 1 for d in docs)  # the configured clock's time
+
+
+# --- matching ---------------------------------------------------------------------------------------
+def test_rules_match_by_priority_then_name_on_method_host_path_service_and_attributes(proxy: Proxy) -> None:
+    proxy.set_rules(
+        rule("b-same-priority", 5, 1.0, 0, path="/a*"),
+        rule("a-same-priority", 5, 1.0, 0, path="/a*"),
+        rule("other-service", 1, 1.0, 0, service="payments"),
+        rule("ec2-only", 1, 1.0, 0, service_type="AWS::EC2::Instance"),
+        rule("posts", 2, 1.0, 0, method="POST", path="/b/?"),
+        rule("host", 3, 1.0, 0, host="*.internal"),
+        rule("vip", 4, 1.0, 0, Attributes={"customer.tier": "gold*"}),
+        rule("Default", 10000, 1.0, 1),
+    )
+    _configure(proxy, traces="xray")
+    rules_loaded(proxy)
+    names = [r.name for r in sampling.status().rules]
+    assert names == ["posts", "host", "vip", "a-same-priority", "b-same-priority", "Default"]
+    proxy.segments(timeout=0.3)
+    requests = {
+        "/a/1": ("GET", "shop", {}),
+        "/b/1": ("post", "shop", {}),
+        "/b/12": ("POST", "shop", {}),  # "?" is exactly one character: the Default rule
+        "/x": ("GET", "api.INTERNAL", {}),
+        "/y": ("GET", "shop", {"customer.tier": "gold-plus"}),
+    }
+    for path, (method, host, attrs) in requests.items():
+        start_span("s", kind="server", attributes={
+            "http.request.method": method, "url.path": path, "server.address": host, **attrs}).end()
+    obskit.flush()
+    got = {urlsplit(s["http"]["request"]["url"]).path: s["aws"]["xray"].get("sampling_rule_name")
+           for s in proxy.segments()}
+    assert got == {"/a/1": "a-same-priority", "/b/1": "posts", "/b/12": "Default", "/x": "host", "/y": "vip"}
+
+
+def test_incoming_decisions_are_kept_and_undecided_xray_parents_follow_the_rules(proxy: Proxy) -> None:
+    proxy.set_rules(rule("health", 1, 0.0, 0, path="/health*"), rule("orders", 2, 1.0, 0, path="/orders/*"), DEFAULT)
+    _configure(proxy)
+    seen: list[bool | None] = []
+    client = _started_app(seen)
+    tid = "5759e988bd862e3fe1be46a994272793"
+    client.get("/orders/1", headers={"traceparent": f"00-{tid}-53995c3f42cd8ad8-00"}).close()
+    client.get("/health", headers={"traceparent": f"00-{tid}-53995c3f42cd8ad8-01"}).close()
+    client.get("/health", headers={"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"}).close()
+    client.get("/orders/2", headers={"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0"}).close()
+    client.get("/health", headers={"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?"}).close()
+    client.get("/orders/3", headers={"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?"}).close()
+    assert seen == [False, True, True, False, False, True]
+
+
+# --- configuration, lifecycle -------------------------------------------------------------------
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("OBSKIT_TRACE_SAMPLER", "xray", "xray"),
+    ("OBSKIT_TRACE_SAMPLER", "Ratio", "ratio"),
+    ("OTEL_TRACES_SAMPLER", "xray", "xray"),
+    ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio", "ratio"),
+])
+def test_the_sampler_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
+                                                expected: str) -> None:
+    monkeypatch.setenv(variable, value)
+    config = obskit.configure(traces="none")
+    assert config.option("trace_sampler") == expected
+    assert config.sources["trace_sampler"] == variable
+    assert sampling.status().sampler == expected
+
+
+def test_an_unknown_sampler_fails_at_configure_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match=r"trace_sampler='always'.*'ratio'.*'xray'"):
+        obskit.configure(trace_sampler="always")
+    monkeypatch.setenv("OBSKIT_TRACE_SAMPLER", "xrey")
+    with pytest.raises(ConfigError, match="OBSKIT_TRACE_SAMPLER='xrey'"):
+        obskit.configure()
+
+
+def test_the_tcp_address_of_a_split_daemon_address_serves_the_rules(proxy: Proxy) -> None:
+    proxy.set_rules(rule("health", 1, 0.0, 0, path="/health*"), DEFAULT)
+    obskit.configure(service="orders", trace_sampler="xray", traces="none", logs="none", metrics="none",
+                     xray_daemon_address=f"udp:127.0.0.1:9 tcp:127.0.0.1:{proxy.port}")
+    rules_loaded(proxy)
+    assert not any(decide("/health") for _ in range(20))
+
+
+def test_no_thread_until_a_decision_and_none_after_shutdown(proxy: Proxy) -> None:
+    import threading
+
+    def pollers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "obskit-xray-sampling"]
+
+    _configure(proxy)
+    assert pollers() == []
+    assert proxy.calls == []
+    obskit.new_trace()
+    wait_until(lambda: len(proxy.calls) >= 1)
+    assert len(pollers()) == 1
+    obskit.configure(service="orders", traces="none", logs="none", metrics="none")  # replaced: stopped
+    wait_until(lambda: pollers() == [], timeout=5)
+
+
+def test_a_forked_child_is_a_new_client_with_its_own_counts(proxy: Proxy) -> None:
+    proxy.set_rules(rule("orders", 1, 1.0, 0, path="/orders/*"), DEFAULT)
+    _configure(proxy)
+    rules_loaded(proxy)
+    for i in range(5):
+        decide(f"/orders/{i}")
+    wait_until(lambda: reported(proxy, "orders")["RequestCount"] >= 5)
+    parent_ids = {d["ClientID"] for d in proxy.statistics()}
+
+    def child() -> None:
+        reports = sampling.status().targets_fetches
+        for i in range(3):
+            assert decide(f"/orders/{i}") is True
+        # Two reports: the counts are in one of them.
+        wait_until(lambda: sampling.status().targets_fetches >= reports + 2)
+
+    run_in_child(child)
+    child_docs = [d for d in proxy.statistics() if d["ClientID"] not in parent_ids]
+    assert child_docs
+    assert len({d["ClientID"] for d in child_docs}) == 1
+    assert reported(proxy, "orders")["RequestCount"] == 8  # 5 from the parent, 3 from the child, none twice
