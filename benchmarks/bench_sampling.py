@@ -74,7 +74,8 @@ def _obskit_cases() -> dict[str, Any]:
                            "server.address": "api.example.com"})
 
     check = sampler._ruleset.find({"http.request.method": "GET", "url.path": "/orders/7", "server.address": "a"})
-    assert check is not None and check.name == "orders"
+    assert check is not None
+    assert check.name == "orders"
     return {"obskit xray sampler, 20 rules, 64 paths cycling": cached,
             "obskit xray sampler, 20 rules, every path new": uncached}
 
