@@ -461,3 +461,16 @@ def test_otel_propagators_and_reset_leave_the_global_propagator_alone(monkeypatc
     monkeypatch.setenv("OTEL_PROPAGATORS", "tracecontext")
     obskit.configure(service="svc")
     assert propagate.get_global_textmap() is before
+
+
+def test_a_span_left_in_another_context_still_ends_and_raises_nothing() -> None:
+    """start_as_current_span exited in another context (a generator resumed elsewhere): the span ends, counted."""
+    import contextvars
+
+    obskit.configure(service="svc")
+    with capture() as cap:
+        manager = api_tracer().start_as_current_span("moved")
+        manager.__enter__()
+        contextvars.copy_context().run(manager.__exit__, None, None, None)
+    assert [s["name"] for s in cap.spans] == ["moved"]
+    assert obskit.diagnostics()["otel_bridge.detach_elsewhere"] == 1

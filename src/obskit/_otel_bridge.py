@@ -410,8 +410,11 @@ class _AsCurrent:
         if tokens is None:
             return
         self._span = self._tokens = None
-        _LINK.reset(tokens[1])
-        CURRENT.reset(tokens[0])
+        try:
+            _LINK.reset(tokens[1])
+            CURRENT.reset(tokens[0])
+        except ValueError:  # left in another context than it was entered in (a generator moved across tasks)
+            _diagnostics.incr("otel_bridge.detach_elsewhere")
         if isinstance(exc, Exception) and span.is_recording():
             if self._record:
                 span.record_exception(exc)
