@@ -161,19 +161,8 @@ class Captures:
         self.client_response = build("http_capture_headers_client_response", RESPONSE_PREFIX)
 
 
-_cached: tuple[Any, Captures] | None = None
-
-
-def captures() -> Captures:
-    """The header captures of the configuration in force (built once per configuration)."""
-    global _cached
-    cfg = _pipeline.get().config
-    got = _cached
-    if got is not None and got[0] is cfg:
-        return got[1]
-    built = Captures(cfg.options)
-    _cached = (cfg, built)
-    return built
+captures: _pipeline.PerConfig[Captures] = _pipeline.PerConfig(lambda cfg: Captures(cfg.options))
+"""``captures()``: the header captures of the configuration in force."""
 
 
 class ServerCapture:
@@ -266,18 +255,16 @@ class UrlFilter:
         return search is not None and search(url) is not None
 
 
-_filters: dict[str, tuple[Any, UrlFilter]] = {}
+def _configured_filter(option: str) -> _pipeline.PerConfig[UrlFilter]:
+    return _pipeline.PerConfig(lambda cfg: UrlFilter(cfg.options.get(option) or ()))
+
+
+_filters = {library: _configured_filter(f"{library}_excluded_urls") for library in ("requests", "httpx")}
 
 
 def excluded_urls(library: str) -> UrlFilter:
     """The configured excluded URLs of a client library (``"requests"`` or ``"httpx"``)."""
-    cfg = _pipeline.get().config
-    got = _filters.get(library)
-    if got is not None and got[0] is cfg:
-        return got[1]
-    built = UrlFilter(cfg.options.get(f"{library}_excluded_urls") or ())
-    _filters[library] = (cfg, built)
-    return built
+    return _filters[library]()
 
 
 def url_filter(given: Iterable[str] | str | UrlFilter | None) -> UrlFilter | None:
@@ -289,12 +276,3 @@ def url_filter(given: Iterable[str] | str | UrlFilter | None) -> UrlFilter | Non
     if given is None or isinstance(given, UrlFilter):
         return given
     return UrlFilter(given)
-
-
-def _reset() -> None:
-    global _cached
-    _cached = None
-    _filters.clear()
-
-
-_pipeline.on_reset(_reset)

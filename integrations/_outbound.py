@@ -242,28 +242,24 @@ OPTIONS: dict[str, Option] = {
 }
 
 _DEFAULT_POLICY: HostPolicy | None = None
-_configured: tuple[Any, HostPolicy] | None = None
 
 
-def configured_policy() -> HostPolicy:
-    """The policy of the configuration in force (``configure(propagate_to=...)``, else ``@own``)."""
-    global _configured, _DEFAULT_POLICY
-    cfg = _pipeline.get().config
-    cached = _configured
-    if cached is not None and cached[0] is cfg:
-        return cached[1]
+def _policy_of(cfg: Any) -> HostPolicy:
+    global _DEFAULT_POLICY
     try:
         patterns = cfg.options.get("propagate_to")
     except Exception:
         patterns = None
-    if patterns is None:
-        if _DEFAULT_POLICY is None:
-            _DEFAULT_POLICY = HostPolicy((OWN_DOMAIN,))
-        policy = _DEFAULT_POLICY
-    else:
-        policy = HostPolicy(patterns)
-    _configured = (cfg, policy)
-    return policy
+    if patterns is not None:
+        return HostPolicy(patterns)
+    if _DEFAULT_POLICY is None:
+        _DEFAULT_POLICY = HostPolicy((OWN_DOMAIN,))
+    return _DEFAULT_POLICY
+
+
+configured_policy: _pipeline.PerConfig[HostPolicy] = _pipeline.PerConfig(_policy_of)
+"""``configured_policy()``: the policy of the configuration in force (``configure(propagate_to=...)``,
+else ``@own``)."""
 
 
 def policy_from(propagate_to: Iterable[str] | str | HostPolicy | None) -> HostPolicy | None:
@@ -502,11 +498,3 @@ class ClientSettings:
             _diagnostics.incr(DIAG_SPAN_FAILED)
         if self.response_hook is not None:
             call_hook(self.response_hook, span, request, response)
-
-
-def _reset() -> None:
-    global _configured
-    _configured = None
-
-
-_pipeline.on_reset(_reset)

@@ -64,22 +64,15 @@ DIAG_MALFORMED = "integrations.sqs.malformed"
 """A message attribute obskit reads was not a string (or the record was not a mapping)."""
 DIAG_FAILURE = "integrations.sqs.failure"
 
-_cache: tuple[Any, CompositePropagator] | None = None
-
-
-def _propagator() -> CompositePropagator:
+def _propagator_of(cfg: Any) -> CompositePropagator:
     """The configured formats minus the Lambda environment, with X-Ray always included."""
-    global _cache
-    cfg = _pipeline.get().config
-    cached = _cache
-    if cached is not None and cached[0] is cfg:
-        return cached[1]
     names = [n for n in cfg.propagation if n != "lambda"]
     if "xray" not in names:
         names.append("xray")
-    comp = build_propagator(names, correlation_headers=cfg.correlation_headers, max_header_bytes=cfg.max_header_bytes)
-    _cache = (cfg, comp)
-    return comp
+    return build_propagator(names, correlation_headers=cfg.correlation_headers, max_header_bytes=cfg.max_header_bytes)
+
+
+_propagator: _pipeline.PerConfig[CompositePropagator] = _pipeline.PerConfig(_propagator_of)
 
 
 def _string_attribute(value: Any) -> str | None:
@@ -278,11 +271,3 @@ class record_scope:
             span.set_attribute(ATTR_ERROR_TYPE, type(exc).__qualname__)
             span.set_status(False, str(exc) or type(exc).__qualname__)
         span.end()
-
-
-def _reset() -> None:
-    global _cache
-    _cache = None
-
-
-_pipeline.on_reset(_reset)

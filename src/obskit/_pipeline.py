@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from obskit import _diagnostics
 from obskit.ids import RandomIdGenerator
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from obskit.ids import Clock, IdGenerator
     from obskit.testing import Capture
 
-__all__ = ["RUNTIME", "Runtime", "flush", "get", "shutdown"]
+__all__ = ["RUNTIME", "PerConfig", "Runtime", "flush", "get", "shutdown"]
 
 # Built-in emitters: configuration name -> "module:factory". Third-party emitters register
 # factories under the entry-point group "obskit.emitters" as "traces.NAME" or "metrics.NAME".
@@ -193,6 +193,39 @@ def load(target: str) -> Any:
     """Import ``"module:attr"`` and return the attribute."""
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+_T = TypeVar("_T")
+
+
+class PerConfig(Generic[_T]):
+    """A value derived from the configuration in force, built once per ``Config`` object.
+
+    Calling it compares the live configuration by identity and calls ``build(config)`` again
+    only when ``configure()`` (or a capture) installed a new one; ``obskit.testing.reset()``
+    forgets the value. For the request path's derived settings (a compiled allowlist, header
+    patterns, a propagator): no lock, a lost race only builds the value twice.
+    """
+
+    __slots__ = ("_build", "_cfg", "_value")
+
+    def __init__(self, build: Callable[[Config], _T]) -> None:
+        self._build = build
+        self._cfg: Any = None
+        self._value: Any = None
+        on_reset(self.clear)
+
+    def __call__(self) -> _T:
+        rt = RUNTIME
+        cfg = (rt if rt is not None else get()).config
+        if cfg is not self._cfg:
+            value = self._build(cfg)
+            self._value, self._cfg = value, cfg
+            return value
+        return self._value  # type: ignore[no-any-return]
+
+    def clear(self) -> None:
+        self._cfg = self._value = None
 
 
 # --- hooks that signal modules register when they are imported --------------------------------
