@@ -65,12 +65,13 @@ def _slo_generate(args: argparse.Namespace) -> int:
         return EXIT_OK
     alarm_set = build(_slo_load(args))
     count = len(alarm_set.metric_alarms) + len(alarm_set.composite_alarms)
-    if args.format.startswith("cloudformation") and count > CFN_MAX_RESOURCES:
-        print(f"obskit: warning: the template has {count} resources; CloudFormation accepts "
+    if args.format.startswith("cloudformation") and count + args.with_dashboard > CFN_MAX_RESOURCES:
+        print(f"obskit: warning: the template has {count + args.with_dashboard} resources; CloudFormation accepts "
               f"{CFN_MAX_RESOURCES} per stack: split the SLOs over several files", file=sys.stderr)
     _write(render(alarm_set, args.format, dashboard=args.with_dashboard), args.output)
     if args.output not in (None, "-"):
-        print(f"wrote {count} alarms to {args.output}", file=sys.stderr)
+        extra = " and the dashboard" if args.with_dashboard else ""
+        print(f"wrote {count} alarms{extra} to {args.output}", file=sys.stderr)
     return EXIT_OK
 
 
