@@ -123,7 +123,7 @@ def test_apply_dry_run_changes_nothing(capsys: pytest.CaptureFixture[str], monke
     assert status == 0
     assert left == []
     assert "+ create metric alarm obskit-prod-checkout-api-availability-page-1h" in out
-    assert out.rstrip().endswith("dry run: 42 to create, 0 to update, 0 to delete, 0 unchanged; nothing was changed")
+    assert out.rstrip().endswith("dry run: 48 to create, 0 to update, 0 to delete, 0 unchanged; nothing was changed")
 
 
 def test_aws_failure_exits_1_without_traceback(tmp_path: Path) -> None:

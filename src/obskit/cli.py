@@ -36,11 +36,20 @@ def _slo_load(args: argparse.Namespace) -> Any:
 
 def _slo_validate(args: argparse.Namespace) -> int:
     from obskit.slo.alarms import build
+    from obskit.slo.explain import warnings
 
     config = _slo_load(args)
     alarm_set = build(config)
+    warned = warnings(config)
+    for w in warned:
+        where = f"{w.file}:{w.line}" if w.line is not None else w.file
+        print(f"{where}: warning: {w.field}: {w.message}" + (f"; {w.fix}" if w.fix else ""), file=sys.stderr)
+    if warned and args.strict:
+        print(f"obskit: {len(warned)} warning{'s' if len(warned) != 1 else ''} and --strict", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(f"{args.file}: OK: {len(config.slos)} SLOs, {len(alarm_set.metric_alarms)} metric alarms, "
-          f"{len(alarm_set.composite_alarms)} composite alarms")
+          f"{len(alarm_set.composite_alarms)} composite alarms"
+          + (f", {len(warned)} warning{'s' if len(warned) != 1 else ''}" if warned else ""))
     return EXIT_OK
 
 
@@ -158,7 +167,9 @@ def _register_slo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             p.add_argument("file", metavar="FILE", help="SLO file: obskit format or OpenSLO v1 YAML")
         return p
 
-    add("validate", _slo_validate, "check the file and every CloudWatch limit; list all problems")
+    val = add("validate", _slo_validate, "check the file and every CloudWatch limit; list all problems")
+    val.add_argument("--strict", action="store_true",
+                     help="fail on warnings too (a tier that a guard or a canary schedule keeps from firing)")
     gen = add("generate", _slo_generate, "write the alarms as CloudFormation or Terraform JSON")
     gen.add_argument("--format", "-f", choices=(*FORMATS, "application-signals"), default="cloudformation",
                      help="output format (default: cloudformation, i.e. YAML); application-signals: the SLOs as "

@@ -14,18 +14,20 @@ def _by_part(alarm_set, slo: str) -> dict:
     return {a.part: a for a in (*alarm_set.metric_alarms, *alarm_set.composite_alarms) if a.slo == slo}
 
 
-def test_default_profile_is_six_children_and_two_composites(minimal, config_of) -> None:
-    """Per SLO: 1h/5m at 14.4, 6h/30m at 6, 1d/2h at 3, a page and a ticket composite."""
+def test_default_profile_is_eight_children_and_two_composites(minimal, config_of) -> None:
+    """Per SLO: 1h/5m at 14.4, 6h/30m at 6, 1d/2h at 3, 3d/6h at 1, a page and a ticket composite."""
     alarms = _by_part(build(config_of(minimal)), "availability")
     children = {p: a.threshold for p, a in alarms.items() if p not in ("page", "ticket")}
     assert children == {"page-1h": 14.4, "page-5m": 14.4, "page-6h": 6.0, "page-30m": 6.0,
-                        "ticket-1d": 3.0, "ticket-2h": 3.0}
+                        "ticket-1d": 3.0, "ticket-2h": 3.0, "ticket-3d": 1.0, "ticket-6h": 1.0}
     assert alarms["page"].rule == (("obskit-checkout-api-availability-page-1h",
                                     "obskit-checkout-api-availability-page-5m"),
                                    ("obskit-checkout-api-availability-page-6h",
                                     "obskit-checkout-api-availability-page-30m"))
-    assert alarms["ticket"].rule_text() == ('ALARM("obskit-checkout-api-availability-ticket-1d") AND '
-                                            'ALARM("obskit-checkout-api-availability-ticket-2h")')
+    assert alarms["ticket"].rule_text() == ('(ALARM("obskit-checkout-api-availability-ticket-1d") AND '
+                                            'ALARM("obskit-checkout-api-availability-ticket-2h")) OR '
+                                            '(ALARM("obskit-checkout-api-availability-ticket-3d") AND '
+                                            'ALARM("obskit-checkout-api-availability-ticket-6h"))')
 
 
 def test_page_rule_text_ors_the_tiers(minimal, config_of) -> None:
@@ -84,13 +86,13 @@ def test_operation_adds_the_operation_dimension(minimal, config_of) -> None:
 
 
 def test_synthetic_reads_success_percent(minimal, config_of) -> None:
-    """A synthetic SLO reads SuccessPercent of its canary, with the failed-runs guard."""
+    """A synthetic SLO reads SuccessPercent of its canary; failures are counted exactly (runs - Sum/100)."""
     text = minimal.replace("{kind: availability}", "{kind: synthetic, canary: c1, min_bad_events: 2}")
     ok, _runs, burn = _by_part(build(config_of(text)), "availability")["page-1h"].queries
     assert (ok.namespace, ok.metric, ok.stat) == (semconv.SYNTHETICS_NAMESPACE, semconv.METRIC_SYNTHETICS_SUCCESS,
-                                                  "Average")
+                                                  "Sum")
     assert ok.dimensions == ((semconv.DIM_CANARY_NAME, "c1"),)
-    assert "runs * (100 - ok_pct) / 100 >= 2" in (burn.expression or "")
+    assert burn.expression == "IF(runs >= 1 AND runs - ok_sum / 100 >= 2, (runs - ok_sum / 100) / runs, 0) / 0.001"
 
 
 def test_min_requests_guards_low_traffic(minimal, config_of) -> None:
@@ -154,8 +156,8 @@ def test_too_long_name_is_refused_at_the_slo(minimal, config_of) -> None:
 
 
 @pytest.mark.parametrize(("error_ratio", "minutes"), [
-    (1.0, (0.864, 2.16, 4.32)), (0.1, (8.64, 21.6, 43.2)), (0.02, (43.2, 108.0, 216.0)),
-    (0.01, (None, 216.0, 432.0)),
+    (1.0, (0.864, 2.16, 4.32, 4.32)), (0.1, (8.64, 21.6, 43.2, 43.2)), (0.02, (43.2, 108.0, 216.0, 216.0)),
+    (0.01, (None, 216.0, 432.0, 432.0)),
 ])
 def test_detection_times_match_the_workbook(minimal, config_of, error_ratio: float, minutes: tuple) -> None:
     """Detection times of the default tiers at 99.9 % match the SRE Workbook's numbers."""
@@ -166,9 +168,9 @@ def test_detection_times_match_the_workbook(minimal, config_of, error_ratio: flo
 
 
 def test_example_builds(example) -> None:
-    """The example builds: 5 SLOs, the slow-burn SLO with 8 children, a no-data alarm, a budget alarm."""
+    """The example builds: 5 SLOs, 8 children each with the standard profile, a no-data alarm, a budget alarm."""
     alarm_set = build(load(example))
     counts = {}
     for a in alarm_set.metric_alarms:
         counts[a.slo] = counts.get(a.slo, 0) + 1
-    assert counts == {"availability": 7, "latency": 6, "orders-availability": 8, "uptime": 7, "payments": 4}
+    assert counts == {"availability": 9, "latency": 8, "orders-availability": 8, "uptime": 9, "payments": 4}

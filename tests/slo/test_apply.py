@@ -117,11 +117,11 @@ def _metric_names(client: Any) -> set[str]:
 
 
 def test_apply_creates_children_then_composites(aws) -> None:
-    """A first apply creates 12 burn-rate children in moto and 4 composites wired to the SNS topics."""
+    """A first apply creates 16 burn-rate children in moto and 4 composites wired to the SNS topics."""
     client, page, ticket = aws
     result = apply(_config(page, ticket), client=client)
-    assert result.count("create") == 16
-    assert len(_metric_names(client)) == 12
+    assert result.count("create") == 20
+    assert len(_metric_names(client)) == 16
     composite = client.composites["obskit-checkout-api-availability-page"]
     assert composite["AlarmActions"] == [page]
     assert client.composites["obskit-checkout-api-latency-ticket"]["ActionsSuppressor"] == (
@@ -148,17 +148,17 @@ def test_second_apply_changes_nothing(aws) -> None:
     apply(alarm_set, client=client)
     again = apply(alarm_set, client=client)
     assert again.changes == ()
-    assert again.unchanged == 16
+    assert again.unchanged == 20
 
 
 def test_dry_run_changes_nothing(aws) -> None:
     """--dry-run reports the creations and leaves CloudWatch empty."""
     client, page, ticket = aws
     result = apply(_config(page, ticket), client=client, dry_run=True)
-    assert result.count("create") == 16
+    assert result.count("create") == 20
     assert _metric_names(client) == set()
     assert client.composites == {}
-    assert result.report().endswith("dry run: 16 to create, 0 to update, 0 to delete, 0 unchanged; nothing was changed")
+    assert result.report().endswith("dry run: 20 to create, 0 to update, 0 to delete, 0 unchanged; nothing was changed")
 
 
 def test_dry_run_shows_the_fields_that_differ(aws) -> None:
@@ -185,12 +185,12 @@ def test_prune_deletes_only_generated_alarms_of_the_service(aws) -> None:
                                   {"Key": semconv.SLO_TAG_SERVICE, "Value": "checkout-api-v2"}])
     result = apply(_config(page, ticket, slos="one"), client=client)
     deleted = [c.name for c in result.changes if c.action == "delete"]
-    assert len(deleted) == 8
+    assert len(deleted) == 10
     assert all("-latency-" in n for n in deleted)
     assert "obskit-checkout-api-handmade" in _metric_names(client)
     assert "obskit-checkout-api-other-team" in _metric_names(client)
     assert not any("-latency-" in n for n in _metric_names(client) | set(client.composites))
-    assert [len(call) for call in client.delete_calls] == [1, 1, 6]
+    assert [len(call) for call in client.delete_calls] == [1, 1, 8]
 
 
 def test_no_prune_keeps_dropped_alarms(aws) -> None:
@@ -199,4 +199,4 @@ def test_no_prune_keeps_dropped_alarms(aws) -> None:
     apply(_config(page, ticket), client=client)
     result = apply(_config(page, ticket, slos="one"), client=client, prune=False)
     assert result.count("delete") == 0
-    assert len(_metric_names(client)) == 12
+    assert len(_metric_names(client)) == 16

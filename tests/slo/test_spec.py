@@ -37,7 +37,8 @@ def test_defaults(minimal, config_of) -> None:
     assert config.period_s == 30 * 86_400
     assert config.name_prefix == "obskit"
     windows = [(w.severity, w.long_s, w.short_s, w.burn_rate) for w in config.slos[0].alerting.windows]
-    assert windows == [("page", 3600, 300, 14.4), ("page", 21600, 1800, 6.0), ("ticket", 86400, 7200, 3.0)]
+    assert windows == [("page", 3600, 300, 14.4), ("page", 21600, 1800, 6.0), ("ticket", 86400, 7200, 3.0),
+                       ("ticket", 3 * 86400, 21600, 1.0)]
 
 
 def test_environment_goes_into_the_default_prefix(minimal, config_of) -> None:
@@ -45,11 +46,35 @@ def test_environment_goes_into_the_default_prefix(minimal, config_of) -> None:
     assert config_of("environment: prod\n" + minimal).name_prefix == "obskit-prod"
 
 
-@pytest.mark.parametrize(("period", "burns"), [("28d", [13.44, 5.6, 2.8]), ("7d", [3.36, 1.4, 0.7])])
-def test_burn_rates_scale_with_the_period(minimal, config_of, period: str, burns: list[float]) -> None:
-    """Other periods keep the budget shares (2 %, 5 %, 10 %) and scale the burn rates."""
+@pytest.mark.parametrize(("period", "shares"), [("28d", [2.142857, 5.357143, 10.714286, 10.714286]),
+                                               ("7d", [8.571429, 21.428571, 42.857143, 42.857143])])
+def test_burn_rates_stay_at_or_above_1x_for_every_period(minimal, config_of, period: str,
+                                                         shares: list[float]) -> None:
+    """Other periods keep the burn rates (14.4, 6, 3, 1: never under 1x); the budget shares follow."""
     config = config_of(f"period: {period}\n" + minimal)
-    assert [w.burn_rate for w in config.slos[0].alerting.windows] == burns
+    windows = config.slos[0].alerting.windows
+    assert [w.burn_rate for w in windows] == [14.4, 6.0, 3.0, 1.0]
+    assert [w.budget_percent for w in windows] == shares
+
+
+@pytest.mark.parametrize("period", ["1d", "2d"])
+def test_periods_shorter_than_a_window_cut_it_to_the_period(minimal, config_of, period: str) -> None:
+    """On a 2-day SLO the 1x ticket pair watches 2d/4h; on 1 day it replaces the 1d/2h pair at 3x."""
+    windows = config_of(f"period: {period}\n" + minimal).slos[0].alerting.windows
+    days = int(period[0])
+    assert (windows[-1].long_s, windows[-1].short_s, windows[-1].burn_rate) == (days * 86400, days * 7200, 1.0)
+    assert min(w.burn_rate for w in windows) == 1.0
+    assert len({(w.severity, w.long_s) for w in windows}) == len(windows)
+
+
+def test_custom_tier_under_1x_is_refused_with_the_fix(minimal, problems_of) -> None:
+    """On 7 days, 10 % of the budget in 1d is 0.7x: refused, with the budget_percent that makes it 1x."""
+    (problem,) = problems_of("period: 7d\n" + minimal + """\
+    alerting:
+      windows: [{severity: ticket, long: 1d, short: 2h, budget_percent: 10}]
+""")
+    assert "0.7x" in problem.message
+    assert "budget_percent: 14.286 or more" in (problem.fix or "")
 
 
 def test_window_with_explicit_burn_rate(minimal, config_of) -> None:

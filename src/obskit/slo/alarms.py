@@ -201,8 +201,13 @@ def _dimensions(config: SLOConfig, slo: SLO) -> tuple[tuple[str, str], ...]:
     return tuple(dims)
 
 
-def _queries(config: SLOConfig, slo: SLO, period: int) -> tuple[tuple[MetricQuery, ...], str, MetricQuery]:
-    """The MetricStat queries, the burn-rate expression and the query counting events (no-data)."""
+def _queries(config: SLOConfig, slo: SLO, period: int,
+             long: bool = True) -> tuple[tuple[MetricQuery, ...], str, MetricQuery]:
+    """The MetricStat queries, the burn-rate expression and the query counting events (no-data).
+
+    ``long``: the window is the long one of a tier, where a canary's ``min_bad_events`` applies
+    (the short window only confirms the burn is still going on: one failure is enough there).
+    """
     sli, b = slo.sli, slo.budget_text
     n = max(slo.alerting.min_requests, 1)
     if sli.kind == "availability":
@@ -224,16 +229,19 @@ def _queries(config: SLOConfig, slo: SLO, period: int) -> tuple[tuple[MetricQuer
         )
         return stats, f"IF(total >= {n}, (100 - good_pct) / 100, 0) / {b}", stats[1]
     if sli.kind == "synthetic":
+        # Each run reports SuccessPercent 0 or 100, so Sum / 100 is the exact count of successful
+        # runs and `runs - ok_sum / 100` the exact count of failures: the min_bad_events guard
+        # compares whole numbers (Average-based arithmetic makes 2 failures of 60 runs 1.99999...).
         dims = ((semconv.DIM_CANARY_NAME, sli.canary or ""),)
         ns, name = semconv.SYNTHETICS_NAMESPACE, semconv.METRIC_SYNTHETICS_SUCCESS
         stats = (
-            MetricQuery("ok_pct", ns, name, dims, "Average", period, label="% of successful runs"),
+            MetricQuery("ok_sum", ns, name, dims, "Sum", period, label="100 x successful runs"),
             MetricQuery("runs", ns, name, dims, "SampleCount", period, label="canary runs"),
         )
         cond = f"runs >= {n}"
-        if sli.min_bad_events > 0:
-            cond += f" AND runs * (100 - ok_pct) / 100 >= {sli.min_bad_events}"
-        return stats, f"IF({cond}, (100 - ok_pct) / 100, 0) / {b}", stats[1]
+        if sli.min_bad_events > 1 and long:
+            cond += f" AND runs - ok_sum / 100 >= {sli.min_bad_events}"
+        return stats, f"IF({cond}, (runs - ok_sum / 100) / runs, 0) / {b}", stats[1]
     # ratio of any two metrics
     assert sli.total is not None
     tot = sli.total
@@ -299,6 +307,7 @@ def build(config: SLOConfig) -> AlarmSet:
             for secs in (w.long_s, w.short_s):
                 burns_of.setdefault((w.severity, secs), set()).add(w.burn_rate)
         child_of: dict[tuple[str, int, float], str] = {}
+        longs = {s: {w.long_s for w in slo.alerting.windows if w.severity == s} for s in SEVERITIES}
         tiers: dict[str, list[tuple[str, ...]]] = {s: [] for s in SEVERITIES}
         tier_text: dict[str, list[str]] = {s: [] for s in SEVERITIES}
         for w in slo.alerting.windows:
@@ -312,7 +321,7 @@ def build(config: SLOConfig) -> AlarmSet:
                         part += f"-x{_num(w.burn_rate)}"
                     name = base + part
                     child_of[key] = name
-                    stats, expr, _ = _queries(config, slo, secs)
+                    stats, expr, _ = _queries(config, slo, secs, long=secs in longs[w.severity])
                     queries = (*stats, MetricQuery("burn", expression=expr,
                                                    label=f"burn rate over {format_duration(secs)}",
                                                    return_data=True))
@@ -344,13 +353,18 @@ def build(config: SLOConfig) -> AlarmSet:
             name = base + severity
             actions = slo.alerting.actions(severity)
             suppressor = page_name if severity == "ticket" else None
+            # A ticket tier stays in ALARM up to its short window after an incident ends, and the
+            # page clears before that: hold the ticket that long after the page clears, or one
+            # incident notifies twice, the second time when it is already over.
+            extension = max(w.short_s for w in slo.alerting.windows if w.severity == severity)
             desc = (f"{severity.upper()}: {head} is burning its error budget: "
                     + " or ".join(tier_text[severity]) + "."
                     + (f" Suppressed while {page_name} is in ALARM." if suppressor else "") + runbook)
             composites.append(CompositeAlarm(
                 name=name, part=severity, slo=slo.name, description=desc[:MAX_DESCRIPTION],
                 rule=tuple(tiers[severity]), severity=severity, alarm_actions=actions, ok_actions=actions,
-                suppressor=suppressor, tags=(*common, (semconv.SLO_TAG_SEVERITY, severity)),
+                suppressor=suppressor, suppressor_extension_s=max(extension, SUPPRESSOR_EXTENSION_S),
+                tags=(*common, (semconv.SLO_TAG_SEVERITY, severity)),
             ))
             if severity == "page":
                 page_name = name

@@ -77,6 +77,7 @@ def schema() -> dict[str, Any]:
         "metric": {"$ref": "#/$defs/metric"},
         "canary": {"type": "string"},
         "min_bad_events": {"type": "integer", "minimum": 0},
+        "schedule": {**_DURATION, "description": "How often the canary runs, in whole minutes (default: 1m)."},
         "bad": {"$ref": "#/$defs/metric"},
         "good": {"$ref": "#/$defs/metric"},
         "total": {"$ref": "#/$defs/metric"},

@@ -40,6 +40,7 @@ __all__ = [
     "load",
     "parse",
     "parse_duration",
+    "profile_windows",
 ]
 
 KINDS = ("availability", "latency", "synthetic", "ratio")
@@ -53,22 +54,40 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
 _LOG_GROUP_RE = re.compile(r"^[A-Za-z0-9_./#-]{1,512}$")
 _SNS_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$")
 
-# (severity, long, short, share of the period's budget spent in `long` at the tier's burn rate)
+# (severity, long window, short window, burn rate). The burn rates are the same for every SLO
+# period, so no tier ever fires below 1x (the SLO would still be met) and the slowest tier, 1x,
+# catches every burn above 1x before the budget is gone; only the share of the budget each tier
+# stands for changes with the period (``burn_rate * long / period``).
+# The SRE Workbook's recommendation ("Alerting on SLOs", table 5-8, multiwindow multi-burn-rate)
+# as Sloth's google-30d windows write it: page 1h/5m at 14.4 and 6h/30m at 6 (2 % and 5 % of a
+# 30-day budget), ticket 1d/2h at 3 and 3d/6h at 1 (10 % each).
+_WORKBOOK = (
+    ("page", 3600, 300, 14.4),
+    ("page", 6 * 3600, 1800, 6.0),
+    ("ticket", DAY, 2 * 3600, 3.0),
+    ("ticket", 3 * DAY, 6 * 3600, 1.0),
+)
 PROFILES: Mapping[str, tuple[tuple[str, int, int, float], ...]] = MappingProxyType({
-    # SRE Workbook table 5-8, with the 1d/2h ticket pair: 2 %, 5 %, 10 % of the budget.
-    "standard": (
-        ("page", 3600, 300, 2.0),
-        ("page", 6 * 3600, 1800, 5.0),
-        ("ticket", DAY, 2 * 3600, 10.0),
-    ),
-    # Adds the 3d/6h ticket pair (1x on 30 days) that catches slow burns the 1d/2h pair misses.
-    "slow-burn": (
-        ("page", 3600, 300, 2.0),
-        ("page", 6 * 3600, 1800, 5.0),
-        ("ticket", DAY, 2 * 3600, 10.0),
-        ("ticket", 3 * DAY, 6 * 3600, 10.0),
-    ),
+    "standard": _WORKBOOK,
+    "slow-burn": _WORKBOOK,  # the earlier name of the profile with the 3d/6h pair, which standard now has
 })
+
+
+def profile_windows(name: str, period_s: int) -> tuple[Window, ...]:
+    """The tiers of profile ``name`` on a ``period_s`` SLO.
+
+    A window longer than the period is cut to the period (short window: a twelfth of it, in
+    whole minutes); a tier whose windows then repeat another's keeps the lower burn rate.
+    """
+    out: dict[tuple[str, int, int], Window] = {}
+    for sev, long_s, short_s, burn in PROFILES[name]:
+        if long_s > period_s:
+            long_s = period_s
+            short_s = max(60, long_s // 12 // 60 * 60)
+        key = (sev, long_s, short_s)
+        if key not in out or out[key].burn_rate > burn:
+            out[key] = Window(sev, long_s, short_s, burn, round(burn * long_s / period_s * 100, 6))
+    return tuple(out.values())
 
 
 # --- the model -------------------------------------------------------------------------------
@@ -94,6 +113,7 @@ class SLI:
     total: MetricRef | None = None
     metric: MetricRef | None = None
     min_bad_events: int = 0
+    schedule_s: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,7 +516,7 @@ METRIC_KEYS = ("namespace", "metric", "dimensions", "stat")
 SLI_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "availability": ("kind",),
     "latency": ("kind", "threshold_ms", "metric"),
-    "synthetic": ("kind", "canary", "min_bad_events"),
+    "synthetic": ("kind", "canary", "min_bad_events", "schedule"),
     "ratio": ("kind", "bad", "good", "total"),
 })
 
@@ -619,8 +639,7 @@ def _read_alerting(ctx: _Ctx, m: _Map, period: int | None, parent: Alerting) -> 
                     f"use one of: {', '.join(PROFILES)}")
             name = "standard"
         if period is not None and name is not None:
-            windows = tuple(Window(sev, long_s, short_s, burn_rate_for(pct, period, long_s), pct)
-                            for sev, long_s, short_s, pct in PROFILES[name])
+            windows = profile_windows(name, period)
     if m.has("windows"):
         windows = _read_windows(ctx, m, period)
     return Alerting(
@@ -723,6 +742,12 @@ def _read_windows(ctx: _Ctx, m: _Map, period: int | None) -> tuple[Window, ...]:
             pct = round(burn * long_s / period * 100, 6)
         if burn is None or pct is None:
             continue
+        if burn < 1:
+            least = long_s / period * 100
+            ctx.add(w.line, path, f"burns at {burn:g}x: below 1x it fires while the SLO will still be met",
+                    f"write budget_percent: {math.ceil(least * 1000) / 1000:g} or more (burn_rate: 1 or more)"
+                    " for this long window, or a longer long window")
+            continue
         tier = (severity, long_s, short_s)
         if tier in seen:
             ctx.add(w.line, path, f"repeats the {severity} {format_duration(long_s)}/{format_duration(short_s)} "
@@ -797,8 +822,17 @@ def _read_sli(ctx: _Ctx, m: _Map, path: str, namespace: str) -> SLI | None:
         return SLI(kind, threshold_ms=t, metric=metric) if t is not None else None
     if kind == "synthetic":
         canary = s.text("canary", required="name the CloudWatch Synthetics canary, e.g. canary: checkout-canary")
-        mbe = s.integer("min_bad_events", fix="the fewest failed runs per window worth alerting on, e.g. 2")
-        return SLI(kind, canary=canary, min_bad_events=mbe) if canary else None
+        # Two by default: at one run a minute, one failed run in an hour already reads 16.7x at
+        # 99.9 %, so a canary failing once in 2,000 runs (0.5x: the SLO is met) would page.
+        mbe = s.integer("min_bad_events", default=2,
+                        fix="the fewest failed runs per window worth alerting on, e.g. 2")
+        every = s.duration("schedule", default=60, fix="how often the canary runs, e.g. schedule: 5m")
+        if every is not None and (every % 60 or every > 3600):
+            ctx.add(ctx.lines.get(s.field("schedule")), s.field("schedule"),
+                    f"{format_duration(every)} is not a canary schedule",
+                    "write the canary's rate in whole minutes, from 1m to 1h, e.g. schedule: 5m")
+            every = None
+        return SLI(kind, canary=canary, min_bad_events=mbe, schedule_s=every or 60) if canary else None
     bad = _metric_ref(ctx, s, "bad", namespace, "Sum")
     good = _metric_ref(ctx, s, "good", namespace, "Sum")
     total = _metric_ref(ctx, s, "total", namespace, "Sum")
