@@ -490,6 +490,18 @@ class Replay:
                 break
         return Timeline(states, notes.sent)
 
+    def point(self, stats: Mapping[str, Mapping[str, Any]], expression: str, traffic: Traffic,
+              minute: int) -> Value:
+        """Any metric-math ``expression`` over ``stats`` (query id -> ``MetricStat`` in the API's
+        shape, one period) at evaluation ``minute``: what a dashboard graph of the same queries shows."""
+        periods = {s["Period"] for s in stats.values()}
+        if len(periods) != 1:
+            raise ValueError(f"one period expected, got {periods}")
+        child = _Child("graph", periods.pop() // 60, 1, 1,
+                       [(qid, s["Metric"]["MetricName"], s["Stat"]) for qid, s in stats.items()],
+                       compile_expression(expression), 0.0, _COMPARE["GreaterThanThreshold"], "missing", False)
+        return self._point(child, self._series(traffic), minute)
+
     def value(self, name: str, traffic: Traffic, minute: int) -> Value:
         """The newest data point of child alarm ``name`` in its evaluation at ``minute``."""
         c = next(c for c in self.children if c.name == name)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from tests.slo.test_alarms_replay import DAY, Replay, Stream
 
 from obskit.errors import SLOProblem
 from obskit.slo.alarms import build
 from obskit.slo.explain import explain
-from obskit.slo.render import to_api
 from obskit.slo.spec import SLOConfig, parse
+
+from .replay import ALARM, Replay, Traffic
+
+DAY = 1440
 
 HEAD = """\
 service: checkout-api
@@ -38,11 +40,10 @@ def test_seven_day_period_alarms_exactly_when_a_quarter_is_left() -> None:
 
     Spent share after t minutes = (0.0005 * 1440 + 0.002 * (t - 1440)) / t / 0.001 = 0.75 at t = 1728.
     """
-    replay = Replay(*to_api(build(_config())))
-    states = replay.run(Stream().add(DAY, error_ratio=0.0005).add(DAY, error_ratio=0.002))
-    fired = next(t for t, s in enumerate(states) if s[BUDGET])
-    assert fired + 1 == 1728  # states[t] is the end of minute t + 1
-    assert all(s[BUDGET] for s in states[fired:])  # and it stays in ALARM while the burn goes on
+    timeline = Replay.of(build(_config())).run(Traffic().steady(DAY, error_ratio=0.0005).steady(DAY, error_ratio=0.002))
+    fired = timeline.first(BUDGET)
+    assert fired == 1728  # the evaluation at minute 1728 sees minutes 0..1727
+    assert all(s[BUDGET] == ALARM for s in timeline.states[fired:])  # and it stays in ALARM while the burn goes on
 
 
 def test_budget_alarm_notifies_its_severity_and_carries_ownership_tags() -> None:

@@ -14,7 +14,6 @@ import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint
 from moto import mock_aws
-from tests.slo.test_alarms_replay import DAY, Replay, Stream, _compile
 
 from obskit.cli import main
 from obskit.errors import SLOSpecError
@@ -22,6 +21,10 @@ from obskit.slo.alarms import AlarmSet, build
 from obskit.slo.dashboard import body, body_json, check, dashboard_name, expressions, logs_query, render_dashboard
 from obskit.slo.render import to_api, to_cloudformation, to_terraform
 from obskit.slo.spec import load, parse
+
+from .replay import Replay, Traffic, compile_expression
+
+DAY = 1440
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "dashboard_body.schema.json").read_text(encoding="utf-8"))
 REGION, ACCOUNT = "eu-west-1", "111111111111"
@@ -147,10 +150,8 @@ def _api_stats(rows: list[list[Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _value(stats: dict[str, dict[str, Any]], expr: str, sums: list[list[float]], t: int) -> float | None:
-    window = next(iter(stats.values()))["Period"] // 60
-    n, bad, slow = (s[t] - s[max(0, t - window)] for s in sums)
-    return _compile(expr)({qid: Replay._stat(stat, n, bad, slow) for qid, stat in stats.items()})
+def _value(stats: dict[str, dict[str, Any]], expr: str, traffic: Traffic, t: int) -> float | None:
+    return Replay({"Resources": {}}).point(stats, expr, traffic, t)
 
 
 @pytest.mark.slow
@@ -170,12 +171,8 @@ slos:
 """, "replay.yaml")
     alarm_set = build(config)
     metric_params, _ = to_api(alarm_set)
-    stream = (Stream().add(2 * DAY, error_ratio=0.0005, slow_ratio=0.002, noise=random.Random(3))
-              .add(90, error_ratio=0.05, slow_ratio=0.2).add(DAY, error_ratio=0.0005))
-    sums = [[0.0], [0.0], [0.0]]
-    for req, bad, slow in zip(stream.requests, stream.faults, stream.slow, strict=True):
-        for s, v in zip(sums, (req, bad, slow), strict=True):
-            s.append(s[-1] + v)
+    stream = (Traffic().steady(2 * DAY, error_ratio=0.0005, slow_ratio=0.002, noise=random.Random(3))
+              .steady(90, error_ratio=0.05, slow_ratio=0.2).steady(DAY, error_ratio=0.0005))
     doc, _ = body(alarm_set)
     compared = 0
     for widget in doc["widgets"]:
@@ -194,7 +191,7 @@ slos:
             assert sorted(map(json.dumps, stats.values())) == sorted(map(json.dumps, alarm_stats.values()))
             (alarm_expr,) = [m["Expression"] for m in alarm["Metrics"] if m.get("ReturnData")]
             for t in range(1, len(stream.requests) + 1, 7):
-                assert _value(stats, b["expression"], sums, t) == _value(alarm_stats, alarm_expr, sums, t)
+                assert _value(stats, b["expression"], stream, t) == _value(alarm_stats, alarm_expr, stream, t)
             compared += 1
     assert compared == 2 * 4 * 2  # two SLOs, four tiers, two windows each
 
@@ -206,7 +203,7 @@ def test_attainment_and_budget_expressions_equal_the_hand_computed_values() -> N
     widget = next(w["properties"] for w in doc["widgets"] if "attainment" in w["properties"].get("title", ""))
     env: dict[str, float | None] = {"bad_period": 21.0, "total_period": 43_200.0}
     for (row,) in (r for r in widget["metrics"] if "expression" in r[-1]):
-        env[row["id"]] = _compile(row["expression"])(env)
+        env[row["id"]] = compile_expression(row["expression"])(env)
     ratio = 21 / 43_200
     assert env["attainment"] == pytest.approx(100 * (1 - ratio))
     assert env["budget_pct"] == pytest.approx(100 * (1 - ratio / 0.001))
@@ -215,12 +212,12 @@ def test_attainment_and_budget_expressions_equal_the_hand_computed_values() -> N
 
 # --- limits ----------------------------------------------------------------------------------
 def test_a_dashboard_over_cloudwatchs_metric_quota_is_refused() -> None:
-    """110 SLOs need 666 widgets and 2,646 metrics on one dashboard: the generator says so and how to fix it."""
+    """110 SLOs need 776 widgets and 3,306 metrics on one dashboard: the generator says so and how to fix it."""
     slos = "".join(f"  - {{name: s{i}, objective: 99.9, sli: {{kind: availability}}}}\n" for i in range(110))
     alarm_set = build(parse("service: big\nslos:\n" + slos))
     problems = check(alarm_set)
-    assert [p.message for p in problems] == ["the dashboard has 666 widgets; CloudWatch allows 500",
-                                             "the dashboard reads 2646 metrics; CloudWatch allows 2500"]
+    assert [p.message for p in problems] == ["the dashboard has 776 widgets; CloudWatch allows 500",
+                                             "the dashboard reads 3306 metrics; CloudWatch allows 2500"]
     assert problems[0].fix == "split the SLOs over several files"
     with pytest.raises(SLOSpecError):
         to_cloudformation(alarm_set, dashboard=True)

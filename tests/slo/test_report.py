@@ -70,16 +70,17 @@ def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> datetime:
 
 
 def test_attainment_budget_and_burn_rates_equal_the_hand_computed_values(aws: datetime) -> None:
-    """collect() over GetMetricData: 99.95 %, 50 % = 21.6 min left, 10x over 1h/2h/6h/1d, no data over 5m/30m."""
+    """collect() over GetMetricData: 99.95 %, 50 % = 21.6 min left, 10x over 1h/2h/6h/1d, 5x over 3d, no data
+    over 5m/30m."""
     alarm_set = build(parse(FILE, "slo.yaml"))
     (status,) = collect(alarm_set, boto3.client("cloudwatch", region_name=REGION), now=aws)
     assert status.attainment == pytest.approx(99.95)
     assert status.budget_left_percent == pytest.approx(50.0)
     assert status.budget_left_minutes == pytest.approx(21.6)
     assert status.burn_rates == pytest.approx({"5m": None, "30m": None, "1h": 10.0, "2h": 10.0, "6h": 10.0,
-                                               "1d": 10.0})
+                                               "1d": 10.0, "3d": 5.0})
     assert [(t.severity, t.long, t.burning) for t in status.tiers] == [
-        ("page", "1h", False), ("page", "6h", False), ("ticket", "1d", True)]
+        ("page", "1h", False), ("page", "6h", False), ("ticket", "1d", True), ("ticket", "3d", True)]
 
 
 def test_since_scales_the_spent_share_to_the_period(aws: datetime) -> None:
@@ -109,7 +110,7 @@ def test_report_command_prints_text_and_json_with_alarm_states(aws: datetime, tm
     assert slo["budget_left_minutes"] == pytest.approx(21.6)
     assert slo["alarms"]["ticket-1d"] == "ALARM"
     assert slo["alarms"]["page"] is None
-    assert [t["burning"] for t in slo["tiers"]] == [False, False, True]
+    assert [t["burning"] for t in slo["tiers"]] == [False, False, True, True]
     assert main(["slo", "report", str(path)]) == 0
     text = capsys.readouterr().out
     assert "attainment 99.9500% over the last 30d; error budget left 50.0% = 21.6 min of full outage" in text
