@@ -157,10 +157,7 @@ def _own_context(ctx: TelemetryContext) -> TelemetryContext:
         sid = f"{_pipeline.get().ids.span_id() & 0xFFFFFFFFFFFFFFFF:016x}"
     except Exception:
         sid = os.urandom(8).hex()
-    return TelemetryContext(
-        ctx.trace_id, sid, ctx.sampled, ctx.correlation_id, ctx.baggage, ctx.tracestate, ctx.fields,
-        ctx.xray_extra, ctx.random_flag, False, ctx.baggage_properties,
-    )
+    return ctx.child(sid, ctx.sampled)
 
 
 def _lineage_extra(ctx: TelemetryContext) -> str | None:

@@ -166,10 +166,7 @@ def record_context(record: Any) -> TelemetryContext | None:
         producer, cid = _extract(record)
         if producer is None or not producer.is_valid:
             return None
-        return TelemetryContext(
-            producer.trace_id, producer.span_id, producer.sampled, cid, producer.baggage, producer.tracestate,
-            current().fields, producer.xray_extra, producer.random_flag, producer.remote, producer.baggage_properties,
-        )
+        return producer.with_correlation(cid).with_fields(current().fields)
     except Exception:
         _diagnostics.incr(DIAG_FAILURE)
         return None
@@ -225,20 +222,14 @@ class record_scope:
         links: list[TelemetryContext] = []
         if producer is not None and producer.is_valid:
             cid = cid or outer.correlation_id or os.urandom(16).hex()
-            parent = TelemetryContext(
-                producer.trace_id, producer.span_id, producer.sampled, cid, producer.baggage, producer.tracestate,
-                outer.fields, producer.xray_extra, producer.random_flag, producer.remote, producer.baggage_properties,
-            )
+            parent = producer.with_correlation(cid).with_fields(outer.fields)
             if producer.span_id is not None:
                 links.append(producer)
             if outer.is_valid and outer.span_id is not None and outer.trace_id != producer.trace_id:
                 links.append(outer)
         else:
             cid = cid or outer.correlation_id or os.urandom(16).hex()
-            parent = TelemetryContext(
-                outer.trace_id, outer.span_id, outer.sampled, cid, outer.baggage, outer.tracestate, outer.fields,
-                outer.xray_extra, outer.random_flag, outer.remote, outer.baggage_properties,
-            )
+            parent = outer.with_correlation(cid)
         is_map = isinstance(record, Mapping)
         queue = self._queue or (_queue_of(record) if is_map else None)
         attributes: dict[str, Any] = {

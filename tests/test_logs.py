@@ -647,7 +647,7 @@ def test_real_stdout_lines_in_a_subprocess() -> None:
         from obskit._context import make_context
         log = obskit.get_logger("app")
         obskit.configure(service="svc", traces="none", metrics="none")
-        ctx = make_context("5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8", True, "corr")
+        ctx = make_context("5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8", True, correlation_id="corr")
         with obskit.activate(ctx), obskit.bound(order_id=7):
             log.info("one", amount=1.5)
             logging.getLogger("botocore.thing").warning("two %s", "x", extra={"k": 1})

@@ -32,7 +32,7 @@ def _lines(sink: io.StringIO) -> list[dict[str, Any]]:
 
 def test_stdlib_record_carries_ids_and_extra() -> None:
     """A logging record inside a trace gets the ids, bound fields and its extra fields."""
-    with capture() as cap, obskit.activate(make_context(TRACE_ID, "53995c3f42cd8ad8", True, "c")), \
+    with capture() as cap, obskit.activate(make_context(TRACE_ID, "53995c3f42cd8ad8", True, correlation_id="c")), \
             obskit.bound(order_id=7):
         logging.getLogger("botocore.endpoint").warning("sent %s", "req", extra={"attempt": 2})
     line = next(line for line in cap.logs if line["logger"] == "botocore.endpoint")

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from obskit.ids import INVALID_TRACE_ID, trace_id_to_xray
 
-__all__ = ["EMPTY_CONTEXT", "RequestScope", "TelemetryContext"]
+__all__ = ["EMPTY_CONTEXT", "RequestScope", "TelemetryContext", "make_context", "remote_context"]
 
 _EMPTY_MAP: Mapping[str, Any] = MappingProxyType({})
 
@@ -104,11 +104,100 @@ class TelemetryContext(_Fields):
 
     __hash__ = None  # type: ignore[assignment]  # mappings inside: not hashable
 
+    # -- derived contexts -----------------------------------------------------------------------
+    # Every context is built in this module: the helpers below name what changes, and the tuple
+    # positions stay here (as OpenTelemetry keeps its tuple trick inside SpanContext.__new__).
+    # They build the tuple directly (no NamedTuple ``_replace``, no keyword parsing) because they
+    # run several times per request: benchmarks/bench_tracing.py and bench_web.py time them.
+
+    def child(self, span_id: str, sampled: bool | None) -> TelemetryContext:
+        """The context of a local span started under this one: same trace, new span id.
+
+        Everything else travels on (correlation id, baggage, tracestate, fields, X-Ray extra
+        fields, the random flag); the span is local, so ``remote`` is ``False``.
+        """
+        return _new(TelemetryContext, (
+            self[0], span_id, sampled, self[3], self[4], self[5], self[6], self[7], self[8], False, self[10],
+        ))
+
+    def with_trace(
+        self, trace_id: str, span_id: str | None, sampled: bool | None, *, tracestate: str | None = None,
+        xray_extra: str | None = None, random_flag: bool = True, remote: bool = False,
+    ) -> TelemetryContext:
+        """Another trace's context that keeps what describes the code: correlation id, baggage, fields.
+
+        For a new root span (a fresh trace id) or a span another tracer made current.
+        """
+        return _new(TelemetryContext, (
+            trace_id, span_id, sampled, self[3], self[4], tracestate, self[6], xray_extra, random_flag, remote,
+            self[10],
+        ))
+
+    def without_trace(self) -> TelemetryContext:
+        """No trace in progress, keeping the correlation id, baggage and fields."""
+        return _new(TelemetryContext, (
+            INVALID_TRACE_ID, None, None, self[3], self[4], None, self[6], None, False, False, self[10],
+        ))
+
+    def with_correlation(self, correlation_id: str | None) -> TelemetryContext:
+        """This context with another correlation id (``None`` removes it)."""
+        return _new(TelemetryContext, (
+            self[0], self[1], self[2], correlation_id, self[4], self[5], self[6], self[7], self[8], self[9],
+            self[10],
+        ))
+
+    def with_fields(self, fields: Mapping[str, Any]) -> TelemetryContext:
+        """This context with ``fields`` as its bound log fields (wrapped read-only unless already)."""
+        if fields.__class__ is not MappingProxyType:
+            fields = MappingProxyType(dict(fields)) if fields else _EMPTY_MAP
+        return _new(TelemetryContext, (
+            self[0], self[1], self[2], self[3], self[4], self[5], fields, self[7], self[8], self[9], self[10],
+        ))
+
+    def with_baggage(
+        self, baggage: Mapping[str, str], properties: Mapping[str, str] | None = None,
+    ) -> TelemetryContext:
+        """This context with ``baggage`` (and its per-member properties, kept when not given)."""
+        if baggage.__class__ is not MappingProxyType:
+            baggage = MappingProxyType(dict(baggage)) if baggage else _EMPTY_MAP
+        if properties is None:
+            properties = self[10]
+        elif properties.__class__ is not MappingProxyType:
+            properties = MappingProxyType(dict(properties)) if properties else _EMPTY_MAP
+        return _new(TelemetryContext, (
+            self[0], self[1], self[2], self[3], baggage, self[5], self[6], self[7], self[8], self[9], properties,
+        ))
+
+    def as_received(
+        self, *, correlation_id: str | None, baggage: Mapping[str, str], baggage_properties: Mapping[str, str],
+        fields: Mapping[str, Any], xray_extra: str | None,
+    ) -> TelemetryContext:
+        """This parsed trace context with the rest of what a request carried (read-only mappings)."""
+        return _new(TelemetryContext, (
+            self[0], self[1], self[2], correlation_id, baggage, self[5], fields, xray_extra, self[8], self[9],
+            baggage_properties,
+        ))
+
+
+_new = tuple.__new__
+
+
+def remote_context(
+    trace_id: str, span_id: str | None, sampled: bool | None, *, tracestate: str | None = None,
+    xray_extra: str | None = None, random_flag: bool = False,
+) -> TelemetryContext:
+    """A caller's context parsed from a header: ``remote`` while it names the caller's span."""
+    return _new(TelemetryContext, (
+        trace_id, span_id, sampled, None, _EMPTY_MAP, tracestate, _EMPTY_MAP, xray_extra, random_flag,
+        span_id is not None, _EMPTY_MAP,
+    ))
+
 
 def make_context(
     trace_id: str,
     span_id: str | None = None,
     sampled: bool | None = None,
+    *,
     correlation_id: str | None = None,
     baggage: Mapping[str, str] | None = None,
     tracestate: str | None = None,

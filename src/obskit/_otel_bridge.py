@@ -115,16 +115,15 @@ _LINK: ContextVar[_Link | None] = ContextVar("obskit.otel_link", default=None)
 # --- obskit context <-> OpenTelemetry span ------------------------------------------------------
 def _no_trace(cur: TelemetryContext) -> TelemetryContext:
     """No trace in progress, keeping what describes the code (fields, correlation id, baggage)."""
-    return make_context(INVALID_TRACE_ID, None, None, cur.correlation_id, cur.baggage, None, cur.fields,
-                        baggage_properties=cur.baggage_properties)
+    return cur.without_trace()
 
 
 def _telemetry_of(span: Any, cur: TelemetryContext) -> TelemetryContext:
     """The obskit context in which ``span`` is the active span."""
     mine: TelemetryContext | None = getattr(span, "_obskit_ctx", None)
     if mine is not None:
-        if mine[6] is not cur[6] and mine[0] == cur[0]:
-            return mine._replace(fields=cur.fields)  # fields bound since the span started stay bound
+        if mine.fields is not cur.fields and mine.trace_id == cur.trace_id:
+            return mine.with_fields(cur.fields)  # fields bound since the span started stay bound
         return mine
     try:
         sc = span.get_span_context()
@@ -136,10 +135,10 @@ def _telemetry_of(span: Any, cur: TelemetryContext) -> TelemetryContext:
         return _no_trace(cur)
     flags = int(sc.trace_flags)
     state = sc.trace_state
-    return TelemetryContext(
-        f"{sc.trace_id:032x}", f"{sc.span_id:016x}", bool(flags & 1), cur.correlation_id, cur.baggage,
-        state.to_header() or None if state else None, cur.fields, None, bool(flags & 2), bool(sc.is_remote),
-        cur.baggage_properties,
+    return cur.with_trace(
+        f"{sc.trace_id:032x}", f"{sc.span_id:016x}", bool(flags & 1),
+        tracestate=state.to_header() or None if state else None, random_flag=bool(flags & 2),
+        remote=bool(sc.is_remote),
     )
 
 

@@ -71,15 +71,8 @@ def new_trace(
     if baggage is not None:
         baggage = _checked(_text_pairs, baggage)
     return make_context(
-        f"{tid:032x}",
-        None,
-        sampled,
-        correlation_id,
-        baggage,
-        None,
-        CURRENT.get().fields,
-        None,
-        True,
+        f"{tid:032x}", None, sampled, correlation_id=correlation_id, baggage=baggage, fields=CURRENT.get().fields,
+        random_flag=True,
     )
 
 
@@ -162,10 +155,7 @@ class bound:
     def __enter__(self) -> Mapping[str, Any]:
         ctx = CURRENT.get()
         merged = MappingProxyType({**ctx.fields, **self._fields})
-        new = TelemetryContext(
-            ctx.trace_id, ctx.span_id, ctx.sampled, ctx.correlation_id, ctx.baggage, ctx.tracestate,
-            merged, ctx.xray_extra, ctx.random_flag, ctx.remote, ctx.baggage_properties,
-        )
+        new = ctx.with_fields(merged)
         self._tokens.append(CURRENT.set(new))
         return merged
 

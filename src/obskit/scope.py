@@ -551,13 +551,13 @@ class request_scope(RequestScope):
             if st.correlation is not None and carrier is not None:
                 cid = st.correlation.correlation_id(carrier, getter or _default_getter(carrier))
                 if cid is not None:
-                    ctx = _with(ctx, correlation_id=cid)
+                    ctx = ctx.with_correlation(cid)
             if st.log_fields is not None:
                 extra = _call_hook(st.log_fields, request)
                 if extra:
                     fields = {**fields, **extra} if fields else extra
             if fields:
-                ctx = _with(ctx, fields=MappingProxyType({**ctx.fields, **fields}))
+                ctx = ctx.with_fields({**ctx.fields, **fields})
             attrs: dict[str, Any] = {}
             trusted = True  # every value below a plain str within the span limits: the span takes attrs as is
             if method is not None:
@@ -999,21 +999,7 @@ def _round_ms(elapsed_ns: int) -> float:
 
 def _with_debug_flag(ctx: TelemetryContext) -> TelemetryContext:
     """``ctx`` with the baggage member that carries a debug-sampling decision downstream."""
-    return TelemetryContext(
-        ctx.trace_id, ctx.span_id, ctx.sampled, ctx.correlation_id,
-        MappingProxyType({**ctx.baggage, BAGGAGE_DEBUG_KEY: "1"}), ctx.tracestate, ctx.fields,
-        ctx.xray_extra, ctx.random_flag, ctx.remote, ctx.baggage_properties,
-    )
-
-
-def _with(ctx: TelemetryContext, *, correlation_id: str | None = None,
-          fields: Mapping[str, Any] | None = None) -> TelemetryContext:
-    return TelemetryContext(
-        ctx.trace_id, ctx.span_id, ctx.sampled,
-        ctx.correlation_id if correlation_id is None else correlation_id,
-        ctx.baggage, ctx.tracestate, ctx.fields if fields is None else fields,
-        ctx.xray_extra, ctx.random_flag, ctx.remote, ctx.baggage_properties,
-    )
+    return ctx.with_baggage({**ctx.baggage, BAGGAGE_DEBUG_KEY: "1"})
 
 
 _get_scope = SCOPE.get

@@ -51,7 +51,6 @@ MAX_MESSAGE_LENGTH = 1024
 """Characters kept of an exception message."""
 
 _PRIMITIVES = (str, bool, int, float)
-_tuple_new = tuple.__new__
 _STATUS_UNSET = "unset"
 _STATUS_OK = "ok"
 _STATUS_ERROR = "error"
@@ -144,8 +143,8 @@ class SpanRecord:
         self.name = name
         self.context = context
         """The span's own context (what was activated): ids, baggage, correlation id."""
-        self.trace_id = context[0]
-        self.span_id: str = context[1]  # type: ignore[assignment]  # a span's own context always has one
+        self.trace_id = context.trace_id
+        self.span_id: str = context.span_id  # type: ignore[assignment]  # a span's own context always has one
         self.parent_span_id = parent_span_id
         self.kind = kind
         self.attributes = attributes
@@ -348,12 +347,12 @@ class Span:
     @property
     def trace_id(self) -> str:
         """32 lower-case hex digits."""
-        return self.context[0]
+        return self.context.trace_id
 
     @property
     def span_id(self) -> str:
         """16 lower-case hex digits (what log lines inside carry)."""
-        return self.context[1]  # type: ignore[return-value]  # a span's own context always has one
+        return self.context.span_id  # type: ignore[return-value]  # a span's own context always has one
 
     @property
     def is_recording(self) -> bool:
@@ -578,20 +577,17 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
     if parent is None:
         parent = CURRENT.get()
     ids = rt.ids
-    tid = parent[0]
+    tid = parent.trace_id
     if tid != INVALID_TRACE_ID:
-        parent_sid = parent[1]
-        remote = parent[9]
-        sampled = parent[2]
+        parent_sid = parent.span_id
+        remote = parent.remote
+        sampled = parent.sampled
         rule = None
         if sampled is None:  # X-Ray "Sampled=?": the decision is ours, and travels on
             sampled = rt.sample(int(tid, 16), attributes)
             if sampled is not True and sampled is not False:  # the name of the X-Ray rule that sampled it
                 rule, sampled = sampled, True
-        ctx = _tuple_new(TelemetryContext, (
-            tid, "%016x" % ids.span_id(), sampled, parent[3], parent[4], parent[5], parent[6],  # noqa: UP031 - faster
-            parent[7], parent[8], False, parent[10],
-        ))
+        ctx = parent.child("%016x" % ids.span_id(), sampled)  # noqa: UP031 - faster
     else:
         tid_int = ids.trace_id()
         sampled = rt.sample(tid_int, attributes)
@@ -600,10 +596,7 @@ def _start(name: str, kind: str, attributes: Mapping[str, Any] | None, parent: T
             rule, sampled = sampled, True
         parent_sid = None
         remote = False
-        ctx = _tuple_new(TelemetryContext, (
-            "%032x" % tid_int, "%016x" % ids.span_id(), sampled, parent[3], parent[4], None, parent[6],  # noqa: UP031
-            None, True, False, parent[10],
-        ))
+        ctx = parent.with_trace("%032x" % tid_int, "%016x" % ids.span_id(), sampled)  # noqa: UP031
     emitters = rt.span_emitters
     if not (sampled and emitters):
         return Span(ctx, parent_sid, name, None, rt)
@@ -710,14 +703,11 @@ class _SpanScope:
     def __enter__(self) -> Span:
         rt = _pipeline.RUNTIME or _pipeline.get()
         parent = CURRENT.get()
-        sampled = parent[2]
-        if (sampled is False or (sampled and not rt.span_emitters)) and parent[0] != INVALID_TRACE_ID:
+        sampled = parent.sampled
+        if (sampled is False or (sampled and not rt.span_emitters)) and parent.trace_id != INVALID_TRACE_ID:
             # Not recorded, inside a trace: a new span id and nothing else (_start, inlined).
-            ctx = _tuple_new(TelemetryContext, (
-                parent[0], "%016x" % rt.ids.span_id(), sampled, parent[3], parent[4], parent[5],  # noqa: UP031
-                parent[6], parent[7], parent[8], False, parent[10],
-            ))
-            sp = Span(ctx, parent[1], self._name or "span", None, rt)
+            ctx = parent.child("%016x" % rt.ids.span_id(), sampled)  # noqa: UP031
+            sp = Span(ctx, parent.span_id, self._name or "span", None, rt)
         else:
             sp = _start(self._name or "span", self._kind, self._attributes, parent, (), None, rt)
         if self._token is not None:  # the same object entered again (nested or recursive use)
@@ -803,7 +793,7 @@ def _decorate(fn: F, name: str, kind: str, attributes: Mapping[str, Any] | None)
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             rt = _pipeline.RUNTIME or _pipeline.get()
-            if not rt.span_emitters and CURRENT.get()[0] != INVALID_TRACE_ID:
+            if not rt.span_emitters and CURRENT.get().trace_id != INVALID_TRACE_ID:
                 return await fn(*args, **kwargs)
             sp = _start(name, kind, attributes, None, (), None, rt)
             token = CURRENT.set(sp.context)
@@ -821,7 +811,7 @@ def _decorate(fn: F, name: str, kind: str, attributes: Mapping[str, Any] | None)
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         rt = _pipeline.RUNTIME
-        if rt is not None and not rt.span_emitters and CURRENT.get()[0] != INVALID_TRACE_ID:
+        if rt is not None and not rt.span_emitters and CURRENT.get().trace_id != INVALID_TRACE_ID:
             return fn(*args, **kwargs)  # tracing off: the cost of a plain call
         sp = _start(name, kind, attributes, None, (), None, rt or _pipeline.get())
         token = CURRENT.set(sp.context)

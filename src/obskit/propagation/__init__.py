@@ -77,7 +77,6 @@ MAX_CORRELATION_ID_CHARS = 256
 
 _ZERO_TRACE = EMPTY_CONTEXT.trace_id
 _EMPTY_MAP = EMPTY_CONTEXT.baggage
-_new_context = tuple.__new__  # TelemetryContext's own __new__, minus a Python-level call
 
 DIAG_ERROR = "propagation.error"
 DIAG_MALFORMED_CORRELATION = "propagation.malformed.correlation_id"
@@ -168,10 +167,9 @@ class CompositePropagator:
             if baggage is None:
                 return None
             trace = EMPTY_CONTEXT
-        return _new_context(
-            TelemetryContext,
-            (trace.trace_id, trace.span_id, trace.sampled, None, baggage or _EMPTY_MAP, trace.tracestate,
-             _EMPTY_MAP, extra, trace.random_flag, trace.remote, props or _EMPTY_MAP),
+        return trace.as_received(
+            correlation_id=None, baggage=baggage or _EMPTY_MAP, baggage_properties=props or _EMPTY_MAP,
+            fields=_EMPTY_MAP, xray_extra=extra,
         )
 
     def _wsgi_parts(self, environ: dict[str, Any]) -> tuple[TelemetryContext | None, str | None] | None:
@@ -301,11 +299,7 @@ def _with_parent_of(trace: TelemetryContext, other: TelemetryContext) -> Telemet
     decides the trace (and sampling, when it decided it).
     """
     sampled = trace.sampled if trace.sampled is not None else other.sampled
-    return _new_context(
-        TelemetryContext,
-        (trace.trace_id, other.span_id, sampled, trace.correlation_id, trace.baggage, trace.tracestate,
-         trace.fields, trace.xray_extra, trace.random_flag, other.remote, trace.baggage_properties),
-    )
+    return trace._replace(span_id=other.span_id, sampled=sampled, remote=other.remote)
 
 
 def build_propagator(
@@ -438,15 +432,12 @@ def extract(carrier: Any, getter: Getter | None = None, *, correlation_id: str |
             # rules (trace_sampler="xray") decide at the request's span, knowing its method and path.
             rt = _pipeline.RUNTIME or _pipeline.get()
             tid = rt.ids.trace_id()
-            return _new_context(
-                TelemetryContext,
-                ("%032x" % tid, None, rt.sample(tid) if rt.sampler is None else None, cid, baggage or _EMPTY_MAP, None,  # noqa: UP031 - faster
-                 CURRENT.get().fields, None, True, False, props or _EMPTY_MAP),
+            trace = EMPTY_CONTEXT.with_trace(
+                "%032x" % tid, None, rt.sample(tid) if rt.sampler is None else None,  # noqa: UP031 - faster
             )
-        return _new_context(
-            TelemetryContext,
-            (trace[0], trace[1], trace[2], cid, baggage or _EMPTY_MAP, trace[5],
-             CURRENT.get().fields, extra, trace[8], trace[9], props or _EMPTY_MAP),
+        return trace.as_received(
+            correlation_id=cid, baggage=baggage or _EMPTY_MAP, baggage_properties=props or _EMPTY_MAP,
+            fields=CURRENT.get().fields, xray_extra=extra,
         )
     except Exception:
         _diagnostics.incr(DIAG_ERROR)
@@ -464,10 +455,7 @@ def _fallback_trace() -> TelemetryContext:
         import time
 
         tid = f"{int(time.time()) & 0xFFFFFFFF:08x}{os.urandom(12).hex()}"
-        return TelemetryContext(
-            tid, None, None, _new_correlation_id(), EMPTY_CONTEXT.baggage, None, EMPTY_CONTEXT.fields,
-            None, True, False, EMPTY_CONTEXT.baggage_properties,
-        )
+        return EMPTY_CONTEXT.with_correlation(_new_correlation_id()).with_trace(tid, None, None)
 
 
 def _drop_spellings(carrier: dict[Any, Any], fields: frozenset[str]) -> None:
@@ -517,12 +505,7 @@ def inject(
 
             ctx = new_trace(correlation_id=ctx.correlation_id or _new_correlation_id(), baggage=ctx.baggage)
         if ctx.span_id is None or ctx.remote:
-            ctx = _new_context(
-                TelemetryContext,
-                (ctx.trace_id, _new_span_id(), ctx.sampled, ctx.correlation_id, ctx.baggage,
-                 ctx.tracestate, ctx.fields, ctx.xray_extra, ctx.random_flag, False,
-                 ctx.baggage_properties),
-            )
+            ctx = ctx.child(_new_span_id(), ctx.sampled)
         comp = _composite()
         if setter is None or setter is mapping_setter:
             if out.__class__ is dict:

@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 from obskit import _diagnostics
-from obskit._context import EMPTY_CONTEXT, TelemetryContext
+from obskit._context import EMPTY_CONTEXT, TelemetryContext, remote_context
 from obskit.propagation._carriers import DIAG_OVERSIZE, IGNORED, Getter, Setter, _texts, header_lines
 from obskit.semconv import HEADER_BAGGAGE, HEADER_TRACEPARENT, HEADER_TRACESTATE
 
@@ -56,7 +55,6 @@ DIAG_BAGGAGE_DROPPED = "propagation.baggage.dropped_members"
 
 _OWS = " \t"
 _EMPTY_MAP = EMPTY_CONTEXT.baggage
-_new_context = tuple.__new__  # TelemetryContext's own __new__, minus a Python-level call
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 
@@ -436,11 +434,7 @@ class W3CTraceContextPropagator:
                 tracestate = parse_tracestate(states)
                 if tracestate is None and any(s.strip(_OWS) for s in states):
                     _diagnostics.count(DIAG_MALFORMED_TRACESTATE, IGNORED, "a malformed tracestate header")
-        return _new_context(
-            TelemetryContext,
-            (trace_id, span_id, flags & 1 == 1, None, _EMPTY_MAP, tracestate, _EMPTY_MAP, None,
-             flags & 2 == 2, True, _EMPTY_MAP),
-        )
+        return remote_context(trace_id, span_id, flags & 1 == 1, tracestate=tracestate, random_flag=flags & 2 == 2)
 
     def inject(self, ctx: TelemetryContext, carrier: Any, setter: Setter) -> None:
         """Write ``traceparent`` (and ``tracestate`` if any); nothing without a span id."""
@@ -498,11 +492,7 @@ class W3CBaggagePropagator:
             )
         if not baggage:
             return None
-        ctx: TelemetryContext = _new_context(
-            TelemetryContext,
-            (_ZERO_TRACE, None, None, None, MappingProxyType(baggage), None, _EMPTY_MAP, None, False,
-             False, MappingProxyType(props) if props else _EMPTY_MAP),
-        )
+        ctx = EMPTY_CONTEXT.with_baggage(baggage, props)
         if len(lines) == 1 and not invalid and not dropped and len(lines[0]) <= _SEEN_MAX_CHARS:
             seen = self._seen
             if len(seen) >= _SEEN_MAX:

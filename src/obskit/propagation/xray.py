@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from obskit import _diagnostics
-from obskit._context import EMPTY_CONTEXT, TelemetryContext
+from obskit._context import EMPTY_CONTEXT, TelemetryContext, remote_context
 from obskit.propagation._carriers import DIAG_OVERSIZE, IGNORED, Getter, Setter, header_lines
 from obskit.semconv import ENV_LAMBDA_TRACE, HEADER_XRAY
 
@@ -47,7 +47,6 @@ _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 _WS = " \t"
 _EMPTY_MAP = EMPTY_CONTEXT.baggage
-_new_context = tuple.__new__  # TelemetryContext's own __new__, minus a Python-level call
 
 # What AWS services and SDKs send, in their order and without spaces; anything else takes
 # the lenient path.
@@ -173,11 +172,7 @@ def format_xray(trace_id: str, span_id: str | None, sampled: bool | None, extra:
 
 def _context(parsed: tuple[str, str | None, bool | None, str | None, int]) -> TelemetryContext:
     trace_id, span_id, sampled, extra, _ = parsed
-    return _new_context(
-        TelemetryContext,
-        (trace_id, span_id, sampled, None, _EMPTY_MAP, None, _EMPTY_MAP, extra, False,
-         span_id is not None, _EMPTY_MAP),
-    )
+    return remote_context(trace_id, span_id, sampled, xray_extra=extra)
 
 
 def _read_env(name: str) -> str | None:
