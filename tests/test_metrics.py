@@ -29,7 +29,7 @@ from obskit.testing import Capture, capture
 @pytest.fixture
 def cap() -> Iterator[Capture]:
     obskit.configure(service="checkout", environment="prod", metrics="none", logs="none")
-    with capture() as c:
+    with capture(per_request=False) as c:  # the documents a server writes: one per flush interval
         yield c
     for doc in c.metrics:
         assert_emf(doc)
@@ -426,17 +426,42 @@ def test_record_request_without_operation_uses_only_the_service_set(cap: Capture
     assert (doc["Latency"], doc["Error"], doc["Fault"]) == (5.0, 0, 1)
 
 
-def test_request_metrics_carry_the_trace_id_of_the_first_request_of_the_interval(cap: Capture) -> None:
-    """On a server, merged request metrics name the trace of the first request since the last write."""
-    first = obskit.new_trace(sampled=True)
-    with obskit.activate(first), _Scope():
-        metrics.record_request("GET /a", 1.0, error=False, fault=False)
-    with obskit.activate(obskit.new_trace(sampled=True)), _Scope():
-        metrics.record_request("GET /a", 2.0, error=False, fault=False)
+def _requests(*outcomes: tuple[float, bool, bool]) -> list[str]:
+    """Record one request per ``(latency, error, fault)``, each in its own trace; their trace ids."""
+    ids = []
+    for latency, error, fault in outcomes:
+        ctx = obskit.new_trace(sampled=True)
+        ids.append(ctx.trace_id)
+        with obskit.activate(ctx), _Scope():
+            metrics.record_request("GET /a", latency, error=error, fault=fault)
+    return ids
+
+
+def test_an_aggregated_document_names_its_first_fault(cap: Capture) -> None:
+    """A document with Fault=1 among its values leads to the first failed trace, not a healthy one."""
+    ids = _requests((1.0, False, False), (900.0, False, False), (3.0, True, False), (4.0, False, True),
+                    (5.0, False, True))
     metrics.flush()
     (doc,) = cap.metrics
-    assert doc[semconv.METRIC_PROPERTY_TRACE_ID] == first.trace_id
-    assert doc["Latency"] == [1.0, 2.0]
+    assert doc["Fault"] == [0, 0, 0, 1, 1]
+    assert doc[semconv.METRIC_PROPERTY_TRACE_ID] == ids[3]
+
+
+def test_without_a_fault_the_document_names_its_first_error(cap: Capture) -> None:
+    """No fault in the interval: the first error (4xx) request is the exemplar."""
+    ids = _requests((1.0, False, False), (2.0, True, False), (900.0, False, False), (4.0, True, False))
+    metrics.flush()
+    (doc,) = cap.metrics
+    assert doc[semconv.METRIC_PROPERTY_TRACE_ID] == ids[1]
+
+
+def test_a_healthy_document_names_its_slowest_request(cap: Capture) -> None:
+    """All requests healthy: the slowest one names the document (what a p99 alarm leads to)."""
+    ids = _requests((1.0, False, False), (7.0, False, False), (2.0, False, False))
+    metrics.flush()
+    (doc,) = cap.metrics
+    assert doc[semconv.METRIC_PROPERTY_TRACE_ID] == ids[1]
+    assert doc["Latency"] == [1.0, 7.0, 2.0]
 
 
 def test_request_metrics_after_a_write_take_the_next_requests_trace_id(cap: Capture) -> None:
@@ -476,7 +501,7 @@ def test_request_metrics_whose_name_is_taken_with_another_unit_are_counted_every
 def test_request_operations_beyond_the_cardinality_limit_become_other() -> None:
     """Operations past metrics_max_dimension_values are recorded under Operation=Other."""
     obskit.configure(service="s", metrics="none", logs="none", metrics_max_dimension_values=2)
-    with capture() as cap:
+    with capture(per_request=False) as cap:
         for i in range(4):
             with _Scope():
                 metrics.record_request(f"GET /r{i}", 1.0, error=False, fault=False)

@@ -264,12 +264,14 @@ class _Group:
     ``values[:k]`` then ``del values[:k]`` keeps whatever another thread appends meanwhile.
     """
 
-    __slots__ = ("idle", "key", "metrics", "properties")
+    __slots__ = ("exemplar", "idle", "key", "metrics", "properties")
 
     def __init__(self, key: _DimKey) -> None:
         self.key = key
         self.metrics: dict[str, list[float | int]] = {}
         self.properties: dict[str, Any] | None = None
+        self.exemplar = _NO_EXEMPLAR
+        """How bad the request whose trace id the document carries was (see ``_exemplar_score``)."""
         self.idle = 0
         """Drains in a row that found no value: after two the group is pruned."""
 
@@ -341,6 +343,7 @@ class _Buffer:
                         props = trace if props is None else {**trace, **props}
                     out.append((group.key, props, drained))
                     group.properties = None
+                    group.exemplar = _NO_EXEMPLAR
                 else:
                     group.idle += 1
                     if group.idle >= 2 and self.groups.get(group.key) is group:
@@ -1263,11 +1266,12 @@ def _add_request(buf: _Buffer, key: _DimKey, latency: float, error: int, fault: 
     """
     group = buf.groups.get(key)
     trace = None
+    score = _NO_EXEMPLAR
+    if traced:
+        score = _FAULT_SCORE if fault else _ERROR_SCORE if error else latency
     if group is not None:
-        if traced:
-            props = group.properties
-            if props is None or _TRACE not in props:
-                trace = _trace_property()
+        if score > group.exemplar:  # a worse request than the document's exemplar so far
+            trace = _trace_property()
         if trace is None:
             m = group.metrics
             lat = m.get(semconv.METRIC_LATENCY)
@@ -1294,8 +1298,14 @@ def _add_request(buf: _Buffer, key: _DimKey, latency: float, error: int, fault: 
             }
             if trace is not None:
                 group.properties = trace
+                group.exemplar = score
             n = buf.n = buf.n + 3
         else:
+            group = buf.groups.get(key)
+            if trace is not None and group is not None and score > group.exemplar:
+                group.properties = {**group.properties, **trace} if group.properties else trace
+                group.exemplar = score
+                trace = None
             buf.add_slow(key, semconv.METRIC_LATENCY, latency, trace)
             buf.add_slow(key, semconv.METRIC_ERROR, error, None)
             n = buf.add_slow(key, semconv.METRIC_FAULT, fault, None)
@@ -1304,6 +1314,14 @@ def _add_request(buf: _Buffer, key: _DimKey, latency: float, error: int, fault: 
 
 
 _TRACE = semconv.METRIC_PROPERTY_TRACE_ID
+_NO_EXEMPLAR = -math.inf
+_ERROR_SCORE = MAX_VALUE * 2
+"""Above any latency: an error request is a better exemplar than the slowest healthy one."""
+_FAULT_SCORE = math.inf
+"""Above an error. Scores only replace the exemplar when strictly higher, so on a server a
+document's ``trace_id`` is its interval's first fault, else its first error, else its slowest
+request: following a ``Fault`` datapoint leads to a failed trace (README, "From a metric to a
+trace")."""
 
 
 def record_cold_start(function_name: str | None = None) -> None:
@@ -1430,15 +1448,21 @@ def flush_scope(scope: RequestScope) -> None:
     """Hand a finished request's metrics on; called once by the entry point, in ``finally``.
 
     In Lambda the documents are written at once; on a server the values join the process
-    buffer, which writes few documents per flush interval. Never raises.
+    buffer, which writes few documents per flush interval (under ``obskit.testing.capture()``:
+    at once, so a test sees them as soon as the request is over). Never raises.
     """
     try:
         buf = scope.metrics
         if buf is None:
             scope.metrics = _ENDED  # late writers (threads outliving the request) use the process buffer
-            return
-        buf.closed = True
-        _hand_on(buf)
+        else:
+            buf.closed = True
+            _hand_on(buf)
+        rt = _rt
+        if rt is not None and rt.capture is not None and rt.capture.per_request and not _in_lambda:
+            # Under obskit.testing.capture() a finished request's metrics are in cap.metrics at
+            # once: the server's flush interval would only make tests call obskit.flush().
+            _write_buffer(_process_buffer(rt))
     except Exception as exc:
         _diagnostics.incr("metrics.internal_error")
         _diagnostics.report_once("metrics.flush_scope", "obskit: request metrics not written: %r", exc)

@@ -797,6 +797,18 @@ class request_scope(RequestScope):
         self.finish(exc)
         self.detach()
 
+    def resume(self) -> None:
+        """Make this request's context current again (a WSGI body produced after the app returned).
+
+        Undone by ``detach`` (or ``end``); does nothing once the request has ended or while its
+        context is already set by this scope.
+        """
+        ctx = self.context
+        if self._ended or ctx is None or self._ctx_token is not None:
+            return
+        self._ctx_token = CURRENT.set(ctx)
+        self._scope_token = SCOPE.set(self)
+
     def detach(self) -> None:
         """Reset the context variables this scope set (done by ``end``)."""
         token, self._ctx_token = self._ctx_token, None

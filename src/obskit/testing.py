@@ -13,7 +13,15 @@ Use it in your own tests as we do in ours::
         assert cap.metric_values("Latency")
 
 ``capture()`` keeps the configuration you set (service, namespace, environment, ...) and routes
-logs, EMF documents and spans to lists, exactly as they would have been written. ``reset()``
+logs, EMF documents and spans to lists, exactly as they would have been written.
+
+The rule for metrics: **a finished request's metrics are in ``cap.metrics`` as soon as the
+request is over**, on a server as in Lambda. A server normally gathers requests into one EMF
+document per flush interval; under ``capture()`` that interval ends with every request, so a
+test reads ``cap.metric_values("Fault")`` right after ``client.get(...)`` without calling
+``obskit.flush()``. Metrics recorded outside any request are flushed when the block ends (or by
+``obskit.flush()``). ``capture(per_request=False)`` keeps the server's aggregation, to test the
+documents a server really writes. ``reset()``
 puts obskit back to its unconfigured state; call it between tests (an autouse fixture).
 """
 
@@ -37,7 +45,9 @@ __all__ = ["Capture", "FixedClock", "LambdaContext", "SequentialIdGenerator", "c
 class Capture:
     """What ``capture()`` collected. Lists fill in the order things were written."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, per_request: bool = True) -> None:
+        self.per_request = per_request
+        """Whether a server request's metrics are written as it ends (see the module docstring)."""
         self.logs: list[dict[str, Any]] = []
         """Log lines as dicts, as they would have been written (after redaction and rendering)."""
         self.metrics: list[dict[str, Any]] = []
@@ -81,10 +91,12 @@ class Capture:
 
 
 @contextmanager
-def capture(**overrides: Any) -> Iterator[Capture]:
+def capture(*, per_request: bool = True, **overrides: Any) -> Iterator[Capture]:
     """Route logs, metrics and spans to memory for the duration of the block.
 
     Args:
+        per_request: write a server request's metrics as soon as it ends (the default), or
+            keep the server's aggregation into one document per flush interval (``False``).
         **overrides: ``configure()`` arguments to apply on top of the current configuration
             while capturing (e.g. ``log_level="DEBUG"``).
 
@@ -92,7 +104,7 @@ def capture(**overrides: Any) -> Iterator[Capture]:
         The ``Capture`` whose lists fill as telemetry is written. Buffered metrics are
         flushed into it when the block ends.
     """
-    cap = Capture()
+    cap = Capture(per_request=per_request)
     args = {**config.last_arguments(), **overrides}
     args.pop("traces", None)
     args.pop("metrics", None)

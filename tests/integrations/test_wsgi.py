@@ -298,11 +298,11 @@ def test_an_app_wrapped_twice_gives_one_request() -> None:
 
 
 def test_a_request_after_one_whose_body_was_never_read_is_its_own() -> None:
-    """A test client that never reads a body leaves that request open; the next one is still a request."""
+    """A complete body never read is still a finished request, and the next one is its own."""
     app = ObskitMiddleware(_plain_app())
     with capture() as cap:
         app(_environ("/first"), lambda *a: None)  # the body is never read nor closed
         _Server().run(app, _environ("/second"))
     assert [line[semconv.LOG_HTTP_PATH] for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER] == [
-        "/second"
+        "/first", "/second"
     ]
