@@ -109,7 +109,7 @@ def _complete_size(result: Iterable[bytes], req: _Request) -> int | None:
     """
     if result.__class__ is list or result.__class__ is tuple:
         try:
-            return sum(len(chunk) for chunk in result)  # type: ignore[union-attr]
+            return sum(len(chunk) for chunk in result)
         except TypeError:  # not bytes: the server will refuse it, not obskit
             return req.declared_length
     return req.declared_length

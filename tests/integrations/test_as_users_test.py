@@ -76,9 +76,8 @@ def test_flask_request_context_does_not_leak_into_later_code() -> None:
 def test_flask_with_block_closing_an_unread_body_is_not_a_disconnect() -> None:
     """``with client.get(...) as response`` closes the body unread: a normal 200, no disconnect."""
     client = _flask_app().test_client()
-    with capture() as cap:
-        with client.get("/orders/7") as response:
-            assert response.status_code == 200
+    with capture() as cap, client.get("/orders/7") as response:
+        assert response.status_code == 200
     (line,) = _access(cap)
     assert line["status"] == 200
     assert "client_disconnected" not in line
@@ -102,9 +101,8 @@ def test_flask_streamed_body_logs_with_the_request_ids_and_ends_at_its_last_chun
 def test_flask_streamed_body_closed_unread_is_a_disconnect() -> None:
     """A streamed body closed before it ran out means the client went away."""
     client = _flask_app().test_client()
-    with capture() as cap:
-        with client.get("/stream") as response:
-            assert response.status_code == 200
+    with capture() as cap, client.get("/stream") as response:
+        assert response.status_code == 200
     (line,) = _access(cap)
     assert line["client_disconnected"] is True
 
