@@ -432,9 +432,8 @@ def extract(carrier: Any, getter: Getter | None = None, *, correlation_id: str |
             # rules (trace_sampler="xray") decide at the request's span, knowing its method and path.
             rt = _pipeline.RUNTIME or _pipeline.get()
             tid = rt.ids.trace_id()
-            trace = EMPTY_CONTEXT.with_trace(
-                "%032x" % tid, None, rt.sample(tid) if rt.sampler is None else None,  # noqa: UP031 - faster
-            )
+            sampled: Any = rt.sample(tid) if rt.sampler is None else None  # a bool without X-Ray rules
+            trace = EMPTY_CONTEXT.with_trace("%032x" % tid, None, sampled)  # noqa: UP031 - faster
         return trace.as_received(
             correlation_id=cid, baggage=baggage or _EMPTY_MAP, baggage_properties=props or _EMPTY_MAP,
             fields=CURRENT.get().fields, xray_extra=extra,
