@@ -474,3 +474,23 @@ def test_a_span_left_in_another_context_still_ends_and_raises_nothing() -> None:
         contextvars.copy_context().run(manager.__exit__, None, None, None)
     assert [s["name"] for s in cap.spans] == ["moved"]
     assert obskit.diagnostics()["otel_bridge.detach_elsewhere"] == 1
+
+
+def test_a_decorator_made_while_on_works_after_the_bridge_is_off() -> None:
+    """A function decorated with start_as_current_span while the bridge was on still runs once it is off."""
+    obskit.configure(service="svc")
+
+    @api_tracer().start_as_current_span("decorated")
+    def work() -> bool:
+        return trace.get_current_span().is_recording()
+
+    with capture():
+        assert work() is True
+    obskit.testing.reset()
+    assert work() is False
+
+
+def test_the_provider_flushes_obskit() -> None:
+    """force_flush() on the global provider (what the Lambda instrumentation calls) flushes obskit's emitters."""
+    obskit.configure(service="svc")
+    assert trace.get_tracer_provider().force_flush(1000) is True  # type: ignore[attr-defined]

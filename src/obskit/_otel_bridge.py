@@ -398,7 +398,12 @@ class _AsCurrent:
 
     def __enter__(self) -> Any:
         span = self._tracer.start_span(*self._args)
-        ctx = span._obskit_ctx
+        ctx = getattr(span, "_obskit_ctx", None)
+        if ctx is None:  # switched off since this was made (a decorator outlived the bridge): the API's way
+            inner = _STATE.api.trace.use_span(span, end_on_exit=self._end, record_exception=self._record,
+                                              set_status_on_exception=self._set_status)
+            self._tokens = inner
+            return inner.__enter__()
         self._span = span
         self._tokens = (CURRENT.set(ctx), _LINK.set(_Link(ctx, span, _LINK.get(), None)))
         return span
@@ -409,6 +414,9 @@ class _AsCurrent:
         if tokens is None:
             return
         self._span = self._tokens = None
+        if tokens.__class__ is not tuple:
+            tokens.__exit__(exc_type, exc, tb)
+            return
         try:
             _LINK.reset(tokens[1])
             CURRENT.reset(tokens[0])
