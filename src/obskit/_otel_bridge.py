@@ -113,11 +113,6 @@ _LINK: ContextVar[_Link | None] = ContextVar("obskit.otel_link", default=None)
 
 
 # --- obskit context <-> OpenTelemetry span ------------------------------------------------------
-def _no_trace(cur: TelemetryContext) -> TelemetryContext:
-    """No trace in progress, keeping what describes the code (fields, correlation id, baggage)."""
-    return cur.without_trace()
-
-
 def _telemetry_of(span: Any, cur: TelemetryContext) -> TelemetryContext:
     """The obskit context in which ``span`` is the active span."""
     mine: TelemetryContext | None = getattr(span, "_obskit_ctx", None)
@@ -132,7 +127,7 @@ def _telemetry_of(span: Any, cur: TelemetryContext) -> TelemetryContext:
         _diagnostics.incr("otel_bridge.bad_span")
         return cur
     if not valid:
-        return _no_trace(cur)
+        return cur.without_trace()
     flags = int(sc.trace_flags)
     state = sc.trace_state
     return cur.with_trace(
@@ -156,13 +151,13 @@ def _parent_of(context: Any) -> TelemetryContext:
     cur = CURRENT.get()
     span = _span_in(context)
     if span is None:
-        return _no_trace(cur)
+        return cur.without_trace()
     return _telemetry_of(span, cur)
 
 
 def _live_span(ctx: TelemetryContext, link: _Link | None) -> ObskitSpan | None:
     """The obskit ``Span`` whose id ``ctx`` carries, when the bridge can find it (to set attributes on)."""
-    sid = ctx[1]
+    sid = ctx.span_id
     if link is not None and link.span is not None and link.span._sp is not None and link.span._sp.span_id == sid:
         return link.span._sp  # type: ignore[no-any-return]
     scope = SCOPE.get()
@@ -182,7 +177,7 @@ def _current_context() -> Any:
         if link.telemetry is ctx:
             return link.otel_context()
         base = link.otel_context()
-    elif ctx[1] is None:
+    elif ctx.span_id is None:
         return api.empty
     else:
         base = api.empty
@@ -190,7 +185,7 @@ def _current_context() -> Any:
     if cached[0] is ctx and cached[1] is base:
         return cached[2]
     key = api.span_key
-    if ctx[1] is None or ctx[0] == INVALID_TRACE_ID:
+    if ctx.span_id is None or ctx.trace_id == INVALID_TRACE_ID:
         got = api.Context({k: v for k, v in base.items() if k != key}) if key in base else base
     else:
         got = api.Context({**base, key: api.ApiSpan(_live_span(ctx, link), ctx)})
@@ -268,9 +263,10 @@ class _ApiSpanImpl:
         if sc is None:
             api = _STATE.api
             ctx = self._obskit_ctx
-            state = api.TraceState.from_header([ctx[5]]) if ctx[5] else api.no_trace_state
-            flags = api.TraceFlags((1 if ctx[2] else 0) | (2 if ctx[8] else 0))
-            sc = self._sc = api.SpanContext(int(ctx[0], 16), int(ctx[1] or "0", 16), ctx[9], flags, state)
+            state = api.TraceState.from_header([ctx.tracestate]) if ctx.tracestate else api.no_trace_state
+            flags = api.TraceFlags((1 if ctx.sampled else 0) | (2 if ctx.random_flag else 0))
+            sc = self._sc = api.SpanContext(int(ctx.trace_id, 16), int(ctx.span_id or "0", 16), ctx.remote, flags,
+                                            state)
         return sc
 
     @property
@@ -327,7 +323,7 @@ class _ApiSpanImpl:
 
     def __repr__(self) -> str:
         ctx = self._obskit_ctx
-        return f"ObskitApiSpan(trace_id={ctx[0]!r}, span_id={ctx[1]!r}, recording={self.is_recording()})"
+        return f"ObskitApiSpan(trace_id={ctx.trace_id!r}, span_id={ctx.span_id!r}, recording={self.is_recording()})"
 
 
 def _links(links: Any) -> tuple[TelemetryContext, ...]:
