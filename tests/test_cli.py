@@ -122,7 +122,7 @@ def test_apply_dry_run_changes_nothing(capsys: pytest.CaptureFixture[str], monke
     out = capsys.readouterr().out
     assert status == 0
     assert left == []
-    assert "+ create metric alarm obskit-prod-checkout-api-availability-page-1h" in out
+    assert "+ create metric alarm obskit-prod/checkout-api/availability/page-1h" in out
     assert out.rstrip().endswith("dry run: 48 to create, 0 to update, 0 to delete, 0 unchanged; nothing was changed")
 
 

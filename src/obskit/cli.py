@@ -86,11 +86,22 @@ def _slo_generate(args: argparse.Namespace) -> int:
 
 def _slo_apply(args: argparse.Namespace) -> int:
     from obskit.slo.alarms import build
-    from obskit.slo.apply import apply
+    from obskit.slo.apply import ApplyError, ApplyResult, OwnershipError, apply
 
     alarm_set = build(_slo_load(args))
-    result = apply(alarm_set, dry_run=args.dry_run, prune=not args.no_prune, region=args.region,
-                   profile=args.profile)
+
+    def show_plan(planned: ApplyResult) -> None:
+        if not args.dry_run:
+            print("plan:\n" + planned.report().rsplit("\n", 1)[0] if planned.changes else "plan: nothing to change",
+                  flush=True)
+
+    try:
+        result = apply(alarm_set, dry_run=args.dry_run, prune=not args.no_prune, region=args.region,
+                       profile=args.profile, previous_services=tuple(args.previous_service or ()),
+                       previous_environments=tuple(args.previous_environment or ()), on_plan=show_plan)
+    except (ApplyError, OwnershipError) as exc:
+        print(f"obskit: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     print(result.report())
     if args.with_dashboard:
         from obskit.slo.dashboard import apply_dashboard
@@ -180,6 +191,10 @@ def _register_slo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     app = add("apply", _slo_apply, "create/update the alarms with boto3; prune the ones the file dropped")
     app.add_argument("--dry-run", action="store_true", help="print the changes against describe_alarms only")
     app.add_argument("--no-prune", action="store_true", help="keep generated alarms the file no longer has")
+    app.add_argument("--previous-service", action="append", metavar="NAME",
+                     help="an earlier name of the service: prune its generated alarms too (repeatable)")
+    app.add_argument("--previous-environment", action="append", metavar="NAME",
+                     help="an earlier environment of the service ('' for none): prune its alarms too (repeatable)")
     app.add_argument("--region", help="AWS region (default: boto3's configuration)")
     app.add_argument("--profile", help="AWS profile (default: boto3's configuration)")
     app.add_argument("--with-dashboard", action="store_true", help="also PutDashboard the service's dashboard")

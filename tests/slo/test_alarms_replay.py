@@ -29,7 +29,7 @@ SLIS = {
     "latency": "{kind: latency, threshold_ms: 300}",
     "synthetic": "{kind: synthetic, canary: shop-canary}",
 }
-PAGE, TICKET = "obskit-checkout-api-s-page", "obskit-checkout-api-s-ticket"
+PAGE, TICKET = "obskit/checkout-api/s/page", "obskit/checkout-api/s/ticket"
 
 
 def _text(objective: float = 99.9, kind: str = "availability", *, period: str = "30d", alerting: str = "",
@@ -157,7 +157,7 @@ def test_min_bad_events_counts_failures_exactly() -> None:
     replay = _replay(95, sli="{kind: synthetic, canary: shop-canary, min_bad_events: 2}",
                      alerting="  min_requests: 1\n")
     traffic = Traffic().sparse(120, every=1, fail=lambda i: i in (100, 119))
-    assert replay.value("obskit-checkout-api-s-page-1h", traffic, 120) == pytest.approx(2 / 60 / 0.05)
+    assert replay.value("obskit/checkout-api/s/page-1h", traffic, 120) == pytest.approx(2 / 60 / 0.05)
 
 
 # --- detection and reset times ---------------------------------------------------------------
@@ -180,11 +180,11 @@ def test_page_resets_within_the_short_window_after_recovery() -> None:
     """After a 10-minute outage the 5m window clears the fast tier in 5 min and the 30m window the page."""
     timeline = _replay().run(Traffic().steady(120).steady(10, error_ratio=1.0).steady(120))
     end = 130
-    assert timeline.first("obskit-checkout-api-s-page-5m", "OK", end) - end <= 5
+    assert timeline.first("obskit/checkout-api/s/page-5m", "OK", end) - end <= 5
     page_clear = timeline.first(PAGE, "OK", end)
     assert page_clear is not None
     assert page_clear - end <= 30
-    assert timeline.states[page_clear]["obskit-checkout-api-s-page-1h"] == ALARM  # long window alone: no page
+    assert timeline.states[page_clear]["obskit/checkout-api/s/page-1h"] == ALARM  # long window alone: no page
 
 
 @pytest.mark.parametrize("kind", list(SLIS))
@@ -198,7 +198,7 @@ def test_explain_detection_times_agree_with_the_replay(kind: str, objective: flo
     for w in slo.alerting.windows:
         predicted = detection_minutes(config, slo, w, 1.0)
         assert predicted is not None
-        ends = (f"-{w.severity}-{_fmt(w.long_s)}", f"-{w.severity}-{_fmt(w.short_s)}")
+        ends = (f"/{w.severity}-{_fmt(w.long_s)}", f"/{w.severity}-{_fmt(w.short_s)}")
         pair = [n for n in replay.names if n.endswith(ends)]
         both = next(t for t in range(3 * DAY, len(timeline.states))
                     if all(timeline.states[t][n] == ALARM for n in pair))

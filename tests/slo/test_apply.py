@@ -12,6 +12,8 @@ replay tests.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,8 +21,9 @@ import pytest
 from moto import mock_aws
 
 from obskit import semconv
+from obskit.cli import main
 from obskit.slo.alarms import build
-from obskit.slo.apply import apply
+from obskit.slo.apply import OwnershipError, apply
 from obskit.slo.spec import parse
 
 REGION = "eu-west-1"
@@ -122,17 +125,17 @@ def test_apply_creates_children_then_composites(aws) -> None:
     result = apply(_config(page, ticket), client=client)
     assert result.count("create") == 20
     assert len(_metric_names(client)) == 16
-    composite = client.composites["obskit-checkout-api-availability-page"]
+    composite = client.composites["obskit/checkout-api/availability/page"]
     assert composite["AlarmActions"] == [page]
-    assert client.composites["obskit-checkout-api-latency-ticket"]["ActionsSuppressor"] == (
-        "obskit-checkout-api-latency-page")
+    assert client.composites["obskit/checkout-api/latency/ticket"]["ActionsSuppressor"] == (
+        "obskit/checkout-api/latency/page")
 
 
 def test_metric_math_round_trips_through_cloudwatch(aws) -> None:
     """What moto stores for a child is the metric math obskit generated."""
     client, page, ticket = aws
     apply(_config(page, ticket), client=client)
-    (alarm,) = client.describe_alarms(AlarmNames=["obskit-checkout-api-latency-page-5m"])["MetricAlarms"]
+    (alarm,) = client.describe_alarms(AlarmNames=["obskit/checkout-api/latency/page-5m"])["MetricAlarms"]
     stats = {m["Id"]: m for m in alarm["Metrics"]}
     assert stats["good_pct"]["MetricStat"]["Stat"] == "PR(:300)"
     assert stats["good_pct"]["MetricStat"]["Period"] == 300
@@ -167,9 +170,9 @@ def test_dry_run_shows_the_fields_that_differ(aws) -> None:
     apply(_config(page, ticket), client=client)
     result = apply(_config(page, ticket, objective="99.5"), client=client, dry_run=True)
     updated = {c.name: {f for f, _, _ in c.fields} for c in result.changes if c.action == "update"}
-    assert updated["obskit-checkout-api-availability-page-1h"] == {"AlarmDescription", "Metrics"}
+    assert updated["obskit/checkout-api/availability/page-1h"] == {"AlarmDescription", "Metrics"}
     assert "Metrics:" in result.report()
-    (alarm,) = client.describe_alarms(AlarmNames=["obskit-checkout-api-availability-page-1h"])["MetricAlarms"]
+    (alarm,) = client.describe_alarms(AlarmNames=["obskit/checkout-api/availability/page-1h"])["MetricAlarms"]
     assert alarm["Metrics"][-1]["Expression"].endswith("/ 0.001")
 
 
@@ -179,17 +182,17 @@ def test_prune_deletes_only_generated_alarms_of_the_service(aws) -> None:
     apply(_config(page, ticket), client=client)
     common = {"EvaluationPeriods": 1, "Threshold": 1.0, "ComparisonOperator": "GreaterThanThreshold",
               "MetricName": "Fault", "Namespace": "obskit", "Period": 60, "Statistic": "Sum"}
-    client.put_metric_alarm(AlarmName="obskit-checkout-api-handmade", **common)
-    client.put_metric_alarm(AlarmName="obskit-checkout-api-other-team", **common,
+    client.put_metric_alarm(AlarmName="obskit/checkout-api/handmade", **common)
+    client.put_metric_alarm(AlarmName="obskit/checkout-api/other-team", **common,
                             Tags=[{"Key": semconv.SLO_TAG_GENERATOR, "Value": "obskit"},
                                   {"Key": semconv.SLO_TAG_SERVICE, "Value": "checkout-api-v2"}])
     result = apply(_config(page, ticket, slos="one"), client=client)
     deleted = [c.name for c in result.changes if c.action == "delete"]
     assert len(deleted) == 10
-    assert all("-latency-" in n for n in deleted)
-    assert "obskit-checkout-api-handmade" in _metric_names(client)
-    assert "obskit-checkout-api-other-team" in _metric_names(client)
-    assert not any("-latency-" in n for n in _metric_names(client) | set(client.composites))
+    assert all("/latency/" in n for n in deleted)
+    assert "obskit/checkout-api/handmade" in _metric_names(client)
+    assert "obskit/checkout-api/other-team" in _metric_names(client)
+    assert not any("/latency/" in n for n in _metric_names(client) | set(client.composites))
     assert [len(call) for call in client.delete_calls] == [1, 1, 8]
 
 
@@ -200,3 +203,118 @@ def test_no_prune_keeps_dropped_alarms(aws) -> None:
     result = apply(_config(page, ticket, slos="one"), client=client, prune=False)
     assert result.count("delete") == 0
     assert len(_metric_names(client)) == 16
+
+
+# --- ownership: names, tags, refusal, pruning across prefixes and environments ----------------
+def _service(page: str, ticket: str, service: str, slo: str, head: str = "", alerting: str = ""):
+    text = (f"service: {service}\n{head}alerting:\n{alerting}  page: {{sns_topic_arn: \"{page}\"}}\n"
+            f"  ticket: {{sns_topic_arn: \"{ticket}\"}}\n"
+            f"slos:\n  - {{name: {slo}, objective: 99.9, sli: {{kind: availability}}}}\n")
+    return build(parse(text, "slo.yaml"))
+
+
+ARN = "arn:aws:sns:eu-west-1:111111111111:x"
+
+
+@pytest.mark.parametrize(("a", "b"), [(("shop", "api-avail"), ("shop-api", "avail")),
+                                      (("shop api", "avail"), ("shop-api", "avail"))])
+def test_names_of_different_services_never_collide(a: tuple[str, str], b: tuple[str, str]) -> None:
+    """shop + api-avail and shop-api + avail (or `shop api` and `shop-api`) share no alarm name."""
+    assert not _service(ARN, ARN, *a).names & _service(ARN, ARN, *b).names
+
+
+def test_alarms_carry_service_slo_and_environment_tags() -> None:
+    """Every alarm is tagged obskit:service, obskit:slo and, with an environment, obskit:environment."""
+    alarm_set = _service(ARN, ARN, "shop", "avail", "environment: prod\n")
+    for alarm in (*alarm_set.metric_alarms, *alarm_set.composite_alarms):
+        tags = dict(alarm.tags)
+        assert (tags["obskit:service"], tags["obskit:slo"], tags["obskit:environment"]) == ("shop", "avail", "prod")
+
+
+@pytest.mark.parametrize("tags", [[{"Key": "obskit:generator", "Value": "obskit"},
+                                   {"Key": "obskit:service", "Value": "shop"}], []])
+def test_apply_refuses_an_alarm_another_service_owns(aws, tags: list[dict[str, str]]) -> None:
+    """An alarm of a wanted name tagged for another service (or hand-made) stops apply before any write."""
+    client, page, ticket = aws
+    alarm_set = _service(page, ticket, "shop-api", "avail")
+    taken = sorted(alarm_set.names)[0]
+    client.put_metric_alarm(AlarmName=taken, EvaluationPeriods=1, Threshold=1.0, MetricName="Fault",
+                            ComparisonOperator="GreaterThanThreshold", Namespace="obskit", Period=60,
+                            Statistic="Sum", Tags=tags)
+    with pytest.raises(OwnershipError) as info:
+        apply(alarm_set, client=client)
+    assert taken in str(info.value)
+    assert "nothing was changed" in str(info.value)
+    assert _metric_names(client) == {taken}
+    assert client.composites == {}
+
+
+@pytest.mark.parametrize("rename", ["name_prefix", "environment"])
+def test_renaming_a_prefix_or_environment_leaves_no_orphans(aws, rename: str) -> None:
+    """Applying after a name_prefix change prunes the old alarms by tag; an environment change does
+    with --previous-environment (else the old environment's alarms are left alone and named)."""
+    client, page, ticket = aws
+    if rename == "name_prefix":
+        first, second = (_service(page, ticket, "shop", "avail", alerting=f"  name_prefix: {p}\n") for p in "ab")
+    else:
+        first, second = (_service(page, ticket, "shop", "avail", f"environment: {e}\n") for e in ("staging", "stage"))
+    apply(first, client=client)
+    if rename == "environment":
+        kept = apply(second, client=client)
+        assert "left alone: alarms of service 'shop' in environment 'staging'" in kept.report()
+        assert first.names <= _metric_names(client) | set(client.composites)
+        result = apply(second, client=client, previous_environments=("staging",))
+    else:
+        result = apply(second, client=client)
+    assert {c.name for c in result.changes if c.action == "delete"} == first.names
+    assert _metric_names(client) | set(client.composites) == second.names
+
+
+def test_a_renamed_service_prunes_with_previous_service(aws) -> None:
+    """The alarms of the old service name go with --previous-service; without it they stay."""
+    client, page, ticket = aws
+    first = _service(page, ticket, "shop", "avail")
+    apply(first, client=client)
+    second = _service(page, ticket, "store", "avail")
+    apply(second, client=client)
+    assert first.names <= _metric_names(client) | set(client.composites)
+    apply(second, client=client, previous_services=("shop",))
+    assert _metric_names(client) | set(client.composites) == second.names
+
+
+# --- a failed step: an endpoint without PutCompositeAlarm (moto's server has no such action) ----
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real moto server on loopback, which answers PutCompositeAlarm with an error."""
+    from moto.server import ThreadedMotoServer
+
+    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    srv.start()
+    host, port = srv.get_host_and_port()
+    for key, value in (("AWS_ENDPOINT_URL", f"http://{host}:{port}"), ("AWS_ACCESS_KEY_ID", "testing"),
+                       ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_DEFAULT_REGION", REGION),
+                       ("AWS_MAX_ATTEMPTS", "1")):
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        srv.stop()
+
+
+def test_a_failed_step_rolls_back_and_says_what_exists(server: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The plan prints first; PutCompositeAlarm fails; the 8 children it created are deleted again,
+    and the report names the failed step, what was not done, and that a retry is safe; exit 1."""
+    path = tmp_path / "slo.yaml"
+    path.write_text('service: shop\nalerting:\n  page: {sns_topic_arn: "arn:aws:sns:eu-west-1:111111111111:p"}\n'
+                    "slos:\n  - {name: avail, objective: 99.9, sli: {kind: availability}}\n", encoding="utf-8")
+    assert main(["slo", "apply", str(path)]) == 1
+    out = capsys.readouterr()
+    assert out.out.startswith("plan:\n+ create metric alarm obskit/shop/avail/page-1h")
+    assert "apply failed at: put composite alarm obskit/shop/avail/page:" in out.err
+    assert "rolled back: deleted the 8 alarm(s) this run had created" in out.err
+    assert "not done (10): create metric alarm obskit/shop/avail/page-1h;" in out.err
+    assert "a retry is safe" in out.err
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    assert cw.describe_alarms()["MetricAlarms"] == []

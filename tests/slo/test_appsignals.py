@@ -60,7 +60,7 @@ def test_slis_read_the_alarms_statistics_and_windows(example: Path) -> None:
         sli = props["RequestBasedSli"]["RequestBasedSliMetric"]
         queries = [*sli["TotalRequestCountMetric"], *next(iter(sli["MonitoredRequestCountMetric"].values()))]
         stats = {json.dumps({**q["MetricStat"], "Period": 0}, sort_keys=True) for q in queries if "MetricStat" in q}
-        alarm = next(p for p in metric_params if p["AlarmName"].endswith(f"-{slo.name}-page-1h"))
+        alarm = next(p for p in metric_params if p["AlarmName"].endswith(f"/{slo.name}/page-1h"))
         alarm_stats = {json.dumps({**m["MetricStat"], "Period": 0}, sort_keys=True)
                        for m in alarm["Metrics"] if "MetricStat" in m}
         assert stats == alarm_stats, slo.name

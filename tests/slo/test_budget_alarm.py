@@ -27,7 +27,7 @@ slos:
     objective: {objective}
     sli: {{kind: availability}}
 """
-BUDGET = "obskit-checkout-api-s-budget"
+BUDGET = "obskit/checkout-api/s/budget"
 
 
 def _config(period: str = "7d", budget: str = "{below_percent: 25}", objective: float = 99.9,

@@ -185,8 +185,8 @@ slos:
             stats = {k: v for k, v in _api_stats(rows).items() if k.endswith("_" + suffix)}
             if suffix == "period":
                 continue  # 30 days: checked by hand in the next test
-            alarm = next(p for p in metric_params if p["AlarmName"].startswith(f"obskit-prod-checkout-api-{slo}-")
-                         and p["AlarmName"].endswith("-" + suffix))
+            alarm = next(p for p in metric_params if p["AlarmName"].startswith(f"obskit-prod/checkout-api/{slo}/")
+                         and p["AlarmName"].endswith(("-" + suffix, "/" + suffix)))
             alarm_stats = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
             assert sorted(map(json.dumps, stats.values())) == sorted(map(json.dumps, alarm_stats.values()))
             (alarm_expr,) = [m["Expression"] for m in alarm["Metrics"] if m.get("ReturnData")]

@@ -125,14 +125,14 @@ def test_terraform_rules_interpolate_children_and_escape_literals(tmp_path) -> N
     """Rules reference children by interpolation; literal ${ and %{ are escaped."""
     doc = json.loads(to_terraform(_edge_set(tmp_path)))
     composite = doc["resource"]["aws_cloudwatch_composite_alarm"]
-    page = composite["checkout_api_v2_latency_p99_page"]
+    page = composite["checkout_api_v2_b7f3e984_latency_p99_page"]
     assert page["alarm_rule"].startswith(
-        '(ALARM("${aws_cloudwatch_metric_alarm.checkout_api_v2_latency_p99_page_1h.alarm_name}")')
+        '(ALARM("${aws_cloudwatch_metric_alarm.checkout_api_v2_b7f3e984_latency_p99_page_1h.alarm_name}")')
     assert "$${x}" in page["alarm_description"]
     assert "%%{y}" in page["alarm_description"]
-    ticket = composite["checkout_api_v2_latency_p99_ticket"]
+    ticket = composite["checkout_api_v2_b7f3e984_latency_p99_ticket"]
     assert ticket["actions_suppressor"]["alarm"] == (
-        "${aws_cloudwatch_composite_alarm.checkout_api_v2_latency_p99_page.alarm_name}")
+        "${aws_cloudwatch_composite_alarm.checkout_api_v2_b7f3e984_latency_p99_page.alarm_name}")
 
 
 def test_api_calls_name_children_in_rules(example) -> None:

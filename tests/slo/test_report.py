@@ -101,7 +101,7 @@ def test_report_command_prints_text_and_json_with_alarm_states(aws: datetime, tm
     cw = boto3.client("cloudwatch", region_name=REGION)
     for params in to_api(alarm_set)[0]:  # moto has no composite alarms: page and ticket stay undeployed
         cw.put_metric_alarm(**params)
-    cw.set_alarm_state(AlarmName="obskit-prod-checkout-api-availability-ticket-1d", StateValue="ALARM",
+    cw.set_alarm_state(AlarmName="obskit-prod/checkout-api/availability/ticket-1d", StateValue="ALARM",
                        StateReason="test")
     assert main(["slo", "report", str(path), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)

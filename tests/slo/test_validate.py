@@ -58,3 +58,66 @@ def test_example_validates_strictly(example: Path, capsys) -> None:
     code, out, _ = _validate(example, capsys, "--strict")
     assert code == 0
     assert "warning" not in out
+
+
+# --- finding 7: what validate used to let through -------------------------------------------
+BASE = "service: shop\nslos:\n  - name: avail\n    objective: 99.9\n    sli: {sli}\n"
+
+
+def _ratio(stat: str) -> str:
+    return f"{{kind: ratio, bad: {{metric: E, stat: {stat}}}, total: {{metric: T}}}}"
+
+
+@pytest.mark.parametrize("stat", ["Summ", "p101", "PR(300)", "average"])
+def test_a_statistic_cloudwatch_rejects_is_refused(problems_of, stat: str) -> None:
+    """`stat: Summ` (and other misspelt statistics) is refused at its line, with the valid ones."""
+    (problem,) = problems_of(BASE.format(sli=_ratio(stat)))
+    assert problem.message == f"{stat!r} is not a CloudWatch statistic"
+    assert problem.line == 5
+
+
+@pytest.mark.parametrize("stat", ["Sum", "SampleCount", "p99", "p99.9", "tm90", "IQM", "PR(:300)", "TM(10%:90%)",
+                                  "TC(0.5:)", "wm99"])
+def test_valid_statistics_pass(config_of, stat: str) -> None:
+    """CloudWatch's plain, percentile and range statistics are accepted."""
+    config = config_of(BASE.format(sli=_ratio(stat)))
+    assert config.slos[0].sli.bad.stat == stat
+
+
+@pytest.mark.parametrize(("value", "rendered"), [("0.0000001", "0"), ("300.1234567", "300.123457")])
+def test_a_threshold_the_alarm_cannot_hold_is_refused(problems_of, value: str, rendered: str) -> None:
+    """threshold_ms: 0.0000001 would render PR(:0) (every request slow, paging forever): refused."""
+    (problem,) = problems_of(BASE.format(sli=f"{{kind: latency, threshold_ms: {value}}}"))
+    assert f"becomes PR(:{rendered})" in problem.message
+
+
+def test_name_length_errors_come_with_the_parse_errors(problems_of) -> None:
+    """A too-long alarm name is reported in the same pass as an unrelated mistake."""
+    problems = problems_of("service: " + "s" * 250 + "\nslos:\n  - name: avail\n    objective: 120\n"
+                           "    sli: {kind: availability}\n")
+    messages = [p.message for p in problems]
+    assert any("outside (0, 100)" in m for m in messages)
+    assert any("CloudWatch allows 255" in m for m in messages)
+
+
+def test_an_oversized_input_is_refused_quickly(tmp_path: Path) -> None:
+    """Over 1 MiB (or /dev/zero) is refused with a clear message, reading at most 1 MiB."""
+    from obskit.errors import SLOSpecError
+    from obskit.slo.spec import load
+
+    big = tmp_path / "big.yaml"
+    big.write_text("service: shop\n" + "# padding\n" * 120_000, encoding="utf-8")
+    for path in (big, Path("/dev/zero")):
+        with pytest.raises(SLOSpecError) as info:
+            load(path)
+        (problem,) = info.value.problems
+        assert "larger than 1024 KiB" in problem.message
+        assert "split the SLOs" in (problem.fix or "")
+
+
+def test_yaml_merge_keys_get_a_clear_message(problems_of) -> None:
+    """`<<: *defaults` is refused as a merge key, with the alternative, not as an unknown key."""
+    problems = problems_of("service: shop\nslos:\n  - <<: {objective: 99.9}\n    name: avail\n"
+                           "    sli: {kind: availability}\n")
+    merge = [p for p in problems if "merge" in p.message]
+    assert [(p.line, p.message) for p in merge] == [(3, "YAML merge keys (<<) are not supported")]

@@ -22,13 +22,25 @@ from importlib.metadata import PackageNotFoundError, version
 
 from obskit import semconv
 from obskit.errors import SLOProblem, SLOSpecError
-from obskit.slo.spec import SEVERITIES, SLO, SLOConfig, Window, format_duration
+from obskit.slo.spec import (
+    MAX_ALARM_NAME,
+    NAME_SEP,
+    SEVERITIES,
+    SLO,
+    SLOConfig,
+    Window,
+    format_duration,
+    number_text,
+    service_token,
+    window_parts,
+)
 
 __all__ = [
     "AlarmSet",
     "CompositeAlarm",
     "MetricAlarm",
     "MetricQuery",
+    "alarm_base",
     "budget_threshold",
     "budget_window",
     "build",
@@ -36,20 +48,21 @@ __all__ = [
     "detection_seconds",
     "format_span",
     "generator_version",
+    "service_token",
 ]
 
 SUPPRESSOR_WAIT_S = 120
 SUPPRESSOR_EXTENSION_S = 1800
 NO_DATA_PERIOD_S = 300
 NO_DATA_PERIODS = 3
-MAX_NAME = 255
+SEP = NAME_SEP
+MAX_NAME = MAX_ALARM_NAME
 MAX_DESCRIPTION = 1024
 MAX_RULE = 10_240
 MAX_RULE_CHILDREN = 100
 MAX_METRIC_STATS = 10
 MAX_EXPRESSION = 2048
 _ID_RE = re.compile(r"^[a-z][A-Za-z0-9_]*$")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +151,8 @@ class AlarmSet:
 
     @property
     def name_prefix(self) -> str:
-        """The prefix every alarm of this service starts with (what ``apply`` lists to prune)."""
-        return f"{self.config.name_prefix}-{_safe(self.config.service)}-"
+        """The prefix every alarm of this service starts with: ``{prefix}/{service}/``."""
+        return f"{self.config.name_prefix}{SEP}{service_token(self.config.service)}{SEP}"
 
 
 _VERSION: list[str] = []
@@ -155,14 +168,16 @@ def generator_version() -> str:
     return _VERSION[0]
 
 
-def _safe(text: str) -> str:
-    return _UNSAFE.sub("-", text).strip("-") or "x"
+def alarm_base(config: SLOConfig, slo: SLO) -> str:
+    """``{prefix}/{service}/{slo}/``: the start of every alarm name of one SLO.
+
+    ``/`` cannot occur in a prefix, an SLO name or a service token, so two (service, SLO) pairs
+    never share a name (``shop`` + ``api-avail`` and ``shop-api`` + ``avail`` used to).
+    """
+    return f"{config.name_prefix}{SEP}{service_token(config.service)}{SEP}{slo.name}{SEP}"
 
 
-def _num(value: float) -> str:
-    """A number as CloudWatch and humans like it: no float noise, no trailing zeros."""
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return text or "0"
+_num = number_text
 
 
 def format_span(seconds: float) -> str:
@@ -287,25 +302,22 @@ def build(config: SLOConfig) -> AlarmSet:
             actions...), located at the SLO that caused it.
     """
     version_ = generator_version()
-    svc = _safe(config.service)
     period_text = format_duration(config.period_s)
     metric_alarms: list[MetricAlarm] = []
     composites: list[CompositeAlarm] = []
     for slo in config.slos:
-        base = f"{config.name_prefix}-{svc}-{slo.name}-"
+        base = alarm_base(config, slo)
         common = (
             (semconv.SLO_TAG_GENERATOR, semconv.SLO_GENERATOR_NAME),
             (semconv.SLO_TAG_GENERATOR_VERSION, version_),
             (semconv.SLO_TAG_SERVICE, config.service[:256]),
             (semconv.SLO_TAG_SLO, slo.name),
+            *(((semconv.SLO_TAG_ENVIRONMENT, config.environment[:256]),) if config.environment else ()),
         )
         head = f"{config.service}/{slo.name}: {slo.objective:g}% of {_what(slo)} over {period_text}"
         runbook = f" Runbook: {slo.alerting.runbook_url}" if slo.alerting.runbook_url else ""
         # one child per distinct (severity, window, burn rate)
-        burns_of: dict[tuple[str, int], set[float]] = {}
-        for w in slo.alerting.windows:
-            for secs in (w.long_s, w.short_s):
-                burns_of.setdefault((w.severity, secs), set()).add(w.burn_rate)
+        parts = window_parts(slo.alerting.windows)
         child_of: dict[tuple[str, int, float], str] = {}
         longs = {s: {w.long_s for w in slo.alerting.windows if w.severity == s} for s in SEVERITIES}
         tiers: dict[str, list[tuple[str, ...]]] = {s: [] for s in SEVERITIES}
@@ -316,9 +328,7 @@ def build(config: SLOConfig) -> AlarmSet:
             for role, secs in (("long", w.long_s), ("short", w.short_s)):
                 key = (w.severity, secs, w.burn_rate)
                 if key not in child_of:
-                    part = f"{w.severity}-{format_duration(secs)}"
-                    if len(burns_of[(w.severity, secs)]) > 1:
-                        part += f"-x{_num(w.burn_rate)}"
+                    part = parts[key]
                     name = base + part
                     child_of[key] = name
                     stats, expr, _ = _queries(config, slo, secs, long=secs in longs[w.severity])

@@ -13,6 +13,7 @@ can never fire because ``burn_rate * (1 - objective) >= 1``.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -52,6 +53,13 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
 _LOG_GROUP_RE = re.compile(r"^[A-Za-z0-9_./#-]{1,512}$")
+# CloudWatch's statistics: the five plain ones, IQM, pNN/tmNN/tcNN/tsNN/wmNN (0-100, decimals
+# allowed) and the range forms PR/TM/TC/TS/WM(low:high) with absolute or percent bounds.
+_PCT = r"(?:100(?:\.0+)?|\d{1,2}(?:\.\d+)?)"
+_BOUND = r"(?:\d+(?:\.\d+)?%?)"
+_STAT_RE = re.compile(rf"SampleCount|Sum|Average|Minimum|Maximum|IQM|(?:p|tm|tc|ts|wm){_PCT}"
+                      rf"|(?:PR|TM|TC|TS|WM)\({_BOUND}?:{_BOUND}?\)")
+MAX_INPUT_BYTES = 1_048_576  # an SLO file of 1,000 SLOs is about 100 KB
 _SNS_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$")
 
 # (severity, long window, short window, burn rate). The burn rates are the same for every SLO
@@ -194,6 +202,58 @@ class SLOConfig:
         return SLOProblem(self.file, self.line_of(path), path, message, fix)
 
 
+# --- alarm names -----------------------------------------------------------------------------
+NAME_SEP = "/"  # between prefix, service, SLO and part in alarm names: none of them may hold it
+MAX_ALARM_NAME = 255
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def number_text(value: float) -> str:
+    """A number as CloudWatch and humans like it: six decimals at most, no trailing zeros."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def service_token(service: str) -> str:
+    """The service as it appears in alarm names: itself when it is made of ``A-Za-z0-9._-``;
+    else its safe form and a short hash of the original, so ``shop api`` and ``shop-api`` differ."""
+    safe = _UNSAFE.sub("-", service).strip("-") or "x"
+    if safe == service:
+        return safe
+    return f"{safe}-{hashlib.sha256(service.encode()).hexdigest()[:8]}"
+
+
+def window_parts(windows: Iterable[Window]) -> dict[tuple[str, int, float], str]:
+    """The name part of each child alarm, ``page-1h`` (``page-1h-x14.4`` when one window of a
+    severity serves two burn rates), keyed by (severity, window, burn rate)."""
+    ws = tuple(windows)
+    burns: dict[tuple[str, int], set[float]] = {}
+    for w in ws:
+        for secs in (w.long_s, w.short_s):
+            burns.setdefault((w.severity, secs), set()).add(w.burn_rate)
+    parts: dict[tuple[str, int, float], str] = {}
+    for w in ws:
+        for secs in (w.long_s, w.short_s):
+            part = f"{w.severity}-{format_duration(secs)}"
+            if len(burns[(w.severity, secs)]) > 1:
+                part += f"-x{number_text(w.burn_rate)}"
+            parts.setdefault((w.severity, secs, w.burn_rate), part)
+    return parts
+
+
+def _check_names(ctx: _Ctx, prefix: str, service: str) -> None:
+    """Alarm names over 255 characters, found while parsing so they come with every other problem
+    (also for an SLO that has other mistakes)."""
+    for path, name, windows in ctx.named:
+        base = NAME_SEP.join((prefix, service_token(service), name, ""))
+        longest = max([*window_parts(windows).values(), *SEVERITIES, "no-data", "budget"], key=len)
+        if len(base) + len(longest) > MAX_ALARM_NAME:
+            fld = f"{path}.name"
+            ctx.add(ctx.lines.get(fld), fld, f"alarm {base + longest!r}: the name is {len(base) + len(longest)} "
+                    f"characters; CloudWatch allows {MAX_ALARM_NAME}",
+                    "shorten the service, SLO name or alerting.name_prefix")
+
+
 # --- durations and numbers -------------------------------------------------------------------
 def parse_duration(text: str) -> int | None:
     """``"5m"`` -> 300; ``None`` for anything that is not a positive integer and one of s m h d w."""
@@ -230,6 +290,7 @@ class _Ctx:
         self.file = file
         self.problems: list[SLOProblem] = []
         self.lines: dict[str, int] = {}
+        self.named: list[tuple[str, str, tuple[Window, ...]]] = []  # (path, SLO name, windows), parsed or not
 
     def add(self, line: int | None, fld: str, message: str, fix: str | None = None) -> None:
         self.problems.append(SLOProblem(self.file, line, fld, message, fix))
@@ -302,6 +363,10 @@ class _Map:
         for knode, vnode in node.value:
             key = _scalar(knode) if type(knode).__name__ == "ScalarNode" else None
             fld = self.field(str(key))
+            if knode.tag == "tag:yaml.org,2002:merge":
+                ctx.add(_line(knode), fld, "YAML merge keys (<<) are not supported",
+                        "write the keys out (an alias of a whole value, `key: *anchor`, works)")
+                continue
             if not isinstance(key, str):
                 ctx.add(_line(knode), fld, "keys must be strings", "quote the key")
                 continue
@@ -445,13 +510,17 @@ def load(path: str | Path) -> SLOConfig:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            data = f.read(MAX_INPUT_BYTES + 1)  # bounded: /dev/zero or a huge file must not exhaust memory
+        text = data.decode("utf-8")
     except OSError as exc:
         raise SLOSpecError([SLOProblem(str(path), None, "(file)", f"cannot be read: {exc.strerror}",
                                        "check the path")]) from None
     except UnicodeDecodeError:
-        raise SLOSpecError([SLOProblem(str(path), None, "(file)", "is not UTF-8 text",
-                                       "save the file as UTF-8")]) from None
+        if len(data) <= MAX_INPUT_BYTES:
+            raise SLOSpecError([SLOProblem(str(path), None, "(file)", "is not UTF-8 text",
+                                           "save the file as UTF-8")]) from None
+        text = data.decode("utf-8", "replace")
     return parse(text, str(path))
 
 
@@ -479,6 +548,12 @@ def parse(text: str, file: str = "<string>") -> SLOConfig:
     Raises:
         SLOSpecError: with every problem found, each with its line and a fix.
     """
+    if len(text.encode("utf-8", "replace")) > MAX_INPUT_BYTES:
+        raise SLOSpecError([SLOProblem(file, None, "(file)", f"is larger than {MAX_INPUT_BYTES // 1024} KiB",
+                                       "split the SLOs over several files (one per service)")])
+    if "\x00" in text:
+        raise SLOSpecError([SLOProblem(file, None, "(file)", "holds NUL characters: it is not a text file",
+                                       "give the path of a YAML file")])
     docs = compose_documents(text, file)
     if not docs:
         raise SLOSpecError([SLOProblem(file, None, "(document)", "is empty",
@@ -566,6 +641,8 @@ def _read_config(ctx: _Ctx, node: Any) -> SLOConfig | None:
                     "give every SLO its own name: alarm names are built from it")
         names.setdefault(slo.name, i)
         slos.append(slo)
+    if service is not None and prefix is not None:
+        _check_names(ctx, prefix, service)
     if service is None or period is None or prefix is None or namespace is None:
         return None
     return SLOConfig(file=ctx.file, service=service, namespace=namespace, period_s=period,
@@ -767,6 +844,11 @@ def _metric_ref(ctx: _Ctx, m: _Map, key: str, namespace: str, stat: str) -> Metr
     ns = r.text("namespace", default=namespace)
     name = r.text("metric", required="name the CloudWatch metric, e.g. metric: Errors")
     st = r.text("stat", default=stat, max_len=64)
+    if st is not None and not _STAT_RE.fullmatch(st):
+        ctx.add(ctx.lines.get(r.field("stat")), r.field("stat"), f"{st!r} is not a CloudWatch statistic",
+                _suggest(st, ("SampleCount", "Sum", "Average", "Minimum", "Maximum")).replace(
+                    "allowed keys:", "use one of") + " (or p99, tm90, PR(:300), TM(10%:90%)...)")
+        st = None
     dims: list[tuple[str, str]] = []
     d = r.node("dimensions")
     if d is not None:
@@ -819,6 +901,13 @@ def _read_sli(ctx: _Ctx, m: _Map, path: str, namespace: str) -> SLI | None:
         t = s.number("threshold_ms", required="give the latency threshold, e.g. threshold_ms: 300", low=0,
                      fix="a positive number of milliseconds, e.g. 300")
         metric = _metric_ref(ctx, s, "metric", namespace, "SampleCount")
+        if t is not None and float(number_text(t)) != t:
+            fld = s.field("threshold_ms")
+            rendered = number_text(t)
+            ctx.add(ctx.lines.get(fld), fld, f"{t!r} becomes PR(:{rendered}) in the alarms"
+                    + (": every request would count as slow and the SLO pages forever" if rendered == "0" else ""),
+                    "write whole milliseconds or at most 6 decimals, e.g. threshold_ms: 300")
+            t = None
         return SLI(kind, threshold_ms=t, metric=metric) if t is not None else None
     if kind == "synthetic":
         canary = s.text("canary", required="name the CloudWatch Synthetics canary, e.g. canary: checkout-canary")
@@ -869,6 +958,8 @@ def _read_slo(ctx: _Ctx, node: Any, path: str, service: str, namespace: str, env
     alerting = _read_alerting(ctx, m.mapping("alerting", SLO_ALERTING_KEYS), period, base)
     if objective is not None:
         _check_reachable(ctx, m, path, objective, alerting.windows)
+    if name is not None:
+        ctx.named.append((path, name, alerting.windows))
     if name is None or objective is None or sli is None:
         return None
     return SLO(name=name, objective=objective, sli=sli, alerting=alerting, operation=operation,
