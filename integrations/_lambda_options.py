@@ -31,7 +31,7 @@ from typing import Any
 
 from obskit import _diagnostics, _pipeline
 from obskit.config import Option, parse_bool
-from obskit.semconv import ATTR_XRAY_COLD_START, ATTR_XRAY_SERVICE, EMPTY_METRICS_MESSAGE, LAMBDA_LOGGER
+from obskit.semconv import EMPTY_METRICS_MESSAGE, LAMBDA_LOGGER
 
 __all__ = ["OPTIONS", "LambdaOptions"]
 
@@ -58,13 +58,15 @@ DIAG_FAILURE = "integrations.lambda.option_failure"
 class _Resolved:
     """The four options resolved for one configuration."""
 
-    __slots__ = ("capture_response", "cold_start_metric", "log_event", "warn_empty_metrics")
+    __slots__ = ("at_begin", "at_end", "capture_response", "cold_start_metric", "log_event", "warn_empty_metrics")
 
     def __init__(self) -> None:
         self.log_event = False
         self.capture_response = False
         self.cold_start_metric = True
         self.warn_empty_metrics = False
+        self.at_begin = self.at_end = False
+        """Whether ``begin`` / ``end`` have anything to do (an invocation skips the calls otherwise)."""
 
 
 class LambdaOptions:
@@ -97,18 +99,18 @@ class LambdaOptions:
             for arg, option in _HANDLER_OPTIONS.items():
                 value = self._given.get(arg)
                 setattr(out, arg, bool(cfg.options.get(option, False) if value is None else value))
+            out.at_begin = out.log_event or out.warn_empty_metrics
+            out.at_end = out.capture_response or out.warn_empty_metrics
             self._resolved, self._cfg = out, cfg
         return self._resolved
 
 
-def begin(opts: _Resolved, span: Any, event: Any, cold: bool) -> int:
-    """At the start of an invocation: the X-Ray annotations and, when asked, the event's log line.
+def begin(opts: _Resolved, event: Any) -> int:
+    """At the start of an invocation (when ``opts.at_begin``): the event's log line, when asked.
 
     Returns the count of ``single_metric`` writes so far (for the empty-metrics check).
     """
     try:
-        if span is not None:
-            span.set_attributes({ATTR_XRAY_COLD_START: cold, ATTR_XRAY_SERVICE: _pipeline.get().config.service})
         if opts.log_event:
             from obskit.logs import get_logger
 
@@ -123,7 +125,8 @@ def begin(opts: _Resolved, span: Any, event: Any, cold: bool) -> int:
 
 
 def end(opts: _Resolved, scope: Any, handler: Any, response: Any, singles: int) -> None:
-    """At the end of an invocation (before its telemetry is written): response metadata, empty check."""
+    """At the end of an invocation (when ``opts.at_end``, before its telemetry is written): response
+    metadata, the empty-metrics check."""
     try:
         if opts.capture_response and scope.span is not None:
             name = getattr(handler, "__name__", "handler")

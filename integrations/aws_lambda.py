@@ -55,6 +55,8 @@ from obskit.semconv import (
     ATTR_FAAS_TIMEOUT_IMMINENT,
     ATTR_FAAS_TRIGGER,
     ATTR_MESSAGING_BATCH_COUNT,
+    ATTR_XRAY_COLD_START,
+    ATTR_XRAY_SERVICE,
     LOG_BATCH_FAILURES,
     LOG_BATCH_SIZE,
     LOG_COLD_START,
@@ -229,6 +231,9 @@ class _Invocation(request_scope):
             if region:
                 attrs[ATTR_CLOUD_REGION] = region
         settings = options.settings()
+        if settings is not None:  # Powertools' filterable annotations (annotation.ColdStart = true)
+            attrs[ATTR_XRAY_COLD_START] = cold
+            attrs[ATTR_XRAY_SERVICE] = settings.config.service
         if ev.http:
             self._open(
                 settings, settings is None or settings.excluded(ev.path), ev.method, ev.path, ev.route, None,
@@ -255,7 +260,8 @@ class _Invocation(request_scope):
                 _record_cold_start(name)
             except Exception:  # metrics never raise; belt and braces for the one-off path
                 _diagnostics.incr(DIAG_ERROR)
-        extras.singles = _lambda_options.begin(opts, self.span, event, cold)
+        if opts.at_begin:
+            extras.singles = _lambda_options.begin(opts, event)
         if ev.http:
             sc = extras.capture.get(settings)
             if sc is not None and isinstance(ev.headers, dict):
@@ -284,7 +290,9 @@ class _Invocation(request_scope):
         ev = self.event
         extra = {LOG_TRIGGER: ev.trigger}
         extras = self.extras
-        _lambda_options.end(extras.options.resolved(), self, extras.handler, response, extras.singles)
+        opts = extras.options.resolved()
+        if opts.at_end:
+            _lambda_options.end(opts, self, extras.handler, response, extras.singles)
         if exc is None:
             try:
                 if ev.http:

@@ -1108,5 +1108,33 @@ def use_with_aws_xray_sdk(recorder: Any = None) -> Any:
             """Outside an obskit span the SDK records nothing, quietly."""
 
     rec = recorder if recorder is not None else core.xray_recorder
+    if getattr(rec, _PREVIOUS, None) is None:  # a second call keeps the settings from before the first
+        setattr(rec, _PREVIOUS, (rec.context, rec.streaming_threshold, rec.sampling))
     rec.configure(context=ObskitSDKContext(), streaming_threshold=0, sampling=False)
+    return rec
+
+
+_PREVIOUS = "_obskit_previous_settings"
+
+
+def stop_using_aws_xray_sdk(recorder: Any = None) -> Any:
+    """Undo ``use_with_aws_xray_sdk``: the recorder's own context, streaming threshold and sampling back.
+
+    Calling it on a recorder obskit never configured does nothing.
+
+    Args:
+        recorder: the recorder; defaults to ``aws_xray_sdk.core.xray_recorder``.
+
+    Returns:
+        The recorder.
+    """
+    from obskit._deps import require
+
+    core = require("aws_xray_sdk.core", "xray", feature="stop_using_aws_xray_sdk")
+    rec = recorder if recorder is not None else core.xray_recorder
+    previous = getattr(rec, _PREVIOUS, None)
+    if previous is not None:
+        context, threshold, sampling = previous
+        rec.configure(context=context, streaming_threshold=threshold, sampling=sampling)
+        delattr(rec, _PREVIOUS)
     return rec

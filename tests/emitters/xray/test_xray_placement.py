@@ -108,3 +108,20 @@ def test_current_span_annotates_like_put_annotation(daemon: Daemon) -> None:
     sub = daemon.receive()[0]["subsegments"][0]
     assert sub["annotations"] == {"payment_id": "p-1"}
     assert sub["metadata"]["payments"] == {"card": {"brand": "visa"}}
+
+
+def test_stop_using_aws_xray_sdk_restores_the_recorder() -> None:
+    """use_with_aws_xray_sdk reconfigures a recorder; stop_using_aws_xray_sdk gives it its own settings back."""
+    from aws_xray_sdk.core import xray_recorder as recorder  # the SDK's global one (conftest closes its socket)
+
+    from obskit.emitters.xray import stop_using_aws_xray_sdk, use_with_aws_xray_sdk
+
+    before = (recorder.context, recorder.streaming_threshold, recorder.sampling)
+    use_with_aws_xray_sdk()
+    use_with_aws_xray_sdk()  # twice: still undone in one call
+    assert recorder.context is not before[0]
+    assert (recorder.streaming_threshold, recorder.sampling) == (0, False)
+    stop_using_aws_xray_sdk()
+    assert (recorder.context, recorder.streaming_threshold, recorder.sampling) == before
+    stop_using_aws_xray_sdk()  # nothing left to undo
+    assert recorder.context is before[0]
