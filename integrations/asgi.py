@@ -10,7 +10,9 @@ a memory stream, and every request pays for the task. Here the app is awaited in
 ``send`` is wrapped to see the status, the body size and the last chunk, and ``receive`` to see
 a client that goes away.
 
-What it does per ``http`` request (``lifespan`` and ``websocket`` pass through untouched):
+The ``lifespan`` scope goes through ``obskit.integrations._lifespan``, which flushes everything
+when the server shuts down (and answers the protocol for an app that does not speak it);
+``websocket`` passes through untouched. What it does per ``http`` request:
 
 * the span starts named by the method and is renamed to ``GET /orders/{order_id}`` from
   ``scope["route"].path``, which Starlette's router writes into the shared scope;
@@ -28,6 +30,7 @@ from typing import Any
 
 from obskit import _diagnostics
 from obskit.integrations._http_capture import CaptureCache, ServerCapture
+from obskit.integrations._lifespan import lifespan
 from obskit.propagation import asgi_getter
 from obskit.scope import DIAG_ERROR, ScopeOptions, ScopeSettings, request_scope
 from obskit.semconv import HEADER_CORRELATION_ID, HEADER_TRACEPARENT, HEADER_XRAY, SPAN_KIND_SERVER
@@ -219,6 +222,9 @@ class ObskitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":
+            if scope.get("type") == "lifespan":
+                await lifespan(self.app, scope, receive, send)  # flushes at shutdown (obskit.integrations._lifespan)
+                return
             await self.app(scope, receive, send)
             return
         settings = self._options.settings()

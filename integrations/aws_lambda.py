@@ -9,8 +9,9 @@ from the event's headers or Lambda's ``_X_AMZN_TRACE_ID``, and each SQS message'
 ``AWSTraceHeader`` becomes a span link; the Lambda context's fields (``function_name``,
 ``function_request_id``, ``function_arn``, ``function_memory_size``, ``cold_start``) are bound
 to every log line; the HTTP status is read from the response as API Gateway, ALB or the
-Function URL will read it; and ``obskit.flush()`` runs before the handler returns or raises,
-so nothing is left in a buffer when Lambda freezes the process.
+Function URL will read it; and a flush runs before the handler returns or raises (bounded by half
+the time left, at most 0.5 s: ``_pipeline.freeze_flush``), so nothing is left in a buffer when
+Lambda freezes the process.
 
 Cold start: the first invocation of the process records ``ColdStart`` once (also when it
 raises), except in provisioned concurrency (``AWS_LAMBDA_INITIALIZATION_TYPE``), where the
@@ -353,7 +354,7 @@ class _Invocation(request_scope):
             SCOPE.reset(stoken)
             if token is not None:
                 CURRENT.reset(token)
-            _pipeline.flush()
+            _pipeline.flush(self.margin_ms / 2000.0)  # half the margin left before Lambda's kill
 
 
 _MISSING: Any = object()
@@ -410,14 +411,14 @@ def _build(handler: H, options: ScopeOptions, lambda_options: LambdaOptions) -> 
             except Exception as exc:
                 response = None
                 inv.complete(None, exc)
-                _pipeline.flush()
+                _pipeline.freeze_flush(context)
                 raise
             finally:
                 if response is _MISSING:  # cancelled or exiting: still leave the telemetry
                     inv.complete(None, None)
-                    _pipeline.flush()
+                    _pipeline.freeze_flush(context)
             response = inv.complete(response, None)
-            _pipeline.flush()
+            _pipeline.freeze_flush(context)
             return response
 
         return async_wrapper  # type: ignore[return-value]
@@ -433,14 +434,14 @@ def _build(handler: H, options: ScopeOptions, lambda_options: LambdaOptions) -> 
         except Exception as exc:
             response = None
             inv.complete(None, exc)
-            _pipeline.flush()
+            _pipeline.freeze_flush(context)
             raise
         finally:
             if response is _MISSING:  # SystemExit and friends: still leave the telemetry
                 inv.complete(None, None)
-                _pipeline.flush()
+                _pipeline.freeze_flush(context)
         response = inv.complete(response, None)
-        _pipeline.flush()
+        _pipeline.freeze_flush(context)
         return response
 
     return wrapper  # type: ignore[return-value]

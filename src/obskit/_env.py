@@ -49,6 +49,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "emf_log_stream_name": ("OBSKIT_EMF_LOG_STREAM_NAME", "AWS_EMF_LOG_STREAM_NAME"),
     "emf_file_path": ("OBSKIT_EMF_FILE_PATH",),
     "metrics_flush_interval": ("OBSKIT_METRICS_FLUSH_INTERVAL",),
+    "sigterm_flush": ("OBSKIT_SIGTERM_FLUSH",),
     "metrics_max_buffered_values": ("OBSKIT_METRICS_MAX_BUFFERED_VALUES",),
     "metrics_max_dimension_values": ("OBSKIT_METRICS_MAX_DIMENSION_VALUES",),
     "metrics_max_names": ("OBSKIT_METRICS_MAX_NAMES",),

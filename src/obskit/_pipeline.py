@@ -32,7 +32,10 @@ if TYPE_CHECKING:
     from obskit.ids import Clock, IdGenerator
     from obskit.testing import Capture
 
-__all__ = ["RUNTIME", "PerConfig", "Runtime", "flush", "get", "shutdown"]
+__all__ = [
+    "RUNTIME", "PerConfig", "Runtime", "flush", "flush_stdio", "freeze_flush", "get", "shutdown", "start_flusher",
+    "stop_flusher",
+]
 
 # Built-in emitters: configuration name -> "module:factory". Third-party emitters register
 # factories under the entry-point group "obskit.emitters" as "traces.NAME" or "metrics.NAME".
@@ -177,7 +180,7 @@ def install(runtime: Runtime) -> Runtime | None:
     global RUNTIME
     with _lock:
         old, RUNTIME = RUNTIME, runtime
-        _install_process_hooks()
+        _install_process_hooks(runtime)
     return old
 
 
@@ -302,7 +305,101 @@ def flush(timeout_s: float | None = None) -> bool:
             emitter_failed(emitter, "flush", exc)
             done = False
         ok = ok and done is not False
+    return flush_stdio() and ok
+
+
+FREEZE_FLUSH_MAX_S = 0.5
+"""The longest a Lambda invocation's own flush waits (stdout needs none; an agent or daemon that
+is down must not eat the invocation's time)."""
+
+
+def freeze_flush(lambda_context: Any) -> bool:
+    """Flush before Lambda freezes the process: wait at most half the invocation's remaining time.
+
+    The timeout is ``FREEZE_FLUSH_MAX_S`` or half of ``get_remaining_time_in_millis()``,
+    whichever is smaller (``FREEZE_FLUSH_MAX_S`` without a usable context). Never raises.
+    """
+    timeout = FREEZE_FLUSH_MAX_S
+    try:
+        remaining = lambda_context.get_remaining_time_in_millis()
+        if remaining.__class__ in (int, float) and not math.isnan(remaining):
+            timeout = max(0.0, min(timeout, remaining / 2000.0))
+    except Exception:  # noqa: S110 - no context, or not Lambda's: the default bound
+        pass
+    return flush(timeout)
+
+
+def flush_stdio() -> bool:
+    """Push what ``sys.stdout`` and ``sys.stderr`` buffer to their file descriptors. Never raises.
+
+    Log lines and EMF documents are written to ``sys.stdout``, which is block-buffered (8 KB)
+    when it is a pipe and ``PYTHONUNBUFFERED`` is not set: most containers, systemd, supervisors.
+    """
+    ok = True
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except Exception:  # closed, broken pipe, or a writer that refuses re-entry
+            ok = False
     return ok
+
+
+# --- the flush thread --------------------------------------------------------------------------
+class _Flusher:
+    """The process's flush thread (one per process; a forked child starts its own)."""
+
+    thread: threading.Thread | None = None
+    stop: threading.Event | None = None
+    lock = threading.Lock()
+
+
+def start_flusher() -> None:
+    """Start the flush thread, once per process: on first use, never at import; callers skip Lambda.
+
+    Every ``metrics_flush_interval`` seconds it runs the flush hooks (the metrics buffer) and
+    pushes ``sys.stdout`` to its file descriptor, so a line written to stdout reaches the pipe
+    within the interval whatever the stream's buffering. Flushing here and not after each
+    write keeps the write path as cheap as it was: a flush per line is a system call per line
+    on a pipe (README, "Delivery").
+    """
+    thread = _Flusher.thread
+    if thread is not None and thread.is_alive():
+        return
+    with _Flusher.lock:
+        thread = _Flusher.thread
+        if thread is not None and thread.is_alive():
+            return
+        stop = _Flusher.stop = threading.Event()
+        thread = threading.Thread(target=_flusher_loop, args=(stop,), name="obskit-flush", daemon=True)
+        _Flusher.thread = thread
+        try:
+            thread.start()
+        except RuntimeError:  # interpreter shutting down, or no thread to be had: exit and fork still flush
+            _Flusher.thread = None
+            _diagnostics.incr("flush.thread_unavailable")
+
+
+def stop_flusher() -> None:
+    """Stop the flush thread (``obskit.testing.reset``); the next use starts a new one."""
+    stop, thread = _Flusher.stop, _Flusher.thread
+    if stop is not None:
+        stop.set()
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(1.0)
+    _Flusher.stop = _Flusher.thread = None
+
+
+def _flusher_loop(stop: threading.Event) -> None:
+    while True:
+        rt = RUNTIME
+        interval = 1.0 if rt is None else rt.config.options.get("metrics_flush_interval", 1.0)
+        if stop.wait(interval):
+            return
+        for fn in list(_flush_hooks):
+            _safely(fn, "flush")
+        flush_stdio()
 
 
 def close_emitters(runtime: Runtime | None, timeout_s: float | None = 5.0) -> None:
@@ -330,8 +427,8 @@ def shutdown(timeout_s: float | None = 5.0) -> None:
     close_emitters(RUNTIME, timeout_s)
 
 
-def _install_process_hooks() -> None:
-    """At the first configuration (never at import): exit flush and fork safety."""
+def _install_process_hooks(runtime: Runtime) -> None:
+    """At the first configuration (never at import): exit flush, fork safety, a SIGTERM flush."""
     global _process_hooks_installed
     if _process_hooks_installed:
         return
@@ -339,6 +436,52 @@ def _install_process_hooks() -> None:
     atexit.register(shutdown)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+    if runtime.config.options.get("sigterm_flush", True) and not runtime.config.in_lambda:
+        _chain_sigterm()
+
+
+SIGTERM_FLUSH_S = 2.0
+"""How long obskit's SIGTERM handler gives the final flush before the default action ends the process."""
+
+
+def _chain_sigterm() -> None:
+    """Flush on SIGTERM when the default action is in place (a plain ``python app.py`` in a container).
+
+    Only then: a handler someone else installed (a server's, the app's) is theirs, and obskit
+    never replaces it; nor is it installed outside the main thread, where Python cannot. A
+    server that installs its own later and restores the previous one when it is done (uvicorn)
+    hands the signal back to this one.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # an embedded interpreter without signal support
+        _diagnostics.incr("flush.sigterm_unavailable")
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """Flush (on a thread, bounded), then let the default action end the process as it would have.
+
+    The flush runs on its own thread because a signal handler runs between two bytecodes of
+    the main thread, which may hold a lock the flush needs: joined with a timeout, a flush that
+    cannot proceed delays the exit by ``SIGTERM_FLUSH_S`` at most, never forever.
+    """
+    import signal
+
+    worker = threading.Thread(target=shutdown, args=(SIGTERM_FLUSH_S,), name="obskit-sigterm", daemon=True)
+    try:
+        worker.start()
+        worker.join(SIGTERM_FLUSH_S + 0.5)
+    except RuntimeError:
+        pass
+    finally:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
 
 
 class _ForkedWorkers:
@@ -350,6 +493,19 @@ _exit_flush_registered = False
 
 
 def _before_fork() -> None:
+    """Write out what this process buffers, so that a child never writes it again.
+
+    The buffered metrics and the bytes ``sys.stdout`` holds would otherwise be copied into
+    each child and written once more by each (a ``gunicorn --preload`` master's lines, once
+    per worker); the child also forgets obskit's own buffers (``_after_fork_in_child``).
+    """
+    for fn in list(_flush_hooks):
+        _safely(fn, "fork")
+    flush_stdio()
+    _register_worker_exit_flush()
+
+
+def _register_worker_exit_flush() -> None:
     """Before a fork by multiprocessing: its workers end with ``os._exit``, past ``atexit``.
 
     They run multiprocessing's own finalizers first, so obskit registers one there (from its
@@ -383,6 +539,9 @@ def _flush_at_worker_exit() -> None:
 def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.RLock()
+    had_flusher = _Flusher.thread is not None
+    _Flusher.lock = threading.Lock()
+    _Flusher.thread = _Flusher.stop = None
     rt = RUNTIME
     if rt is not None:
         reseed = getattr(rt.ids, "reseed", None)
@@ -394,6 +553,8 @@ def _after_fork_in_child() -> None:
                 _safely(after, "fork")
     for fn in list(_fork_hooks):
         _safely(fn, "fork")
+    if had_flusher:
+        start_flusher()  # the parent's does not exist here
 
 
 def default_ids() -> RandomIdGenerator:

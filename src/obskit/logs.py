@@ -892,6 +892,8 @@ def _build_state(runtime: Runtime) -> _State:
         st.swrite, st.text = _write_stderr, True
     else:
         st.swrite, st.text = stream.write, _is_text_stream(stream)
+    if st.swrite is None and not st.off and runtime.capture is None and not cfg.in_lambda:
+        _pipeline.start_flusher()  # stdout on a pipe holds 8 KB: pushed every metrics_flush_interval
     st.odumps = None
     st.opt = 0
     st.decode = False

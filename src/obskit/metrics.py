@@ -99,7 +99,12 @@ def _parse_dimension_names(name: str, value: Any) -> str:
 OPTIONS: dict[str, Option] = {
     "metrics_flush_interval": Option(
         1.0, parse_number(0.01, 3600.0),
-        "seconds between writes of the process buffer (the age bound) on long-running servers",
+        "seconds between writes of the process buffer (the age bound) and pushes of stdout to its pipe",
+    ),
+    "sigterm_flush": Option(
+        True, parse_bool,
+        "flush on SIGTERM when its handler is the default one (chained: obskit flushes, then the default "
+        "action ends the process); never replaces a handler someone installed",
     ),
     "metrics_max_buffered_values": Option(
         10_000, parse_number(1, 10_000_000, integer=True),
@@ -421,12 +426,10 @@ _no_collision: set[tuple[Any, str]] = set()
 
 
 class _Process:
-    """The per-process buffer and its flusher thread."""
+    """The per-process buffer (``obskit._pipeline``'s flush thread writes it every interval)."""
 
     buffer: _Buffer | None = None
     lock = threading.Lock()
-    flusher: threading.Thread | None = None
-    stop: threading.Event | None = None
 
 
 def _process_buffer(rt: _pipeline.Runtime) -> _Buffer:
@@ -446,27 +449,8 @@ def _process_buffer(rt: _pipeline.Runtime) -> _Buffer:
 
 
 def _start_flusher() -> None:
-    """Start the age-bound flusher thread on first use (never at import, never in Lambda)."""
-    thread = _Process.flusher
-    if thread is not None and thread.is_alive():
-        return
-    stop = _Process.stop = threading.Event()
-    thread = threading.Thread(target=_flusher_loop, args=(stop,), name="obskit-metrics-flush", daemon=True)
-    _Process.flusher = thread
-    thread.start()
-
-
-def _flusher_loop(stop: threading.Event) -> None:
-    while True:
-        buf = _Process.buffer
-        interval = buf.runtime.config.option("metrics_flush_interval") if buf is not None else 1.0
-        if stop.wait(interval):
-            return
-        try:
-            _flush_process()
-        except Exception as exc:  # the thread must survive anything
-            _diagnostics.incr("metrics.flush_failure")
-            _diagnostics.report_once("metrics.flusher", "obskit: metric flush failed: %r", exc)
+    """Start the age-bound flush (``obskit._pipeline``'s thread, which runs ``_flush_process``)."""
+    _pipeline.start_flusher()
 
 
 def _flush_process() -> None:
@@ -1547,14 +1531,8 @@ def _on_reset() -> None:
     global _rt, _epoch, _single
     _epoch += 1
     _single = (None, None)
-    if _Process.stop is not None:
-        _Process.stop.set()
-    thread = _Process.flusher
-    if thread is not None and thread is not threading.current_thread():
-        thread.join(1.0)
-    _Process.stop = None
+    _pipeline.stop_flusher()
     _Process.buffer = None
-    _Process.flusher = None
     with _state_lock:
         _meta.clear()
         _distinct.clear()
@@ -1569,8 +1547,6 @@ def _after_fork() -> None:
     global _state_lock
     _state_lock = threading.Lock()
     _Process.lock = threading.Lock()
-    _Process.flusher = None
-    _Process.stop = None
     buf = _Process.buffer
     _Process.buffer = None
     if buf is not None:

@@ -29,6 +29,15 @@ def wait_for(check: Callable[[], bool], timeout_s: float = 5.0) -> bool:
     return check()
 
 
+def accepting(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:``port``."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
 def dead_port(kind: int = socket.SOCK_DGRAM) -> int:
     """A port nothing listens on (bound, read, released)."""
     with socket.socket(socket.AF_INET, kind) as s:
@@ -188,6 +197,42 @@ def spawn(code: str, **env: str) -> subprocess.Popen[bytes]:
     """Start ``python -c code`` with stdout on a pipe (block-buffered, as in a container)."""
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=child_env(**env))
+
+
+class Reader:
+    """Reads a child's stdout and stderr as they arrive (on threads): what reached the pipe, and when."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.data = b""
+        self.err = b""
+        self._threads = [threading.Thread(target=self._read, args=(name,), daemon=True) for name in ("data", "err")]
+        for t in self._threads:
+            t.start()
+
+    def _read(self, name: str) -> None:
+        stream = self.proc.stdout if name == "data" else self.proc.stderr
+        assert stream is not None
+        while True:
+            chunk = os.read(stream.fileno(), 65536)
+            if not chunk:
+                return
+            setattr(self, name, getattr(self, name) + chunk)
+
+    def finish(self, timeout_s: float = 20.0) -> tuple[bytes, bytes]:
+        """Wait for the child to exit and for its output to end; (stdout, stderr)."""
+        try:
+            self.proc.wait(timeout_s)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(5)
+            for t in self._threads:
+                t.join(5)
+            for stream in (self.proc.stdout, self.proc.stderr):
+                if stream is not None:
+                    stream.close()
+        return self.data, self.err
 
 
 def parse_stdout(data: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

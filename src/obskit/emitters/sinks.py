@@ -301,7 +301,7 @@ class AgentSink:
         return True
 
     def close(self) -> None:
-        self.flush(DEFAULT_FLUSH_TIMEOUT_S)
+        self.flush(0.0 if self._down else DEFAULT_FLUSH_TIMEOUT_S)  # a down agent was just tried by flush()
         with self._cond:
             self._closed = True
             left = len(self._queue) - self._sending  # the one in flight: its outcome counts it
