@@ -20,7 +20,7 @@ def _obskit_reset(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "AWS_EMF_NAMESPACE",
         "AWS_LAMBDA_INITIALIZATION_TYPE", "POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_METRICS_DISABLED",
         "POWERTOOLS_METRICS_FUNCTION_NAME", "POWERTOOLS_LOGGER_LOG_EVENT", "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
-        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
     ):
         monkeypatch.delenv(var, raising=False)
     for var in list(__import__("os").environ):

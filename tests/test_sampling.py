@@ -356,3 +356,78 @@ def test_a_forked_child_is_a_new_client_with_its_own_counts(proxy: Proxy) -> Non
     assert child_docs
     assert len({d["ClientID"] for d in child_docs}) == 1
     assert reported(proxy, "orders")["RequestCount"] == 8  # 5 from the parent, 3 from the child, none twice
+
+
+def test_otel_sampler_arg_names_the_endpoint_and_a_bad_one_fails_at_configure_time(
+        proxy: Proxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy.set_rules(rule("health", 1, 0.0, 0, path="/health*"), DEFAULT)
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "xray")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", f"endpoint=http://127.0.0.1:{proxy.port},polling_interval=60")
+    obskit.configure(service="orders", traces="none", logs="none", metrics="none")  # the daemon address: default
+    rules_loaded(proxy)
+    assert not any(decide("/health") for _ in range(20))
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "endpoint=localhost:2000")
+    with pytest.raises(ConfigError, match="OTEL_TRACES_SAMPLER_ARG='endpoint=localhost:2000'"):
+        obskit.configure(service="orders", traces="none")
+
+
+def test_rules_obskit_cannot_use_are_skipped_and_counted(proxy: Proxy) -> None:
+    proxy.set_rules(
+        {"SamplingRule": {"RuleName": "broken", "Priority": "first"}},
+        rule("v2", 1, 1.0, 0, path="/health*", Version=2),  # a newer rule format: skipped, as the SDKs do
+        rule("elsewhere", 1, 1.0, 0, path="/health*", ResourceARN="arn:aws:ecs:us-east-1:1:container/x"),
+        rule("health", 2, 0.0, 0, path="/health*"),
+        DEFAULT,
+    )
+    _configure(proxy)
+    rules_loaded(proxy)
+    assert [r.name for r in sampling.status().rules] == ["health", "Default"]
+    assert obskit.diagnostics()["sampling.xray.rule_skipped"] == 1
+    assert not any(decide("/health") for _ in range(20))
+
+
+def test_a_proxy_answering_garbage_is_counted_and_the_local_default_applies(proxy: Proxy) -> None:
+    _configure(proxy)
+    proxy.stop()
+    import http.server
+    import threading
+
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"<html")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", proxy.port), Garbage)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        assert decide("/") is True
+        wait_until(lambda: obskit.diagnostics().get("sampling.xray.unreachable", 0) >= 1)
+        assert sampling.status().source == "local"
+        assert "JSONDecodeError" in (sampling.status().last_error or "")
+    finally:
+        obskit.testing.reset()
+        server.shutdown()
+        server.server_close()
+
+
+def test_in_lambda_the_front_end_decides_and_no_thread_starts(proxy: Proxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "orders")
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    _configure(proxy)
+    assert all(obskit.new_trace().sampled is not None for _ in range(5))
+    time.sleep(0.3)
+    assert proxy.calls == []
+    assert sampling.status().source == "local"
+
+
+def test_the_ratio_sampler_is_the_default_and_ignores_rules(proxy: Proxy) -> None:
+    obskit.configure(service="orders", traces="none", trace_sample_rate=0.0, xray_daemon_address=proxy.address)
+    assert sampling.status() == sampling.SamplingStatus("ratio", "ratio", (), 0, 0, None)
+    assert decide("/orders/1") is False
+    time.sleep(0.2)
+    assert proxy.calls == []

@@ -110,6 +110,8 @@ LAMBDA_INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 """Read once, at the first invocation, by the Lambda integration: ``provisioned-concurrency``
 means the process was initialised before any request waited for it (not a cold start)."""
 OTEL_TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"
+OTEL_TRACES_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
+"""With ``OTEL_TRACES_SAMPLER=xray``: ``endpoint=http://host:port,polling_interval=seconds`` (at configure time)."""
 OTEL_EXPORTER_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 # Read once by the X-Ray emitter's factory (at configure time) to set the segment ``origin``.

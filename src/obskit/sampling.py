@@ -58,6 +58,7 @@ LOCAL_FIXED_RATE = 0.05
 MAX_STATISTICS_PER_CALL = 25
 """``SamplingStatisticsDocuments`` per ``SamplingTargets`` call (the API's limit)."""
 _MAX_PAGES = 20
+_JOIN_S = 0.2
 _MASK = (1 << 56) - 1
 _SCALE = 1 << 56
 _CACHE_SIZE = 4096
@@ -380,7 +381,7 @@ class XRaySampler:
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread() and thread.is_alive():
-            thread.join(timeout=HTTP_TIMEOUT_S + 1.0)
+            thread.join(timeout=_JOIN_S)  # it keeps nothing worth waiting for: a call in flight is abandoned
 
     def after_fork(self) -> None:
         """In a forked child: a new client with its own statistics; the parent's quotas are not ours.
@@ -477,7 +478,7 @@ class XRaySampler:
                 break
         rules = [r for r in (self._rule(rec) for rec in records) if r is not None]
         old = {r.name: r for r in self._ruleset.rules} if self._ruleset is not None else {}
-        kept = [old[r.name] if r.name in old and old[r.name].definition == r.definition else r for r in rules]
+        kept = [_carry(old[r.name], r) if r.name in old else r for r in rules]
         self._ruleset = RuleSet(kept, self._clock() // 1_000_000_000)
         self._last_modified = time.time()
         self._rules_fetches += 1
@@ -530,6 +531,19 @@ class XRaySampler:
         self._targets_interval = interval if interval is not None else self._targets_interval
         self._targets_fetches += 1
         return changed
+
+
+def _carry(old: Rule, new: Rule) -> Rule:
+    """The rule to keep when ``new`` replaces a rule of the same name: ``old`` itself when unchanged.
+
+    A changed rule keeps the statistics not yet reported and the quota it was assigned (the
+    next target replaces it), as the X-Ray SDKs do.
+    """
+    if old.definition == new.definition:
+        return old
+    new.requests, new.sampled, new.borrowed = old.requests, old.sampled, old.borrowed
+    new.target, new.window = old.target, old.window
+    return new
 
 
 def _number(value: Any) -> float | None:
@@ -591,14 +605,43 @@ def _valid(rule: Any) -> bool:
 
 
 def create(config: Any) -> XRaySampler:
-    """The sampler for ``trace_sampler="xray"``; the thread starts at its first decision."""
+    """The sampler for ``trace_sampler="xray"``; the thread starts at its first decision.
+
+    Raises:
+        ConfigError: ``OTEL_TRACES_SAMPLER_ARG`` is malformed (when ``OTEL_TRACES_SAMPLER`` chose this sampler).
+    """
     address = config.option("xray_daemon_address")
     tcp = getattr(address, "tcp", None) or address or _env.DEFAULT_XRAY_DAEMON_ADDRESS
+    interval = RULES_INTERVAL_S
+    if config.sources.get("trace_sampler") == "OTEL_TRACES_SAMPLER":
+        endpoint, every = _otel_sampler_arg(os.environ.get(_env.OTEL_TRACES_SAMPLER_ARG, ""))
+        tcp, interval = endpoint or tcp, every or interval
     return XRaySampler(
         service=config.service,
         service_type="AWS::Lambda::Function" if config.in_lambda else _env.detect_origin() or "",
         resource_arn="",
         address=tuple(tcp),
         clock=config.clock,
+        rules_interval_s=interval,
         enabled=not config.in_lambda,
     )
+
+
+def _otel_sampler_arg(text: str) -> tuple[tuple[str, int] | None, float | None]:
+    """``endpoint=http://host:port,polling_interval=seconds`` (either part optional), as the AWS distro reads it."""
+    endpoint: tuple[str, int] | None = None
+    every: float | None = None
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        key, value = key.strip().lower(), value.strip()
+        m = re.fullmatch(r"https?://([A-Za-z0-9.\-_]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})/?", value) if sep else None
+        if key == "endpoint" and m and 0 < int(m[2]) < 65536:
+            endpoint = (m[1].strip("[]"), int(m[2]))
+        elif key == "polling_interval" and sep and value.isdigit() and int(value) > 0:
+            every = float(value)
+        else:
+            raise ConfigError(
+                f"{_env.OTEL_TRACES_SAMPLER_ARG}={text!r}: expected "
+                "'endpoint=http://host:port,polling_interval=seconds' (either part may be left out)"
+            )
+    return endpoint, every
