@@ -144,20 +144,23 @@ def test_default_rule_borrows_one_a_second_then_samples_its_rate(proxy: Proxy) -
 def test_quota_and_ttl_from_targets_are_honoured_then_borrowing_resumes(proxy: Proxy) -> None:
     proxy.set_rules(rule("orders", 1, 1.0, 10, path="/orders/*"), DEFAULT)
     proxy.targets = lambda stats: [
-        {"RuleName": "orders", "FixedRate": 0.0, "ReservoirQuota": 3, "ReservoirQuotaTTL": T0 + 10, "Interval": 1},
+        {"RuleName": "orders", "FixedRate": 0.0, "ReservoirQuota": 1, "ReservoirQuotaTTL": T0 + 10, "Interval": 1},
     ]
     clock = _configure(proxy)
     rules_loaded(proxy)
-    wait_until(lambda: any(r.reservoir_quota == 3 for r in sampling.status().rules))
+    wait_until(lambda: any(r.reservoir_quota == 1 for r in sampling.status().rules))
     (orders,) = [r for r in sampling.status().rules if r.name == "orders"]
-    assert (orders.reservoir_quota, orders.quota_ttl) == (3, T0 + 10)
+    assert (orders.reservoir_quota, orders.quota_ttl) == (1, T0 + 10)
+    since = len(proxy.statistics())
     per_second = []
     for _ in range(3):
         clock.advance(seconds=1)
         per_second.append(sum(bool(decide(f"/orders/{i}")) for i in range(20)))
-    assert per_second == [3, 3, 3]  # the quota, and the target's fixed rate 0 (not the rule's 1.0) after it
+    assert per_second == [1, 1, 1]  # the quota, and the target's fixed rate 0 (not the rule's 1.0) after it
     clock.advance(seconds=10)  # past the quota's TTL: borrow one a second again
     assert sum(bool(decide(f"/orders/{i}")) for i in range(20)) == 1
+    wait_until(lambda: reported(proxy, "orders", since)["RequestCount"] >= 80)
+    assert reported(proxy, "orders", since) == {"RequestCount": 80, "SampledCount": 4, "BorrowCount": 1}
 
 
 def test_sampling_boost_raises_the_rate_until_its_ttl(proxy: Proxy) -> None:
@@ -431,3 +434,16 @@ def test_the_ratio_sampler_is_the_default_and_ignores_rules(proxy: Proxy) -> Non
     assert decide("/orders/1") is False
     time.sleep(0.2)
     assert proxy.calls == []
+
+
+def test_capture_shows_the_rule_on_the_root_span_and_stops_its_poller(proxy: Proxy) -> None:
+    import threading
+
+    proxy.set_rules(rule("orders", 1, 1.0, 0, path="/orders/*"), DEFAULT)
+    _configure(proxy)
+    with obskit.testing.capture() as cap:
+        rules_loaded(proxy)
+        assert decide("/orders/7") is True
+    (span,) = [s for s in cap.spans if s["attributes"].get("url.path") == "/orders/7"]
+    assert span["attributes"]["aws.xray.sampling_rule_name"] == "orders"
+    wait_until(lambda: not [t for t in threading.enumerate() if t.name == "obskit-xray-sampling"], timeout=5)

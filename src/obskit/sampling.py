@@ -117,7 +117,8 @@ class Rule:
         self.priority_key = (self.priority, self.name)
         """Decision order: priority, then name."""
         self.threshold = int(definition["FixedRate"] * _SCALE)
-        self.can_borrow = definition["ReservoirSize"] > 0
+        self.can_borrow = 1 if definition["ReservoirSize"] > 0 else 0
+        """Traces a second the rule borrows while it has no fresh quota: one, if it has a reservoir at all."""
         self.method: str = definition["HTTPMethod"]
         self.host: str = definition["Host"]
         self.path: str = definition["URLPath"]
@@ -132,13 +133,16 @@ class Rule:
         """Reservoir first (the quota while fresh, else borrow one a second), then the fixed rate."""
         next(self.requests)
         quota, quota_until, boost, boost_until = self.target
-        limit = quota if quota is not None and now_s <= quota_until else (1 if self.can_borrow else 0)
+        if quota is not None and now_s <= quota_until:
+            limit, borrowing = quota, False
+        else:
+            limit, borrowing = self.can_borrow, True
         if limit:
             window = self.window
             if window[0] != now_s:
                 window = self.window = (now_s, itertools.count())
             if next(window[1]) < limit:
-                if limit is not quota:
+                if borrowing:
                     next(self.borrowed)
                 next(self.sampled)
                 return True
@@ -193,19 +197,24 @@ class RuleSet:
             "|".join(f"(?:{_key_pattern(r)}())" for r in plain) or "(?!)", re.DOTALL
         ).fullmatch
         self._attribute_rules = tuple(
-            (i, r, re.compile(_key_pattern(r), re.DOTALL).fullmatch) for i, r in enumerate(self.rules) if r.attributes
+            (r, None if r.method == r.host == r.path == "*" else re.compile(_key_pattern(r), re.DOTALL).fullmatch)
+            for r in self.rules if r.attributes
         )
+        """Rules with attributes, with their method/host/path matcher (``None``: they match any)."""
         self.cache: dict[tuple[Any, Any, Any], Rule | tuple[Rule, ...]] = {}
         """``(method, host, path)`` -> the rule, or the candidate rules in order (attribute rules first)."""
 
     def lookup(self, key: tuple[Any, Any, Any]) -> Rule | tuple[Rule, ...]:
         """What ``cache`` holds for ``key``, computed (and cached) on a miss."""
+        method, host, path = key
+        if method.__class__ is not str or host.__class__ is not str or path.__class__ is not str:
+            method, host, path = str(method), str(host), str(path)
         try:
             found = self.cache.get(key)
         except TypeError:  # a value that is not hashable: decided without the cache
-            return self._candidates(*(str(k) for k in key))
+            return self._candidates(method, host, path)
         if found is None:
-            found = self._candidates(*(k if k.__class__ is str else str(k) for k in key))
+            found = self._candidates(method, host, path)
             cache = self.cache
             if len(cache) >= _CACHE_SIZE:
                 cache.clear()
@@ -219,8 +228,8 @@ class RuleSet:
         m = self._match(text)
         first = self._plain[m.lastindex - 1] if m is not None else None
         before: tuple[Rule, ...] = ()
-        for _, rule, match in self._attribute_rules:
-            if (first is None or rule.priority_key < first.priority_key) and match(text) is not None:
+        for rule, match in self._attribute_rules:
+            if (first is None or rule.priority_key < first.priority_key) and (match is None or match(text) is not None):
                 before = (*before, rule)
         if not before:
             return first if first is not None else ()
@@ -233,11 +242,13 @@ class RuleSet:
             found = self.lookup((get(ATTR_HTTP_METHOD, ""), get(ATTR_SERVER_ADDRESS, ""), get(ATTR_URL_PATH, "")))
         else:
             found = self.lookup(_NO_REQUEST)
-        return found if isinstance(found, Rule) else pick(found, attributes)
+        return pick(found, attributes)
 
 
-def pick(candidates: tuple[Rule, ...], attributes: Mapping[str, Any] | None) -> Rule | None:
+def pick(candidates: Rule | tuple[Rule, ...], attributes: Mapping[str, Any] | None) -> Rule | None:
     """The first candidate whose attributes (if it has any) match."""
+    if isinstance(candidates, Rule):
+        return candidates
     for rule in candidates:
         if not rule.attributes or rule.attributes_match(attributes):
             return rule
@@ -345,7 +356,7 @@ class XRaySampler:
             except TypeError:
                 rule = None
             if rule.__class__ is not Rule:
-                rule = pick(rule, attributes) if rule.__class__ is tuple else ruleset.find(attributes)
+                rule = pick(rule if rule.__class__ is tuple else ruleset.lookup(key), attributes)
             if rule is not None:
                 return rule.name if rule.decide(trace_id, now_s) else False
         return self._local.decide(trace_id, now_s)

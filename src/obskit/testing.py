@@ -119,6 +119,8 @@ def capture(*, per_request: bool = True, **overrides: Any) -> Iterator[Capture]:
         yield cap
     finally:
         _pipeline.flush()
+        if runtime.sampler is not None:
+            runtime.sampler.close()  # its own X-Ray sampling poller, if it started one
         if previous is None:
             _pipeline.clear()
         else:
