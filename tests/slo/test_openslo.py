@@ -97,3 +97,18 @@ def test_indicator_by_reference_and_inline_with_kind(write) -> None:
         + slo.format(name="inline", indicator=f"indicator: {{kind: SLI, metadata: {{name: f2}}, spec: {sli}}}")))
     assert [(s.name, s.sli.kind, s.sli.total.stat) for s in config.slos] == [
         ("by-ref", "ratio", "SampleCount"), ("inline", "ratio", "SampleCount")]
+
+
+def test_openslo_without_alert_policies_gets_the_standard_profile(write) -> None:
+    """No alertPolicies: the standard profile's four pairs at 14.4, 6, 3 and 1 (on a 7-day window too)."""
+    text = OPENSLO.read_text(encoding="utf-8")
+    head = text[: text.index("alertPolicies:")].replace("duration: 30d", "duration: 7d")
+    (slo,) = load(write(head)).slos
+    assert [w.burn_rate for w in slo.alerting.windows] == [14.4, 6.0, 3.0, 1.0]
+
+
+def test_openslo_burn_rate_under_1x_is_refused(problems_of) -> None:
+    """A burnrate condition with threshold 0.7 would fire while the SLO is met: refused at its line."""
+    text = OPENSLO.read_text(encoding="utf-8").replace("threshold: 14.4", "threshold: 0.7", 1)
+    problems = problems_of(text)
+    assert any("below 1x" in p.message for p in problems)

@@ -53,11 +53,22 @@ def test_canary_schedule_that_disables_a_tier_is_a_warning(write: Callable[[str]
     assert "a canary every 10m runs 1 time(s) in the 5m window, fewer than min_requests (2)" in err
 
 
-def test_example_validates_strictly(example: Path, capsys) -> None:
-    """The shipped example has no tier a guard disables."""
-    code, out, _ = _validate(example, capsys, "--strict")
+def test_example_warns_only_about_its_custom_windows(example: Path, capsys) -> None:
+    """The shipped example has no tier a guard disables; its custom payments windows leave 1x-3x uncovered."""
+    code, out, err = _validate(example, capsys)
     assert code == 0
-    assert "warning" not in out
+    assert "1 warning" in out
+    (warning,) = err.splitlines()
+    assert "slos[4].alerting.windows: no tier fires below 3x: a burn between 1x and 3x" in warning
+
+
+def test_custom_windows_without_a_1x_tier_warn(write: Callable[[str], Path], capsys) -> None:
+    """Custom windows whose slowest tier is 3x leave burns of 1x-3x (budget gone in 10-30 days) unalerted."""
+    path = write(LOW_TRAFFIC.replace("expected_rps: 0.01\n", "").replace("  min_requests: 10\n", "")
+                 + "    alerting:\n      windows: [{severity: ticket, long: 1d, short: 2h, burn_rate: 3}]\n")
+    code, _, err = _validate(path, capsys, "--strict")
+    assert code == 2
+    assert "spends the whole budget (in 30.0 d to 10.0 d) without an alert" in err
 
 
 # --- finding 7: what validate used to let through -------------------------------------------

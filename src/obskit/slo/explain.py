@@ -192,12 +192,21 @@ def explain(config: SLOConfig) -> str:
 
 
 def warnings(config: SLOConfig) -> list[SLOProblem]:
-    """What is valid but will not do what it says: tiers a guard or a canary's schedule disables.
+    """What is valid but will not do what it says: tiers a guard or a canary's schedule disables,
+    and burns above 1x that no tier catches (custom windows without a 1x tier).
 
     ``obskit slo validate`` prints these as warnings; ``--strict`` fails on them.
     """
     out: list[SLOProblem] = []
     for slo in config.slos:
+        lowest = min((w.burn_rate for w in slo.alerting.windows), default=None)
+        if lowest is not None and lowest > 1:
+            where = next((f for f in (f"{slo.path}.alerting.windows", "alerting.windows") if f in config.lines),
+                         slo.path)
+            out.append(config.problem(
+                where, f"no tier fires below {lowest:g}x: a burn between 1x and {lowest:g}x spends the whole "
+                f"budget (in {format_span(config.period_s)} to {format_span(config.period_s / lowest)}) without "
+                "an alert", "add a ticket tier at 1x, e.g. {severity: ticket, long: 3d, short: 6h, burn_rate: 1}"))
         for w in slo.alerting.windows:
             reason = cannot_fire(config, slo, w)
             if reason is None:

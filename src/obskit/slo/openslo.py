@@ -33,7 +33,6 @@ from obskit.slo.spec import (
     _SNS_RE,
     DAY,
     MAX_EVALUATION_RANGE,
-    PROFILES,
     SEVERITIES,
     SLI,
     SLO,
@@ -46,8 +45,8 @@ from obskit.slo.spec import (
     _line,
     _Map,
     budget_text,
-    burn_rate_for,
     format_duration,
+    profile_windows,
 )
 
 __all__ = ["parse_openslo"]
@@ -317,9 +316,7 @@ def _read_policies(ctx: _Ctx, doc: _Doc, named: dict[str, dict[str, _Doc]], peri
         ratio = 12
     policies = s.sequence("alertPolicies")
     if not policies:
-        windows = () if period is None else tuple(
-            Window(sev, lo, sh, burn_rate_for(pct, period, lo), pct) for sev, lo, sh, pct in PROFILES["standard"])
-        return Alerting(windows=windows)
+        return Alerting(windows=() if period is None else profile_windows("standard", period))
     out: list[Window] = []
     topics: dict[str, list[str]] = {sev: [] for sev in SEVERITIES}
     no_data = None
@@ -353,6 +350,11 @@ def _read_policies(ctx: _Ctx, doc: _Doc, named: dict[str, dict[str, _Doc]], peri
                     "use op: gte (alert when the burn rate reaches the threshold)")
             op = None
         burn = c.number("threshold", required="give the burn rate, e.g. threshold: 14.4", low=0)
+        if burn is not None and burn < 1:
+            ctx.add(ctx.lines.get(c.field("threshold")), c.field("threshold"),
+                    f"burn rate {burn:g} is below 1x: it fires while the SLO will still be met",
+                    "use threshold: 1 or more")
+            burn = None
         long_s = c.duration("lookbackWindow", required="give the long window, e.g. lookbackWindow: 1h")
         if long_s is not None and (long_s % 60 or long_s > MAX_EVALUATION_RANGE or long_s // ratio < 60):
             ctx.add(ctx.lines.get(c.field("lookbackWindow")), c.field("lookbackWindow"),
