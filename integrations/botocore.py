@@ -559,23 +559,67 @@ def _emitter(target: Any) -> Any:
     raise TypeError(f"instrument() expects a boto3 Session, a botocore Session or a client, not {type(target)!r}")
 
 
-def instrument(target: Any = None) -> Any:
+def _hook_handlers(request_hook: Callable[..., Any] | None,
+                   response_hook: Callable[..., Any] | None) -> list[tuple[str, Callable[..., None], bool]]:
+    """The event handlers that run the user's hooks: ``(event, handler, run before obskit's)``.
+
+    The request hook runs after obskit's ``before-parameter-build`` (the span exists); the
+    response hook before obskit's ``after-call`` (the span is still open).
+    """
+    handlers: list[tuple[str, Callable[..., None], bool]] = []
+    if request_hook is not None:
+        def on_request(params: Any, model: Any, context: Any, **_: Any) -> None:
+            call = context.get(_CALL_KEY) if isinstance(context, dict) else None
+            if call is not None and call.span is not None:
+                _outbound.call_hook(request_hook, call.span, str(model.service_model.service_id), model.name, params)
+
+        handlers.append(("before-parameter-build", on_request, False))
+    if response_hook is not None:
+        def on_response(parsed: Any, model: Any, context: Any, **_: Any) -> None:
+            call = context.get(_CALL_KEY) if isinstance(context, dict) else None
+            if call is not None and call.span is not None:
+                _outbound.call_hook(response_hook, call.span, str(model.service_model.service_id), model.name, parsed)
+
+        handlers.append(("after-call", on_response, True))
+    return handlers
+
+
+_HOOK_IDS = (_HANDLERS_ID + "request-hook", _HANDLERS_ID + "response-hook")
+
+
+def instrument(target: Any = None, *, request_hook: Callable[..., Any] | None = None,
+               response_hook: Callable[..., Any] | None = None) -> Any:
     """Trace AWS calls and carry the trace into messages, through botocore's event system.
 
     Args:
         target: a ``boto3.Session``, a ``botocore.session.Session`` or a client; boto3's default
             session (``boto3.client(...)``) when omitted. A session covers the clients created
             from it afterwards.
+        request_hook: ``request_hook(span, service_name, operation_name, api_params)`` when a
+            call's span starts (OpenTelemetry's botocore hook); what it raises is counted.
+        response_hook: ``response_hook(span, service_name, operation_name, result)`` with the
+            parsed response, before the span ends. Calling ``instrument`` again replaces both.
 
     Returns:
         ``target`` (the default session when it was omitted).
 
     Raises:
         TypeError: for anything that has no botocore event emitter.
+        ConfigError: for a hook that is not callable.
     """
+    for name, hook in (("request_hook", request_hook), ("response_hook", response_hook)):
+        if hook is not None and not callable(hook):
+            from obskit.errors import ConfigError
+
+            raise ConfigError(f"{name}={hook!r}: expected a callable or None")
     events = _emitter(target)
     for event, handler in _HANDLERS:
         events.register(event, handler, unique_id=_HANDLERS_ID + event)
+    for unique_id, event in zip(_HOOK_IDS, ("before-parameter-build", "after-call"), strict=True):
+        events.unregister(event, unique_id=unique_id)
+    for event, handler, first in _hook_handlers(request_hook, response_hook):
+        unique_id = _HOOK_IDS[0] if event == "before-parameter-build" else _HOOK_IDS[1]
+        (events.register_first if first else events.register)(event, handler, unique_id=unique_id)
     if target is None:
         import boto3
 
@@ -588,3 +632,5 @@ def uninstrument(target: Any = None) -> None:
     events = _emitter(target)
     for event, handler in _HANDLERS:
         events.unregister(event, handler, unique_id=_HANDLERS_ID + event)
+    for unique_id, event in zip(_HOOK_IDS, ("before-parameter-build", "after-call"), strict=True):
+        events.unregister(event, unique_id=unique_id)

@@ -441,3 +441,49 @@ def test_with_xray_sdk_patch_there_is_no_obskit_span_but_messages_still_carry_id
     assert got["spans"] == ["work"]
     assert got["attrs"]["x-correlation-id"]["StringValue"] == "c-9"
     assert got["trace_id"][8:] in got["system"]["AWSTraceHeader"]
+
+
+# --- hooks (OpenTelemetry's botocore request_hook / response_hook) ---------------------------
+def test_request_and_response_hooks_see_the_span_and_the_call(aws: boto3.Session) -> None:
+    """request_hook(span, service, operation, params) at the start; response_hook(..., result) before the end."""
+    seen: list[tuple[Any, ...]] = []
+
+    def request_hook(span: Any, service: str, operation: str, params: dict[str, Any]) -> None:
+        seen.append(("request", service, operation, params.get("QueueName")))
+        span.set_attribute("app.queue", params.get("QueueName"))
+
+    def response_hook(span: Any, service: str, operation: str, result: dict[str, Any]) -> None:
+        seen.append(("response", service, operation, "QueueUrl" in result))
+        span.set_attribute("app.created", "QueueUrl" in result)
+
+    obskit_botocore.instrument(aws, request_hook=request_hook, response_hook=response_hook)
+    with capture() as cap:
+        aws.client("sqs").create_queue(QueueName="hooked")
+    assert seen == [("request", "SQS", "CreateQueue", "hooked"), ("response", "SQS", "CreateQueue", True)]
+    (span,) = cap.spans_named("SQS.CreateQueue")
+    assert span["attributes"]["app.queue"] == "hooked"
+    assert span["attributes"]["app.created"] is True
+
+
+def test_hooks_are_replaced_by_a_second_instrument_and_removed_by_uninstrument(aws: boto3.Session) -> None:
+    calls: list[str] = []
+    obskit_botocore.instrument(aws, request_hook=lambda *a: calls.append("first"))
+    obskit_botocore.instrument(aws, request_hook=lambda *a: calls.append("second"))
+    with capture():
+        aws.client("sqs").list_queues()
+    assert calls == ["second"]
+    obskit_botocore.uninstrument(aws)
+    with capture():
+        aws.client("sqs").list_queues()
+    assert calls == ["second"]
+
+
+def test_a_raising_hook_is_counted_and_the_call_goes_on(aws: boto3.Session) -> None:
+    def boom(*args: Any) -> None:
+        raise RuntimeError("hook")
+
+    obskit_botocore.instrument(aws, request_hook=boom, response_hook=boom)
+    with capture() as cap:
+        aws.client("sqs").list_queues()
+    assert len(cap.spans_named("SQS.ListQueues")) == 1
+    assert obskit.diagnostics()["integrations.http.hook_failure"] == 2
