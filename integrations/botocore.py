@@ -607,7 +607,8 @@ def instrument(target: Any = None, *, request_hook: Callable[..., Any] | None = 
         TypeError: for anything that has no botocore event emitter.
         ConfigError: for a hook that is not callable.
     """
-    for name, hook in (("request_hook", request_hook), ("response_hook", response_hook)):
+    hooks: dict[str, Any] = {"request_hook": request_hook, "response_hook": response_hook}
+    for name, hook in hooks.items():
         if hook is not None and not callable(hook):
             from obskit.errors import ConfigError
 

@@ -487,3 +487,10 @@ def test_a_raising_hook_is_counted_and_the_call_goes_on(aws: boto3.Session) -> N
         aws.client("sqs").list_queues()
     assert len(cap.spans_named("SQS.ListQueues")) == 1
     assert obskit.diagnostics()["integrations.http.hook_failure"] == 2
+
+
+def test_a_hook_that_is_not_callable_fails_at_instrument(aws: boto3.Session) -> None:
+    from obskit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="response_hook"):
+        obskit_botocore.instrument(aws, response_hook="later")
