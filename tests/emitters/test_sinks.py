@@ -6,7 +6,6 @@ import contextlib
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,63 +17,26 @@ from _emf_schema import assert_emf
 from obskit import metrics
 from obskit.emitters import sinks
 from obskit.errors import ConfigError
+from operations._listeners import TCPAgent, wait_for
 
 
 def _wait_for(check: Callable[[], bool], timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.01)
-    return check()
+    return wait_for(check, timeout_s)
 
 
-class TCPListener:
+class TCPListener(TCPAgent):
     """A stand-in for the agent's TCP socket: collects newline-delimited documents."""
 
     def __init__(self, port: int = 0) -> None:
-        self.docs: list[dict[str, Any]] = []
-        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.server.bind(("127.0.0.1", port))
-        self.server.listen()
-        self.port = self.server.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        super().__init__("read", port)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
-
-    def _read(self, conn: socket.socket) -> None:
-        buf = b""
-        while True:
-            try:
-                chunk = conn.recv(65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                self.docs.append(json.loads(line))
+    @property
+    def docs(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in list(self.received)]
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.server.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
-        self.server.close()
-        self._thread.join(5)
-        for c in self.conns:
-            with contextlib.suppress(OSError):
-                c.shutdown(socket.SHUT_RDWR)
-            c.close()
+        self.close_connections()
+        self.stop()
 
 
 class UDPListener:
