@@ -559,28 +559,29 @@ def _emitter(target: Any) -> Any:
     raise TypeError(f"instrument() expects a boto3 Session, a botocore Session or a client, not {type(target)!r}")
 
 
+def _hook_handler(hook: Callable[..., Any], payload: str) -> Callable[..., None]:
+    """A botocore handler calling ``hook(span, service_name, operation_name, <the event's payload>)``."""
+    def handler(model: Any, context: Any, **kwargs: Any) -> None:
+        call = context.get(_CALL_KEY) if isinstance(context, dict) else None
+        if call is not None and call.span is not None:
+            _outbound.call_hook(hook, call.span, str(model.service_model.service_id), model.name, kwargs.get(payload))
+
+    return handler
+
+
 def _hook_handlers(request_hook: Callable[..., Any] | None,
                    response_hook: Callable[..., Any] | None) -> list[tuple[str, Callable[..., None], bool]]:
     """The event handlers that run the user's hooks: ``(event, handler, run before obskit's)``.
 
-    The request hook runs after obskit's ``before-parameter-build`` (the span exists); the
-    response hook before obskit's ``after-call`` (the span is still open).
+    The request hook runs after obskit's ``before-parameter-build`` (the span exists) with the
+    call's parameters; the response hook before obskit's ``after-call`` (the span is still
+    open) with the parsed response.
     """
     handlers: list[tuple[str, Callable[..., None], bool]] = []
     if request_hook is not None:
-        def on_request(params: Any, model: Any, context: Any, **_: Any) -> None:
-            call = context.get(_CALL_KEY) if isinstance(context, dict) else None
-            if call is not None and call.span is not None:
-                _outbound.call_hook(request_hook, call.span, str(model.service_model.service_id), model.name, params)
-
-        handlers.append(("before-parameter-build", on_request, False))
+        handlers.append(("before-parameter-build", _hook_handler(request_hook, "params"), False))
     if response_hook is not None:
-        def on_response(parsed: Any, model: Any, context: Any, **_: Any) -> None:
-            call = context.get(_CALL_KEY) if isinstance(context, dict) else None
-            if call is not None and call.span is not None:
-                _outbound.call_hook(response_hook, call.span, str(model.service_model.service_id), model.name, parsed)
-
-        handlers.append(("after-call", on_response, True))
+        handlers.append(("after-call", _hook_handler(response_hook, "parsed"), True))
     return handlers
 
 
