@@ -226,6 +226,11 @@ def make_context(
 EMPTY_CONTEXT = make_context(INVALID_TRACE_ID)
 """What ``obskit.current()`` returns outside any trace: log lines then carry no ids."""
 
+EXCEPTION_CONTEXT_ATTR = "__obskit_context__"
+"""The attribute a request's unhandled exception carries the request's context in, so the line a
+server writes about it after the request (uvicorn's traceback) still has the request's ids: set
+by the request scope, read by the standard library bridge."""
+
 CURRENT: ContextVar[TelemetryContext] = ContextVar("obskit.context", default=EMPTY_CONTEXT)
 
 

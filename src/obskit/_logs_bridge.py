@@ -26,15 +26,19 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextvars import Token
 from typing import Any
 
 from obskit import _diagnostics, logs
+from obskit._context import CURRENT, EXCEPTION_CONTEXT_ATTR, TelemetryContext
 
 __all__ = ["ObskitHandler", "install", "uninstall"]
 
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__
-) | {"message", "asctime", "taskName"}
+) | {"message", "asctime", "taskName", "color_message"}
+"""Record attributes that are not fields: the standard ones, and uvicorn's ``color_message`` (its
+message again, with terminal colour escapes)."""
 
 
 class ObskitHandler(logging.Handler):
@@ -64,15 +68,36 @@ class ObskitHandler(logging.Handler):
             except Exception:
                 _diagnostics.incr("logs.bad_format")
                 message = f"{record.msg!s} {record.args!r}"
+            if message.__class__ is str and message.endswith("\n"):
+                message = message.rstrip("\n")  # a plain-text habit (uvicorn's, before its traceback)
             extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS}
-            logs._emit_record(
-                record.name, record.levelno, record.levelname, message, extra,
-                record.exc_info, record.stack_info,
-            )
+            token = _request_of(record.exc_info)
+            try:
+                logs._emit_record(
+                    record.name, record.levelno, record.levelname, message, extra,
+                    record.exc_info, record.stack_info,
+                )
+            finally:
+                if token is not None:
+                    CURRENT.reset(token)
         except Exception:
             _diagnostics.incr("logs.bridge_failure")
         finally:
             busy.active = False
+
+
+def _request_of(exc_info: Any) -> Token[TelemetryContext] | None:
+    """Outside any request, make current the context of the request an exception escaped from.
+
+    A server logs a request's unhandled exception after the request is over (uvicorn's
+    "Exception in ASGI application"); the request scope marked the exception with its context,
+    so that line carries the request's ids too. Returns the token to reset, or ``None``.
+    """
+    if not exc_info or CURRENT.get().is_valid:
+        return None
+    exc = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) == 3 else exc_info
+    ctx = getattr(exc, EXCEPTION_CONTEXT_ATTR, None)
+    return CURRENT.set(ctx) if isinstance(ctx, TelemetryContext) else None
 
 
 _handler: ObskitHandler | None = None

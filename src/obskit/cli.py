@@ -216,9 +216,34 @@ def _register_slo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     slo.set_defaults(run=lambda _args: _usage(slo))
 
 
+# --- obskit log-config SERVER ----------------------------------------------------------------
+_LOG_CONFIGS = Path(__file__).resolve().parent
+"""Where the servers' log configurations are shipped (``log_config_<server>.json``; see
+``obskit.logconfig``, which the CLI does not import: it stays apart from the runtime)."""
+
+
+def _log_config(args: argparse.Namespace) -> int:
+    found = _LOG_CONFIGS / f"log_config_{args.server}.json"
+    print(found.read_text(encoding="utf-8").rstrip() if args.show else found)
+    return EXIT_OK
+
+
+def _register_log_config(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    servers = sorted(p.stem.removeprefix("log_config_") for p in _LOG_CONFIGS.glob("log_config_*.json"))
+    help_ = "print the path of the logging config that makes a server's own lines obskit JSON"
+    p = sub.add_parser(
+        "log-config", help=help_,
+        description=f"{help_}: uvicorn app:app --no-access-log --log-config \"$(obskit log-config uvicorn)\"",
+    )
+    p.add_argument("server", choices=servers, help="the server that loads it")
+    p.add_argument("--show", action="store_true", help="print the configuration itself instead of its path")
+    p.set_defaults(run=_log_config)
+
+
 # --- the table -------------------------------------------------------------------------------
 COMMANDS: dict[str, Register] = {
     "slo": _register_slo,
+    "log-config": _register_log_config,
 }
 """Top-level subcommands: name -> function adding its parser. Add new commands here."""
 

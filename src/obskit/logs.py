@@ -947,7 +947,9 @@ def _emit_record(
         kw["exc_info"] = exc
     if stack_info:
         kw[semconv.LOG_STACK_INFO] = stack_info
-    st = _state if _state.runtime is _pipeline.RUNTIME else _resync()
+    rt = _pipeline.RUNTIME
+    # (None before anything is configured: a server's log config hands records over that early)
+    st = _state if rt is not None and _state.runtime is rt else _resync()
     if st.off or level_no < st.level:
         _below(name, {}, level_no, level_name, message, (), kw)
     else:

@@ -32,7 +32,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 from obskit import _diagnostics, _pipeline
-from obskit._context import CURRENT, SCOPE, RequestScope, TelemetryContext
+from obskit._context import CURRENT, EXCEPTION_CONTEXT_ATTR, SCOPE, RequestScope, TelemetryContext
 from obskit.config import Option, parse_bool, parse_number, parse_str_tuple
 from obskit.errors import ConfigError
 from obskit.semconv import (
@@ -944,7 +944,13 @@ class request_scope(RequestScope):
                     line.update(extra)
                     plain = False
                 if fault:
-                    st.logger.error(ACCESS_MESSAGE, **line)
+                    if exc is not None and isinstance(exc, Exception):
+                        # The stack trace on a line with the request's ids: what a server logs
+                        # of it (uvicorn's "Exception in ASGI application") comes after the request.
+                        _mark_exception(exc, self.context)
+                        st.logger.error(ACCESS_MESSAGE, exc_info=exc, **line)
+                    else:
+                        st.logger.error(ACCESS_MESSAGE, **line)
                 else:
                     _write_access(st.logger, line, st.clock, now_ns, plain)
             except Exception as e:
@@ -954,6 +960,14 @@ class request_scope(RequestScope):
                 _end_request(self, failed=fault)
             except Exception as e:
                 _failed("logs", e)
+
+
+def _mark_exception(exc: BaseException, ctx: TelemetryContext | None) -> None:
+    try:
+        if ctx is not None and getattr(exc, EXCEPTION_CONTEXT_ATTR, None) is None:
+            setattr(exc, EXCEPTION_CONTEXT_ATTR, ctx)
+    except Exception:  # an exception type that takes no attributes: the server's line has no ids
+        _diagnostics.incr(DIAG_ERROR + ".exception_unmarked")
 
 
 def _as_status(status: Any) -> int | None:
