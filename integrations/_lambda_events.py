@@ -243,6 +243,7 @@ def _eventbridge(event: Mapping[str, Any]) -> Event:
     ev.attributes = {ATTR_MESSAGING_SYSTEM: "aws_eventbridge", ATTR_MESSAGING_DESTINATION: _name(source)}
     if isinstance(event.get("id"), str):
         ev.attributes[ATTR_MESSAGING_MESSAGE_ID] = event["id"]
+        ev.request_id = event["id"]  # the event's own id: the correlation id unless a path names another
     return ev
 
 

@@ -38,13 +38,17 @@ from typing import Any, TypeVar, overload
 
 from obskit import _diagnostics, _pipeline
 from obskit._context import CURRENT, SCOPE
+from obskit._deps import require
 from obskit._env import LAMBDA_INITIALIZATION_TYPE
+from obskit.config import adopt_function_name
 from obskit.context import is_coroutine_function
+from obskit.errors import ConfigError
 from obskit.integrations import _lambda_options
 from obskit.integrations._http_capture import CaptureCache
 from obskit.integrations._lambda_events import batch_failures, parse_event, response_status
 from obskit.integrations._lambda_options import LambdaOptions
-from obskit.propagation import mapping_getter
+from obskit.logs import bridge_implicitly
+from obskit.propagation import extract, mapping_getter
 from obskit.scope import DIAG_ERROR, ScopeOptions, abandon, request_scope
 from obskit.semconv import (
     ATTR_AWS_REQUEST_ID,
@@ -71,7 +75,7 @@ from obskit.semconv import (
     TIMEOUT_MESSAGE,
 )
 
-__all__ = ["instrument_handler"]
+__all__ = ["correlation_paths", "instrument_handler"]
 
 H = TypeVar("H", bound=Callable[..., Any])
 
@@ -164,8 +168,10 @@ _watchdog = _Watchdog()
 
 
 def _reset() -> None:
+    global _first_invocation
     _reset_cold_start()
     _watchdog.clear()
+    _first_invocation = True
 
 
 _pipeline.on_reset(_reset)
@@ -206,7 +212,10 @@ class _Invocation(request_scope):
 
     def __init__(self, event: Any, context: Any, options: ScopeOptions, extras: _Extras) -> None:
         global _record_cold_start
+        if _first_invocation:
+            _adopt_context(context)
         ev = self.event = parse_event(event)
+        context_of = extras.context_of
         cold = self.cold_start = _take_cold_start()
         name = _attr(context, "function_name")
         request_id = _attr(context, "aws_request_id")
@@ -238,13 +247,14 @@ class _Invocation(request_scope):
         if ev.http:
             self._open(
                 settings, settings is None or settings.excluded(ev.path), ev.method, ev.path, ev.route, None,
-                ev.headers, mapping_getter, None, (), SPAN_KIND_SERVER, attrs, fields, ev.peer, ev.forwarded_for,
-                ev.user_agent, ev.scheme, ev.host, event, ev.request_id,
+                ev.headers, mapping_getter, context_of(event, ev.headers), (), SPAN_KIND_SERVER, attrs, fields,
+                ev.peer, ev.forwarded_for, ev.user_agent, ev.scheme, ev.host, event, ev.request_id,
             )
         else:
             self._open(
                 settings, settings is None, None, None, None, ev.operation or name or "invoke", ev.headers,
-                mapping_getter, None, ev.links, ev.kind, attrs, fields, None, None, None, None, None, event,
+                mapping_getter, context_of(event, ev.headers), ev.links, ev.kind, attrs, fields, None, None, None,
+                None, None, event, ev.request_id,
             )
         self.watched = False
         self.margin_ms = 0
@@ -360,16 +370,87 @@ class _Invocation(request_scope):
 _MISSING: Any = object()
 
 
+class correlation_paths:
+    """JMESPath expressions for ``instrument_handler(correlation_id_path=...)``, per event source."""
+
+    API_GATEWAY_REST = "requestContext.requestId"
+    API_GATEWAY_HTTP = "requestContext.requestId"
+    LAMBDA_FUNCTION_URL = "requestContext.requestId"
+    APPLICATION_LOAD_BALANCER = 'headers."x-amzn-trace-id"'
+    EVENT_BRIDGE = "id"
+    SQS = "Records[0].messageId"
+    SNS = "Records[0].Sns.MessageId"
+
+
+def _compile_path(path: Any) -> Any:
+    """``correlation_id_path`` compiled once, at decoration time (``ConfigError`` if it cannot be)."""
+    if path is None:
+        return None
+    if not isinstance(path, str) or not path.strip():
+        raise ConfigError(f"correlation_id_path={path!r}: expected a JMESPath expression such as "
+                          "'requestContext.requestId' (see obskit.integrations.aws_lambda.correlation_paths)")
+    jmespath = require("jmespath", "aws", feature="correlation_id_path")
+    try:
+        return jmespath.compile(path)
+    except Exception as exc:  # jmespath's ParseError and friends
+        raise ConfigError(f"correlation_id_path={path!r}: not a JMESPath expression ({exc})") from None
+
+
 class _Extras:
     """What one handler adds to its invocations: its Powertools-style options (``_lambda_options``)."""
 
-    __slots__ = ("capture", "handler", "options", "singles")
+    __slots__ = ("capture", "correlation_path", "handler", "options", "singles")
 
-    def __init__(self, handler: Any, options: LambdaOptions) -> None:
+    def __init__(self, handler: Any, options: LambdaOptions, correlation_path: Any = None) -> None:
         self.handler = handler
         self.options = options
         self.singles = 0
         self.capture = CaptureCache()
+        self.correlation_path = correlation_path
+
+    def context_of(self, event: Any, headers: Any) -> Any:
+        """The incoming context with the correlation id ``correlation_id_path`` names, or ``None``.
+
+        ``None`` (the usual case, no path given) lets the scope extract the context itself. The
+        path's value wins over a correlation header: it is what the user asked for.
+        """
+        path = self.correlation_path
+        if path is None:
+            return None
+        try:
+            value = path.search(event)
+        except Exception:  # an event the expression cannot walk: no id from it
+            value = None
+        if value is None or isinstance(value, (dict, list, bool)):
+            _diagnostics.incr(DIAG_NO_CORRELATION)
+            return None
+        return extract(headers if isinstance(headers, dict) else {}, mapping_getter).with_correlation(str(value))
+
+
+DIAG_NO_CORRELATION = "lambda.correlation_id_path_missed"
+
+
+# --- the first invocation ------------------------------------------------------------------------
+_first_invocation = True
+
+
+def _adopt_context(context: Any) -> None:
+    """Once per process: what ``configure()`` would have set up, from the Lambda context.
+
+    The function's name (and the default service) from ``context.function_name`` when the
+    environment lacks ``AWS_LAMBDA_FUNCTION_NAME``; and, inside Lambda, the standard library
+    bridge, so the app's and botocore's ``logging`` records are the same JSON lines with the
+    invocation's ids even without an explicit ``configure()``.
+    """
+    global _first_invocation
+    _first_invocation = False
+    try:
+        name = _attr(context, "function_name")
+        if isinstance(name, str):
+            adopt_function_name(name)
+        bridge_implicitly()
+    except Exception:
+        _diagnostics.incr(DIAG_ERROR)
 
 
 def _response_headers(response: Any) -> list[tuple[str, str]]:
@@ -396,8 +477,8 @@ def _begin(event: Any, context: Any, options: ScopeOptions, extras: _Extras) -> 
     return inv
 
 
-def _build(handler: H, options: ScopeOptions, lambda_options: LambdaOptions) -> H:
-    extras = _Extras(handler, lambda_options)
+def _build(handler: H, options: ScopeOptions, lambda_options: LambdaOptions, correlation_path: Any = None) -> H:
+    extras = _Extras(handler, lambda_options, correlation_path)
     if is_coroutine_function(handler):
 
         @functools.wraps(handler)
@@ -475,7 +556,10 @@ def instrument_handler(handler: H | None = None, /, **options: Any) -> H | Calla
         **options: ``lambda_timeout_margin_ms``, ``excluded_routes``, ``record_4xx_as_error``,
             ``response_headers``, ``access_log``, ``request_metrics``, ``correlation_headers``,
             ``request_hook(span, event)``, ``response_hook(span, status, headers)`` and
-            ``log_fields(event) -> mapping``; and, as Powertools has them, ``log_event``,
+            ``log_fields(event) -> mapping``; ``correlation_id_path``, a JMESPath expression
+            (``correlation_paths.API_GATEWAY_REST``, ``...SQS``...) naming the event's value
+            that becomes the correlation id (it wins over a correlation header; an EventBridge
+            event's own ``id`` is the default for those events); and, as Powertools has them, ``log_event``,
             ``capture_response``, ``cold_start_metric`` and ``warn_empty_metrics`` (see
             ``obskit.integrations._lambda_options``).
 
@@ -485,9 +569,10 @@ def instrument_handler(handler: H | None = None, /, **options: Any) -> H | Calla
     Raises:
         ConfigError: for an unknown option or a bad value, at decoration time.
     """
+    correlation_path = _compile_path(options.pop("correlation_id_path", None))
     lambda_options = LambdaOptions(options)  # takes its four options out; the rest are the scope's
     scope_options = ScopeOptions(options)
     if handler is None:
-        return lambda fn: _build(fn, scope_options, lambda_options)
-    return _build(handler, scope_options, lambda_options)
+        return lambda fn: _build(fn, scope_options, lambda_options, correlation_path)
+    return _build(handler, scope_options, lambda_options, correlation_path)
 

@@ -12,6 +12,8 @@ Calling ``configure()`` again builds a complete new runtime and swaps it in one 
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import importlib
 import math
 import os
@@ -324,6 +326,10 @@ def _resolve_log_level(r: _Resolver, in_lambda: bool) -> int:
             alc = parse_level(_env.LAMBDA_LOG_LEVEL, lambda_level)
         except ConfigError:
             return level
+        if r.sources.get("log_level") == "default":
+            # Lambda's own setting is the only level the user chose: it is the level, no warning
+            r.sources["log_level"] = _env.LAMBDA_LOG_LEVEL
+            return alc
         if alc > level:
             warnings.warn(
                 f"AWS_LAMBDA_LOG_LEVEL={lambda_level} is less verbose than the configured log level; "
@@ -620,6 +626,31 @@ def configure_implicitly() -> _pipeline.Runtime:
     _pipeline.install(runtime)
     _notify(runtime, explicit=False)
     return runtime
+
+
+def adopt_function_name(name: str) -> None:
+    """Name the Lambda function from its context when the environment does not (a local run, a test).
+
+    ``instrument_handler`` calls it on the first invocation. Inside Lambda the runtime sets
+    ``AWS_LAMBDA_FUNCTION_NAME``; a test, ``sam local``-like script or another runtime interface
+    client may not, though ``context.function_name`` is set. The configuration in force keeps its
+    emitters; only ``function_name`` and a defaulted ``service`` change, as the variable would have.
+    """
+    rt = _pipeline.get()
+    cfg = rt.config
+    if cfg.function_name is not None or not name or name.__class__ is not str:
+        return
+    changes: dict[str, Any] = {"function_name": name}
+    if cfg.sources.get("service") == "default":
+        changes["service"] = name
+        changes["sources"] = MappingProxyType({**cfg.sources, "service": "context.function_name"})
+    runtime = copy.copy(rt)  # the same emitters, sampler and capture: only the configuration changes
+    runtime.config = dataclasses.replace(cfg, **changes)
+    with _pipeline._lock:
+        if _pipeline.RUNTIME is not rt:
+            return  # configured meanwhile: that configuration wins
+        _pipeline.install(runtime)
+    _notify(runtime, explicit=_explicit)
 
 
 def last_arguments() -> Mapping[str, Any]:

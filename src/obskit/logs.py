@@ -937,6 +937,24 @@ def _on_configure(runtime: Runtime, explicit: bool) -> None:
         sys.modules["obskit._logs_bridge"].uninstall()
 
 
+def bridge_implicitly() -> None:
+    """Inside Lambda, install the standard library bridge as an explicit ``configure()`` would.
+
+    For ``instrument_handler`` without ``configure()`` (the README's Lambda example): Lambda's
+    runtime puts its own plain-text (or JSON) handler on the root logger, so without the bridge
+    the app's and botocore's ``logging`` records would carry no trace ids. Outside Lambda it does
+    nothing: a local test run's logging stays as the user set it up.
+    """
+    st = _state if _state.runtime is _pipeline.RUNTIME and _pipeline.RUNTIME is not None else _resync()
+    cfg = st.runtime.config
+    mode = cfg.options.get("logs_bridge", "auto")
+    if not cfg.in_lambda or st.off or mode == "none":
+        return
+    from obskit import _logs_bridge
+
+    _logs_bridge.install(st.level, replace=mode in ("auto", "replace"))
+
+
 def _emit_record(
     name: str, level_no: int, level_name: str, message: Any, extra: Mapping[str, Any],
     exc: Any, stack_info: str | None,
