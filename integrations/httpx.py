@@ -16,7 +16,8 @@ Two ways in, both public httpx API or as close as httpx allows:
 Each request gets a client span named as OpenTelemetry's HTTP conventions name it (``GET``;
 ``request_hook`` may rename it ``GET /orders/{id}``), with method, host, scheme, URL without
 query, status and error type; it is current while the request is sent, so obskit log lines
-written by transport code carry it. ``traceparent``, ``tracestate``, ``X-Amzn-Trace-Id``,
+written by transport code carry it, and httpx's own "HTTP Request: ..." line (written after the
+transport returned) carries it too when the standard library is bridged. ``traceparent``, ``tracestate``, ``X-Amzn-Trace-Id``,
 ``baggage`` and ``x-correlation-id`` are added only when the host passes the ``propagate_to``
 allowlist (see ``obskit.integrations._outbound``: by default only the process's own domain),
 and never over a header the request already has. A URL that matches ``excluded_urls`` (or
@@ -29,9 +30,11 @@ the time to the response headers; a streamed body is read after it ends.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any
 
 from obskit import _diagnostics
+from obskit._context import TelemetryContext
 from obskit.context import activate
 from obskit.integrations import _outbound
 
@@ -40,6 +43,29 @@ __all__ = ["AsyncTransport", "Transport", "instrument_client", "uninstrument_cli
 DIAG_FAILURE = "integrations.httpx.failure"
 
 Hook = Callable[..., Any]
+
+
+_ANSWERED: ContextVar[tuple[Any, TelemetryContext] | None] = ContextVar("obskit.httpx_answered", default=None)
+"""The URL of the last request this context sent and its client span's context. httpx writes its
+"HTTP Request: GET ... 200" line after the transport returned, when the span is no longer
+current; the standard library bridge reads this to put the client span's ids on that line. Not
+a current context: it changes nothing else the caller logs."""
+
+
+def _answered(record: Any) -> TelemetryContext | None:
+    """The client span of the request an ``httpx`` record reports (``LOG_CONTEXTS`` of the bridge)."""
+    last = _ANSWERED.get()
+    args = record.args
+    if last is None or not isinstance(args, tuple) or len(args) < 2 or args[1] is not last[0]:
+        return None
+    return last[1]
+
+
+def _register_log_context() -> None:
+    # logging is loaded by httpx already; the bridge module is small on top of it
+    from obskit._logs_bridge import LOG_CONTEXTS
+
+    LOG_CONTEXTS["httpx"] = _answered
 
 
 def _prepare(client: _outbound.ClientSettings, request: Any) -> Any:
@@ -89,12 +115,15 @@ class Transport(_outbound.ClientSettings):  # type: ignore[misc]  # mypy sees ob
         self.wrapped = transport
         super().__init__("httpx", propagate_to=propagate_to, excluded_urls=excluded_urls,
                          request_hook=request_hook, response_hook=response_hook)
+        _register_log_context()
 
     def handle_request(self, request: Any) -> Any:
         span = _prepare(self, request)
         if span is None:
             return self.wrapped.handle_request(request)
-        return _outbound.call_in_span(span, self, request, self.wrapped.handle_request, request)
+        response = _outbound.call_in_span(span, self, request, self.wrapped.handle_request, request)
+        _ANSWERED.set((request.url, span.context))
+        return response
 
     def close(self) -> None:
         self.wrapped.close()
@@ -120,6 +149,7 @@ class AsyncTransport(_outbound.ClientSettings):  # type: ignore[misc]  # (see Tr
         self.wrapped = transport
         super().__init__("httpx", propagate_to=propagate_to, excluded_urls=excluded_urls,
                          request_hook=request_hook, response_hook=response_hook)
+        _register_log_context()
 
     async def handle_async_request(self, request: Any) -> Any:
         span = _prepare(self, request)
@@ -132,6 +162,7 @@ class AsyncTransport(_outbound.ClientSettings):  # type: ignore[misc]  # (see Tr
                 response = await self.wrapped.handle_async_request(request)
             status = response.status_code
             self.responded(span, request, response)
+            _ANSWERED.set((request.url, span.context))
             return response
         except Exception as exc:
             error = exc

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from contextvars import Token
 from typing import Any
 
@@ -71,7 +72,7 @@ class ObskitHandler(logging.Handler):
             if message.__class__ is str and message.endswith("\n"):
                 message = message.rstrip("\n")  # a plain-text habit (uvicorn's, before its traceback)
             extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS}
-            token = _request_of(record.exc_info)
+            token = _context_of(record)
             try:
                 logs._emit_record(
                     record.name, record.levelno, record.levelname, message, extra,
@@ -84,6 +85,26 @@ class ObskitHandler(logging.Handler):
             _diagnostics.incr("logs.bridge_failure")
         finally:
             busy.active = False
+
+
+LOG_CONTEXTS: dict[str, Callable[[logging.LogRecord], TelemetryContext | None]] = {}
+"""Logger name -> how to find the context a record of that logger was about, when the library
+logs it after obskit's span stopped being current (httpx's "HTTP Request" line comes after the
+transport returned). Integrations register here; the handler makes that context current."""
+
+
+def _context_of(record: logging.LogRecord) -> Token[TelemetryContext] | None:
+    token = _request_of(record.exc_info)
+    if token is None and LOG_CONTEXTS:
+        find = LOG_CONTEXTS.get(record.name)
+        if find is not None:
+            try:
+                ctx = find(record)
+            except Exception:
+                ctx = None
+            if ctx is not None:
+                return CURRENT.set(ctx)
+    return token
 
 
 def _request_of(exc_info: Any) -> Token[TelemetryContext] | None:

@@ -196,3 +196,24 @@ def test_instrument_client_rejects_other_objects() -> None:
     """instrument_client says what it expects when given something else."""
     with pytest.raises(TypeError, match=r"httpx\.Client"):
         instrument_client(object())
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_httpx_own_request_line_carries_the_client_span(server: EchoServer, kind: str) -> None:
+    """httpx's "HTTP Request: GET ..." line (written after the transport returned) has the client span's ids."""
+    with capture() as cap, obskit.span("checkout") as parent:
+        if kind == "sync":
+            with httpx.Client(transport=Transport()) as client:
+                client.get(server.url("localhost", "/ok"))
+        else:
+            async def call() -> None:
+                async with httpx.AsyncClient(transport=AsyncTransport()) as client:
+                    await client.get(server.url("localhost", "/ok"))
+
+            asyncio.run(call())
+        obskit.get_logger("app").info("after the call")
+    (client_span,) = cap.spans_named("GET")
+    (line,) = [line for line in cap.logs if line.get("logger") == "httpx"]
+    assert line["message"].startswith("HTTP Request: GET")
+    assert (line["trace_id"], line["span_id"]) == (client_span["trace_id"], client_span["span_id"])
+    assert cap.logs_with(message="after the call")[0]["span_id"] == parent.span_id
