@@ -203,7 +203,9 @@ class ObskitMiddleware:
         app: the ASGI application.
         **options: ``excluded_routes``, ``record_4xx_as_error``, ``response_headers``,
             ``trust_forwarded_for``, ``trusted_proxies``, ``access_log``, ``request_metrics``,
-            ``correlation_headers``, ``request_hook(span, scope)``,
+            ``correlation_headers``, ``request_hook(span, scope)`` (when the span starts; a name
+            it sets with ``span.name = ...`` stands: the route template found later still names
+            the Operation and the access line's ``route``, but no longer renames the span),
             ``response_hook(span, status, headers)`` (when the response starts; ``headers`` as
             ``(str, str)`` pairs) and ``log_fields(scope) -> mapping`` (see
             ``obskit.scope.OPTIONS``); they override ``configure()`` for this app. Headers named

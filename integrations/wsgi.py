@@ -213,7 +213,9 @@ class ObskitMiddleware:
         app: the WSGI application.
         **options: ``excluded_routes``, ``record_4xx_as_error``, ``response_headers``,
             ``trust_forwarded_for``, ``trusted_proxies``, ``access_log``, ``request_metrics``,
-            ``correlation_headers``, ``request_hook(span, environ)``,
+            ``correlation_headers``, ``request_hook(span, environ)`` (when the span starts; a name
+            it sets with ``span.name = ...`` stands: the route template found later still names
+            the Operation and the access line's ``route``, but no longer renames the span),
             ``response_hook(span, status, headers)`` (at ``start_response``) and
             ``log_fields(environ) -> mapping``; they override ``configure()`` for this app.
             Headers named by ``http_capture_headers_server_request``/``_response`` become span

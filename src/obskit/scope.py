@@ -442,6 +442,7 @@ class request_scope(RequestScope):
     __slots__ = (
         "_ctx_token",
         "_ended",
+        "_hook_named",
         "_hosting",
         "_outer",
         "_plain",
@@ -523,6 +524,7 @@ class request_scope(RequestScope):
         self.peer: str | None = None
         self.user_agent: str | None = None
         self._plain = False
+        self._hook_named = False
         self._outer: request_scope | None = None
         self._hosting = True
         """Whether an HTTP scope begun now belongs to this request (see ``_open_nested``): the WSGI
@@ -621,6 +623,7 @@ class request_scope(RequestScope):
                 )
             if st.request_hook is not None:
                 _call_hook(st.request_hook, span, request)
+                self._hook_named = span.name != name  # a name the hook chose stands (see finish)
             sctx = self.context = span.context
             self._ctx_token = CURRENT.set(sctx)
             self._scope_token = SCOPE.set(self)
@@ -874,7 +877,8 @@ class request_scope(RequestScope):
         try:
             attrs: dict[str, Any] = {}
             if route is not None:
-                span.name = operation
+                if not self._hook_named:
+                    span.name = operation
                 attrs[ATTR_HTTP_ROUTE] = route
             if status is not None:
                 attrs[ATTR_HTTP_STATUS] = status

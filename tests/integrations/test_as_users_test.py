@@ -145,3 +145,36 @@ def test_capture_per_request_false_keeps_the_servers_aggregation(per_request: bo
         obskit.flush()
     docs = [d for d in cap.metrics if d.get("Operation") == "GET /orders/{order_id}"]
     assert len(docs) == (2 if per_request else 1)
+
+
+def _rename(span, _request) -> None:
+    span.name = "orders.read"
+
+
+def test_a_span_name_set_by_request_hook_stands_in_flask() -> None:
+    """A ``request_hook`` that names the span on purpose is not overridden by the route template."""
+    app = Flask(__name__)
+    app.get("/orders/<int:order_id>")(lambda order_id: {"id": order_id})
+    obskit_flask.instrument(app, request_hook=_rename)
+    with capture() as cap:
+        app.test_client().get("/orders/7")
+    (span,) = cap.spans
+    assert span["name"] == "orders.read"
+    assert span["attributes"][semconv.ATTR_HTTP_ROUTE] == "/orders/{order_id}"
+    assert _access(cap)[0]["route"] == "/orders/{order_id}"  # the Operation keeps the template
+    assert cap.metric_values("Latency", {"Operation": "GET /orders/{order_id}"})
+
+
+def test_a_span_name_set_by_request_hook_stands_in_fastapi() -> None:
+    app = FastAPI()
+
+    @app.get("/orders/{order_id}")
+    def get_order(order_id: int) -> dict:
+        return {"id": order_id}
+
+    obskit_fastapi.instrument(app, request_hook=_rename)
+    with capture() as cap:
+        TestClient(app).get("/orders/7")
+    (span,) = cap.spans
+    assert span["name"] == "orders.read"
+    assert cap.metric_values("Latency", {"Operation": "GET /orders/{order_id}"})
