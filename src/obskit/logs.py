@@ -945,8 +945,8 @@ def bridge_implicitly() -> None:
     the app's and botocore's ``logging`` records would carry no trace ids. Outside Lambda it does
     nothing: a local test run's logging stays as the user set it up.
     """
-    st = _state if _state.runtime is _pipeline.RUNTIME and _pipeline.RUNTIME is not None else _resync()
-    cfg = st.runtime.config
+    cfg = _pipeline.get().config
+    st = _state if _state.runtime is _pipeline.RUNTIME else _resync()
     mode = cfg.options.get("logs_bridge", "auto")
     if not cfg.in_lambda or st.off or mode == "none":
         return

@@ -46,10 +46,10 @@ def in_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_correlation_id_path_takes_the_id_from_the_event(source: str, path: str, expected: str | None) -> None:
     """``correlation_id_path`` (JMESPath) names the event's value that is the correlation id."""
     ev = event(source)
-    if expected is None:
-        expected = str(
-            ev["Records"][0]["messageId"] if source == "sqs" else ev.setdefault("detail", {}).setdefault("orderId", "o-7")
-        )
+    if source == "sqs":
+        expected = ev["Records"][0]["messageId"]
+    elif expected is None:
+        expected = ev.setdefault("detail", {}).setdefault("orderId", "o-7")
     seen = []
     handler = instrument_handler(lambda e, c: seen.append(obskit.current().correlation_id),
                                  correlation_id_path=path)
