@@ -16,14 +16,14 @@ Two ways in, both public httpx API or as close as httpx allows:
 Each request gets a client span named as OpenTelemetry's HTTP conventions name it (``GET``;
 ``request_hook`` may rename it ``GET /orders/{id}``), with method, host, scheme, URL without
 query, status and error type; it is current while the request is sent, so obskit log lines
-written by transport code carry it, and httpx's own "HTTP Request: ..." line (written after
-the transport returned) carries it too when the standard library is bridged. ``traceparent``,
+written by transport code carry it, and httpx's own "HTTP Request: ..." line (written after the
+transport returned) carries it too when the standard library is bridged. ``traceparent``,
 ``tracestate``, ``X-Amzn-Trace-Id``, ``baggage`` and ``x-correlation-id`` are added only when
-the host passes the ``propagate_to`` allowlist (see ``obskit.integrations._outbound``: by default only the process's own domain),
-and never over a header the request already has. A URL that matches ``excluded_urls`` (or
-``OTEL_PYTHON_HTTPX_EXCLUDED_URLS``) gets neither. Headers named by
-``http_capture_headers_client_request``/``_response`` become span attributes. The span covers
-the time to the response headers; a streamed body is read after it ends.
+the host passes the ``propagate_to`` allowlist (see ``obskit.integrations._outbound``: by
+default only the process's own domain), and never over a header the request already has. A URL
+that matches ``excluded_urls`` (or ``OTEL_PYTHON_HTTPX_EXCLUDED_URLS``) gets neither. Headers
+named by ``http_capture_headers_client_request``/``_response`` become span attributes. The span
+covers the time to the response headers; a streamed body is read after it ends.
 ``uninstrument_client(client)`` puts the original transports back.
 """
 
