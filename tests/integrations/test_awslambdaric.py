@@ -63,7 +63,7 @@ class RuntimeAPI:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 if self.path != "/2018-06-01/runtime/invocation/next":
                     self.send_error(404)
                     return
@@ -88,7 +88,7 @@ class RuntimeAPI:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 size = int(self.headers.get("Content-Length") or 0)
                 payload = json.loads(self.rfile.read(size) or b"null")
                 parts = self.path.split("/")  # /2018-06-01/runtime/invocation/<id>/<response|error>
