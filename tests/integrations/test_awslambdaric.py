@@ -24,7 +24,6 @@ import pytest
 
 from obskit import semconv
 
-pytest.importorskip("awslambdaric", reason="the dev extra installs awslambdaric")
 pytestmark = pytest.mark.slow
 
 TRACE_ROOT = "1-65eb7350-1234567890abcdef12345678"
