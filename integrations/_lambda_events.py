@@ -7,7 +7,7 @@ down; anything else (a direct ``Invoke`` with a payload of the caller's choosing
 not listed here) is a ``direct`` invocation. Nothing here raises on a strange event: a field
 of the wrong type is treated as missing.
 
-Where the trace context lives (FORMATS.md section 5): REST v1 ``headers``/``multiValueHeaders``
+Where the trace context lives, per event source: REST v1 ``headers``/``multiValueHeaders``
 (mixed case), HTTP API v2, ALB and Function URL ``headers`` (lower case), SQS each record's
 ``attributes.AWSTraceHeader`` (a batch can mix traces: span links), SNS and EventBridge nothing
 (Lambda's ``_X_AMZN_TRACE_ID``, read by ``extract`` through the Lambda propagator).

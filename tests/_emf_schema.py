@@ -1,4 +1,4 @@
-"""The EMF specification (FORMATS.md section 3) as a JSON Schema plus the checks a schema cannot express.
+"""The CloudWatch EMF specification as a JSON Schema plus the checks a schema cannot express.
 
 Shared by the metrics and EMF emitter tests: every document obskit writes must pass ``assert_emf``.
 """

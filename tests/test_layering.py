@@ -1,4 +1,4 @@
-"""The import rules of DESIGN.md: what each layer may import, checked on the source itself."""
+"""The import rules (CONTRIBUTING.md): what each layer may import, checked on the source itself."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""request_scope: the request semantics every integration shares (DESIGN.md section 4)."""
+"""request_scope: the request semantics every integration shares (the README's "What one request produces")."""
 
 from __future__ import annotations
 

@@ -142,7 +142,7 @@ OPTIONS: dict[str, Option] = {
     ),
 }
 
-# --- limits (FORMATS.md section 3.2) ---------------------------------------------------------
+# --- limits (CloudWatch EMF) ---------------------------------------------------------------
 MAX_NAME = 255
 """CloudWatch API ``MetricName`` and dimension ``Name``: 1 to 255 characters."""
 MAX_DIMENSION_VALUE = 1024
@@ -1145,7 +1145,7 @@ def flush(timeout_s: float | None = None) -> bool:
         return False
 
 
-# --- for integrations (CONTRACT.md) -----------------------------------------------------------
+# --- for integrations ------------------------------------------------------------------------
 def record_request(operation: str | None, latency_ms: float, *, error: bool, fault: bool) -> None:
     """Record the request metrics (``Latency``, ``Error``, ``Fault``) of one finished request.
 

@@ -6,7 +6,8 @@ Imports: standard library and obskit's core (``_context``, ``_diagnostics``, ``_
 import too, but binding late keeps ``configure()``'s scan of ``OPTIONS`` free of import cycles).
 
 Every integration (ASGI, WSGI, Flask, FastAPI, Lambda) is a thin shell around
-``request_scope``; the semantics of DESIGN.md section 4 live here once:
+``request_scope``; what one request produces (the README's "What one request produces")
+lives here once:
 
 1. extract the incoming context (headers, or what the Lambda integration pre-extracted);
 2. open a server span named by the route template (``GET /orders/{order_id}``, never the raw

@@ -1,4 +1,4 @@
-"""X-Amzn-Trace-Id parsing (the FORMATS.md 1.2 table), formatting, and the Lambda variable."""
+"""X-Amzn-Trace-Id parsing (the header shapes the SDKs accept), formatting, and the Lambda variable."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ REJECTED = [
 @pytest.mark.parametrize(("header", "trace_id", "span_id", "sampled", "extra"), TABLE)
 def test_parse_xray_table(header: str, trace_id: str, span_id: str | None, sampled: bool | None,
                           extra: str | None) -> None:
-    """Each header shape from the FORMATS.md table parses the way the Go and Java SDKs read it."""
+    """Each header shape parses the way the Go and Java SDKs read it."""
     parsed = parse_xray(header)
     assert parsed is not None
     assert parsed[:4] == (trace_id, span_id, sampled, extra)

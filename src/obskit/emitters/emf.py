@@ -7,7 +7,7 @@ else the standard ``json`` module.
 Serialisation is pure (``serialize``: batch in, ``bytes`` documents out); transport is a
 ``Sink`` (``write(payload)``, ``flush(timeout_s)``, ``close()``), so each is tested alone. A
 document is compact JSON ended by ``\\n``: one line for stdout and the agent's TCP stream, one
-datagram for UDP. Limits of FORMATS.md section 3.2 are kept by splitting, never by dropping:
+datagram for UDP. The limits of the CloudWatch EMF specification are kept by splitting, never by dropping:
 at most 100 metrics per directive and 100 values per metric (more documents), and a document
 larger than the sink accepts (1 MB for CloudWatch Logs, one datagram for UDP) is split again
 into smaller ones. Only a single value whose dimensions and properties alone exceed the size is

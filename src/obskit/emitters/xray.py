@@ -5,7 +5,7 @@ Imports: standard library and obskit's core at import time; ``orjson`` (when ins
 
 Segment documents are built here as plain dicts and serialised in one call: aws-xray-sdk's
 entity model costs about 50 us per segment with one subsegment, most of it in ``to_dict`` and
-``json.dumps``. The rules (FORMATS.md section 4):
+``json.dumps``. The rules (X-Ray segment documents, as the daemon accepts them):
 
 * Each datagram is ``{"format":"json","version":1}\\n`` plus one document, under 64 KB.
 * A server span, or a span whose parent is remote or absent, is a *segment* named after the

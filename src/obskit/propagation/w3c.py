@@ -5,7 +5,7 @@ Imports: standard library, ``obskit._context``, ``obskit._diagnostics``, ``obski
 
 The parsers are pure functions that return ``None`` for anything invalid, so they can be
 tested on their own against the W3C tables; the propagator classes add the header limits and
-the diagnostics counters around them. Rules, from the specs (see FORMATS.md section 2):
+the diagnostics counters around them. Rules, from the W3C Trace Context and Baggage specifications:
 
 * ``traceparent``: lower-case hex only; version ``ff`` is invalid; version ``00`` is exactly
   55 characters; a higher version is parsed at the version-00 offsets and may only continue

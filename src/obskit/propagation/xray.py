@@ -3,8 +3,9 @@
 Imports: standard library, ``obskit._context``, ``obskit._diagnostics``, ``obskit.semconv`` and
 ``obskit.propagation._carriers``.
 
-AWS publishes no grammar, and the SDKs disagree (FORMATS.md 1.2). obskit parses the way the Go
-and Java SDKs do, because that is what keeps the headers AWS itself sends:
+AWS publishes no grammar, and the SDKs disagree (tests/propagation/test_xray.py lists the
+shapes). obskit parses the way the Go and Java SDKs do, because that is what keeps the headers
+AWS itself sends:
 
 * each ``;``-separated part is trimmed; a part without ``=`` or with an empty key is skipped,
   not fatal (a trailing ``;`` or a stray space never costs the whole header);
