@@ -593,3 +593,22 @@ def test_a_non_http_scope_inside_a_request_keeps_its_own_line() -> None:
         pass
     lines = [line for line in cap.logs if line.get("logger") == semconv.ACCESS_LOGGER]
     assert [line[semconv.LOG_HTTP_ROUTE] for line in lines] == ["process message", "/batch"]
+
+
+def test_a_failure_that_is_not_an_odd_argument_is_counted_as_a_failure_not_a_cleaned_retry() -> None:
+    """Text arguments and a hook handing back a list for fields: no retry, ``scope.error.begin`` counted."""
+    options = ScopeOptions({"log_fields": lambda request: ["not", "a", "mapping"]})
+    with capture() as cap, request_scope("GET", "/orders/7", fields={"a": 1}, options=options):
+        assert not obskit.current().is_valid  # the request runs untraced, nothing left set
+    assert not cap.spans
+    counters = obskit.diagnostics()
+    assert counters["scope.error.begin"] == 1
+    assert "scope.cleaned_arguments" not in counters
+
+
+def test_odd_arguments_are_still_retried_cleaned() -> None:
+    """A number for a path (a hand-built environ): one cleaned retry, the request traced."""
+    with capture() as cap, request_scope("GET", 7):  # type: ignore[arg-type]
+        pass
+    assert cap.spans[0]["attributes"][semconv.ATTR_URL_PATH] == "7"
+    assert obskit.diagnostics()["scope.cleaned_arguments"] == 1

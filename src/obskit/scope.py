@@ -592,10 +592,10 @@ class request_scope(RequestScope):
                 if not trusted and not cleaned and _not_text(
                     method, path, scheme, host, peer, forwarded_for, user_agent
                 ):
-                    raise TypeError("request values that are not text")  # the retry below makes them text
+                    raise NotText  # the retry below makes them text
                 self._plain = trusted
             if route is not None and route.__class__ is not str and not cleaned:
-                raise TypeError("a route that is not text")  # the retry below makes it text
+                raise NotText  # the retry below makes it text
             if route is not None:
                 self.route = route
                 name = self.operation = f"{method} {route}" if method is not None else route
@@ -637,8 +637,14 @@ class request_scope(RequestScope):
                     sctx = self.context = _with_debug_flag(sctx)
                     self._ctx_token = CURRENT.set(sctx)
         except Exception as exc:
-            if cleaned:
+            if cleaned or not (exc.__class__ is NotText or (isinstance(exc, (TypeError, AttributeError)) and _odd(
+                method, path, route, operation, peer, forwarded_for, user_agent, scheme, host, correlation_id,
+                context=context, links=links, kind=kind, fields=fields,
+            ))):
+                # A bug (obskit's or a hook's), not odd arguments: counted as such, the request untraced.
                 _failed("begin", exc)
+                self.detach()
+                self.span = None
                 return
             _diagnostics.incr(DIAG_CLEANED)
             self.detach()
@@ -664,7 +670,7 @@ class request_scope(RequestScope):
         runs, so lines logged inside carry the same trace.
         """
         if method.__class__ is not str or (path is not None and path.__class__ is not str):
-            raise TypeError("request values that are not text")  # the cleaned retry makes them text
+            raise NotText  # the cleaned retry makes them text
         if method not in _KNOWN_METHODS:
             method = self.method = normalize_method(method)
         self._outer = outer
@@ -1001,6 +1007,27 @@ def _text(value: Any) -> str | None:
 def _not_text(*values: Any) -> bool:
     """Whether any of ``values`` is something else than ``None`` or a plain str."""
     return any(v is not None and v.__class__ is not str for v in values)
+
+
+class NotText(Exception):
+    """Raised inside ``begin`` when request values are not plain text: the begin is retried once
+    with them cleaned (counted as ``scope.cleaned_arguments``). Only this, or a ``TypeError`` /
+    ``AttributeError`` while ``_odd`` finds an argument of the wrong type, leads to the retry:
+    any other failure is a bug, counted as ``scope.error.begin``."""
+
+
+def _odd(*texts: Any, context: Any, links: Any, kind: Any, fields: Any) -> bool:
+    """Whether any argument of a begin is not of the type its name says (a hand-built environ, an odd event)."""
+    if _not_text(*texts) or kind.__class__ is not str:
+        return True
+    if context is not None and not isinstance(context, TelemetryContext):
+        return True
+    if fields is not None and not isinstance(fields, Mapping):
+        return True
+    try:
+        return any(not isinstance(c, TelemetryContext) for c in links) if links else False
+    except Exception:
+        return True
 
 
 def _fields(value: Any) -> dict[str, Any] | None:
