@@ -33,7 +33,7 @@ from obskit.integrations._http_capture import CaptureCache, ServerCapture
 from obskit.integrations._lifespan import lifespan
 from obskit.propagation import asgi_getter
 from obskit.scope import DIAG_ERROR, ScopeOptions, ScopeSettings, request_scope
-from obskit.semconv import HEADER_CORRELATION_ID, HEADER_TRACEPARENT, HEADER_XRAY, SPAN_KIND_SERVER
+from obskit.semconv import HEADER_CORRELATION_ID, HEADER_TRACEPARENT, HEADER_XRAY
 
 __all__ = ["ObskitMiddleware"]
 
@@ -76,10 +76,10 @@ class _Request(request_scope):
         root = scope.get("root_path") or ""
         path = scope.get("path")
         full = root + path if root and path and root.__class__ is str and path.__class__ is str else path
-        self._open(
-            settings, full is not path and settings.excluded(full), scope.get("method") or "GET", full, None, None,
-            scope, asgi_getter, None, (), SPAN_KIND_SERVER, None, None, peer, xff, ua, scope.get("scheme"), host,
-            scope,
+        self.begin(
+            settings, excluded=full is not path and settings.excluded(full), method=scope.get("method") or "GET",
+            path=full, carrier=scope, getter=asgi_getter, peer=peer, forwarded_for=xff, user_agent=ua,
+            scheme=scope.get("scheme"), host=host, request=scope,
         )
         self._send = send
         self._receive = receive

@@ -71,7 +71,6 @@ from obskit.semconv import (
     LOG_FUNCTION_REQUEST_ID,
     LOG_REMAINING_MS,
     LOG_TRIGGER,
-    SPAN_KIND_SERVER,
     TIMEOUT_MESSAGE,
 )
 
@@ -245,16 +244,18 @@ class _Invocation(request_scope):
             attrs[ATTR_XRAY_COLD_START] = cold
             attrs[ATTR_XRAY_SERVICE] = settings.config.service
         if ev.http:
-            self._open(
-                settings, settings is None or settings.excluded(ev.path), ev.method, ev.path, ev.route, None,
-                ev.headers, mapping_getter, context_of(event, ev.headers), (), SPAN_KIND_SERVER, attrs, fields,
-                ev.peer, ev.forwarded_for, ev.user_agent, ev.scheme, ev.host, event, ev.request_id,
+            self.begin(
+                settings, excluded=settings is None or settings.excluded(ev.path), method=ev.method, path=ev.path,
+                route=ev.route, carrier=ev.headers, getter=mapping_getter, context=context_of(event, ev.headers),
+                attributes=attrs, fields=fields, peer=ev.peer, forwarded_for=ev.forwarded_for,
+                user_agent=ev.user_agent, scheme=ev.scheme, host=ev.host, request=event,
+                correlation_id=ev.request_id,
             )
         else:
-            self._open(
-                settings, settings is None, None, None, None, ev.operation or name or "invoke", ev.headers,
-                mapping_getter, context_of(event, ev.headers), ev.links, ev.kind, attrs, fields, None, None, None,
-                None, None, event, ev.request_id,
+            self.begin(
+                settings, excluded=settings is None, method=None, operation=ev.operation or name or "invoke",
+                carrier=ev.headers, getter=mapping_getter, context=context_of(event, ev.headers), links=ev.links,
+                kind=ev.kind, attributes=attrs, fields=fields, request=event, correlation_id=ev.request_id,
             )
         self.watched = False
         self.margin_ms = 0

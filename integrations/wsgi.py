@@ -27,7 +27,6 @@ from obskit import _diagnostics
 from obskit.integrations._http_capture import CaptureCache, ServerCapture, wsgi_headers
 from obskit.propagation import wsgi_getter
 from obskit.scope import DIAG_ERROR, ScopeOptions, ScopeSettings, request_scope
-from obskit.semconv import SPAN_KIND_SERVER
 
 __all__ = ["ObskitMiddleware"]
 
@@ -46,11 +45,11 @@ class _Request(request_scope):
         path = environ.get("PATH_INFO") or "/"
         script = environ.get("SCRIPT_NAME")
         full = script + path if script and script.__class__ is str and path.__class__ is str else path
-        self._open(
-            settings, bool(script) and settings.excluded(full), environ.get("REQUEST_METHOD") or "GET", full,
-            None, None, environ, wsgi_getter, None, (), SPAN_KIND_SERVER, None, None, environ.get("REMOTE_ADDR"),
-            environ.get("HTTP_X_FORWARDED_FOR"), environ.get("HTTP_USER_AGENT"), environ.get("wsgi.url_scheme"),
-            environ.get("HTTP_HOST"), environ,
+        self.begin(
+            settings, excluded=bool(script) and settings.excluded(full), method=environ.get("REQUEST_METHOD") or "GET",
+            path=full, carrier=environ, getter=wsgi_getter, peer=environ.get("REMOTE_ADDR"),
+            forwarded_for=environ.get("HTTP_X_FORWARDED_FOR"), user_agent=environ.get("HTTP_USER_AGENT"),
+            scheme=environ.get("wsgi.url_scheme"), host=environ.get("HTTP_HOST"), request=environ,
         )
         self._start_response = start_response
         self._extra_headers = self.response_headers() or None

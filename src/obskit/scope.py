@@ -485,24 +485,26 @@ class request_scope(RequestScope):
         options: ScopeOptions | None = None,
     ) -> None:
         settings = (options or _DEFAULT_OPTIONS).settings()
-        self._open(
-            settings, settings is None or settings.excluded(path), method, path, route, operation, carrier,
-            getter, context, links, kind, attributes, fields, peer, forwarded_for, user_agent, scheme, host,
-            request,
+        self.begin(
+            settings, excluded=settings is None or settings.excluded(path), method=method, path=path, route=route,
+            operation=operation, carrier=carrier, getter=getter, context=context, links=links, kind=kind,
+            attributes=attributes, fields=fields, peer=peer, forwarded_for=forwarded_for, user_agent=user_agent,
+            scheme=scheme, host=host, request=request,
         )
 
     # -- begin ------------------------------------------------------------------------------
-    def _open(
-        self, st: ScopeSettings | None, excluded: bool, method: str | None, path: str | None,
-        route: str | None, operation: str | None, carrier: Any, getter: Any,
-        context: TelemetryContext | None, links: Sequence[TelemetryContext], kind: str,
-        attributes: Mapping[str, Any] | None, fields: Mapping[str, Any] | None, peer: str | None,
-        forwarded_for: str | None, user_agent: str | None, scheme: str | None, host: str | None,
-        request: Any, correlation_id: str | None = None, cleaned: bool = False,
+    def begin(
+        self, st: ScopeSettings | None, *, excluded: bool = False, method: str | None, path: str | None = None,
+        route: str | None = None, operation: str | None = None, carrier: Any = None, getter: Any = None,
+        context: TelemetryContext | None = None, links: Sequence[TelemetryContext] = (),
+        kind: str = SPAN_KIND_SERVER, attributes: Mapping[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None, peer: str | None = None, forwarded_for: str | None = None,
+        user_agent: str | None = None, scheme: str | None = None, host: str | None = None, request: Any = None,
+        correlation_id: str | None = None, cleaned: bool = False,
     ) -> None:
         """``__init__`` with the settings resolved (integrations resolve them once per request).
 
-        Args are those of ``__init__``, plus ``st`` (``None``: obskit is disabled),
+        Keyword arguments are those of ``__init__``, plus ``st`` (``None``: obskit is disabled),
         ``excluded`` (the path is an excluded route): either makes the scope inactive; and
         ``correlation_id``, the request's own id for when no header carries one (see
         ``obskit.extract``). When the values are not what their names say (a number for a
@@ -649,12 +651,14 @@ class request_scope(RequestScope):
             _diagnostics.incr(DIAG_CLEANED)
             self.detach()
             self.span = None
-            self._open(
-                st, excluded, _text(method), _text(path), _text(route), _text(operation), carrier, getter,
-                context if isinstance(context, TelemetryContext) else None, _contexts(links),
-                kind if kind.__class__ is str else SPAN_KIND_SERVER, attributes, _fields(fields), _text(peer),
-                _text(forwarded_for), _text(user_agent), _text(scheme), _text(host), request,
-                _text(correlation_id), cleaned=True,
+            self.begin(
+                st, excluded=excluded, method=_text(method), path=_text(path), route=_text(route),
+                operation=_text(operation), carrier=carrier, getter=getter,
+                context=context if isinstance(context, TelemetryContext) else None, links=_contexts(links),
+                kind=kind if kind.__class__ is str else SPAN_KIND_SERVER, attributes=attributes,
+                fields=_fields(fields), peer=_text(peer), forwarded_for=_text(forwarded_for),
+                user_agent=_text(user_agent), scheme=_text(scheme), host=_text(host), request=request,
+                correlation_id=_text(correlation_id), cleaned=True,
             )
 
     def _open_nested(
