@@ -857,15 +857,38 @@ class request_scope(RequestScope):
         if outer is not None:
             self._finish_nested(outer, exc)
             return
-        st: ScopeSettings = self._settings  # type: ignore[assignment]
-        span = self.span
-        if span is None:  # begin failed: nothing to finish
+        if self.span is None:  # begin failed: nothing to finish
             return
+        st: ScopeSettings = self._settings  # type: ignore[assignment]
         end_ns = now_ns = self.end_ns
         if end_ns is None:
             end_ns = now_ns = self.end_ns = st.clock()
         else:
             now_ns = None  # the response ended earlier (background work since): the line reads the clock
+        # The five steps, each guarded on its own: one failing never keeps the others from running.
+        exc, error_type, fault, error = self._outcome(st, exc, error_type)
+        try:
+            self._end_span(exc, error_type, fault, end_ns)
+        except Exception as e:
+            _failed("span", e)
+        elapsed_ns = end_ns - self.start_ns
+        self._record_metrics(st, elapsed_ns, error=error, fault=fault)
+        if st.access_log:
+            try:
+                self._write_access_line(st, elapsed_ns, now_ns, fault=fault, exc=exc, error_type=error_type,
+                                        extra=extra)
+            except Exception as e:
+                _failed("access_log", e)
+        if self.debug_lines:  # held DEBUG lines: the log module writes or drops them
+            try:
+                _end_request(self, failed=fault)
+            except Exception as e:
+                _failed("logs", e)
+
+    def _outcome(
+        self, st: ScopeSettings, exc: BaseException | None, error_type: str | None,
+    ) -> tuple[BaseException | None, str | None, bool, bool]:
+        """``(exception, error type, fault, error)``: what the request came to, its status settled."""
         status = self.status
         if status is not None and status.__class__ is not int:
             status = self.status = _as_status(status)
@@ -881,103 +904,108 @@ class request_scope(RequestScope):
             status = self.status = 499  # the client closed the connection before any response
         fault = error_type is not None or (status is not None and status >= 500)
         error = not fault and st.record_4xx and status is not None and 400 <= status < 500
+        return exc, error_type, fault, error
+
+    def _end_span(self, exc: BaseException | None, error_type: str | None, fault: bool, end_ns: int) -> None:
+        """Name the span by its route (unless a hook named it), set the response attributes, end it."""
+        span = self.span
         route = self.route
-        operation = self.operation
-        elapsed_ns = end_ns - self.start_ns
-        duration_ms = elapsed_ns / 1e6
-        try:
-            attrs: dict[str, Any] = {}
-            if route is not None:
-                if not self._hook_named:
-                    span.name = operation
-                attrs[ATTR_HTTP_ROUTE] = route
-            if status is not None:
-                attrs[ATTR_HTTP_STATUS] = status
-            if self.response_size is not None:
-                attrs[ATTR_HTTP_RESPONSE_SIZE] = self.response_size
-            if self.disconnected:
-                attrs[ATTR_CLIENT_DISCONNECTED] = True
-            if attrs:
-                size = self.response_size
-                if (route is None or (route.__class__ is str and len(route) <= _MAX_TEXT)) and (
-                    status is None or status.__class__ is int
-                ) and (size is None or size.__class__ is int):
-                    span._set_trusted(attrs)  # typed and bounded here: no second cleaning pass
-                else:
-                    span.set_attributes(attrs)
-            if exc is not None and isinstance(exc, Exception):
-                span.record_exception(exc)
-            if fault:
-                span.set_attribute(ATTR_ERROR_TYPE, error_type or str(status))
-                span.set_status(False, error_type or f"HTTP {status}")
-            span.end(end_ns)
-        except Exception as e:
-            _failed("span", e)
+        status = self.status
+        attrs: dict[str, Any] = {}
+        if route is not None:
+            if not self._hook_named:
+                span.name = self.operation
+            attrs[ATTR_HTTP_ROUTE] = route
+        if status is not None:
+            attrs[ATTR_HTTP_STATUS] = status
+        if self.response_size is not None:
+            attrs[ATTR_HTTP_RESPONSE_SIZE] = self.response_size
+        if self.disconnected:
+            attrs[ATTR_CLIENT_DISCONNECTED] = True
+        if attrs:
+            size = self.response_size
+            if (route is None or (route.__class__ is str and len(route) <= _MAX_TEXT)) and (
+                status is None or status.__class__ is int
+            ) and (size is None or size.__class__ is int):
+                span._set_trusted(attrs)  # typed and bounded here: no second cleaning pass
+            else:
+                span.set_attributes(attrs)
+        if exc is not None and isinstance(exc, Exception):
+            span.record_exception(exc)
+        if fault:
+            span.set_attribute(ATTR_ERROR_TYPE, error_type or str(status))
+            span.set_status(False, error_type or f"HTTP {status}")
+        span.end(end_ns)
+
+    def _record_metrics(self, st: ScopeSettings, elapsed_ns: int, *, error: bool, fault: bool) -> None:
+        """Record Latency/Error/Fault and hand the request's metrics on."""
         if st.request_metrics:
             try:
-                _record_request(operation, duration_ms, error=error, fault=fault)
+                _record_request(self.operation, elapsed_ns / 1e6, error=error, fault=fault)
             except Exception as e:
                 _failed("metrics", e)
         try:
             _flush_scope(self)
         except Exception as e:
             _failed("metrics", e)
-        if st.access_log:
-            try:
-                # Absent fields are left out (rather than None), and when every value is known
-                # to be a str/int/float the line renders them without a per-field check.
-                plain = self._plain
-                line: dict[str, Any]
-                if http:
-                    line = {LOG_HTTP_METHOD: self.method}
-                    if route is not None:
-                        line[LOG_HTTP_ROUTE] = route
-                        plain = plain and route.__class__ is str
-                    if self.path is not None:
-                        line[LOG_HTTP_PATH] = self.path
-                    if status is not None:
-                        line[LOG_HTTP_STATUS] = status
-                        plain = plain and status.__class__ is int
-                    line[LOG_DURATION_MS] = _round_ms(elapsed_ns)
-                    if self.peer is not None:
-                        line[LOG_CLIENT_IP] = self.peer
-                    if self.user_agent is not None:
-                        line[LOG_USER_AGENT] = self.user_agent
-                    size = self.response_size
-                    if size is not None:
-                        line[LOG_RESPONSE_SIZE] = size
-                        plain = plain and size.__class__ is int
-                else:
-                    line = {LOG_HTTP_ROUTE: operation, LOG_DURATION_MS: _round_ms(elapsed_ns)}
-                    plain = operation.__class__ is str
-                if self.disconnected:
-                    line[LOG_CLIENT_DISCONNECTED] = True
-                if fault and error_type is not None:
-                    line[LOG_ERROR_TYPE] = error_type
-                    plain = plain and error_type.__class__ is str
-                if extra:
-                    line.update(extra)
-                    plain = False
-                if fault:
-                    if exc is not None and isinstance(exc, Exception):
-                        # The stack trace on a line with the request's ids: what a server logs
-                        # of it (uvicorn's "Exception in ASGI application") comes after the request.
-                        _mark_exception(exc, self.context)
-                        st.logger.error(ACCESS_MESSAGE, exc_info=exc, **line)
-                    else:
-                        st.logger.error(ACCESS_MESSAGE, **line)
-                else:
-                    _write_access(st.logger, line, st.clock, now_ns, plain)
-            except Exception as e:
-                _failed("access_log", e)
-        if self.debug_lines:  # held DEBUG lines: the log module writes or drops them
-            try:
-                _end_request(self, failed=fault)
-            except Exception as e:
-                _failed("logs", e)
+
+    def _write_access_line(
+        self, st: ScopeSettings, elapsed_ns: int, now_ns: int | None, *, fault: bool,
+        exc: BaseException | None, error_type: str | None, extra: Mapping[str, Any] | None,
+    ) -> None:
+        """The access line: last, so a reader that sees it knows the rest is written.
+
+        Absent fields are left out (rather than ``None``), and when every value is known to be a
+        str/int/float the line renders them without a per-field check (``plain``). A fault is
+        written at ERROR, with its exception when there is one.
+        """
+        plain = self._plain
+        line: dict[str, Any]
+        if self.method is not None:
+            line = {LOG_HTTP_METHOD: self.method}
+            route = self.route
+            if route is not None:
+                line[LOG_HTTP_ROUTE] = route
+                plain = plain and route.__class__ is str
+            if self.path is not None:
+                line[LOG_HTTP_PATH] = self.path
+            status = self.status
+            if status is not None:
+                line[LOG_HTTP_STATUS] = status
+                plain = plain and status.__class__ is int
+            line[LOG_DURATION_MS] = _round_ms(elapsed_ns)
+            if self.peer is not None:
+                line[LOG_CLIENT_IP] = self.peer
+            if self.user_agent is not None:
+                line[LOG_USER_AGENT] = self.user_agent
+            size = self.response_size
+            if size is not None:
+                line[LOG_RESPONSE_SIZE] = size
+                plain = plain and size.__class__ is int
+        else:
+            operation = self.operation
+            line = {LOG_HTTP_ROUTE: operation, LOG_DURATION_MS: _round_ms(elapsed_ns)}
+            plain = operation.__class__ is str
+        if self.disconnected:
+            line[LOG_CLIENT_DISCONNECTED] = True
+        if fault and error_type is not None:
+            line[LOG_ERROR_TYPE] = error_type
+        if extra:
+            line.update(extra)
+            plain = False
+        if not fault:
+            _write_access(st.logger, line, st.clock, now_ns, plain)
+        elif exc is not None and isinstance(exc, Exception):
+            # The stack trace on a line with the request's ids: what a server logs of it
+            # (uvicorn's "Exception in ASGI application") comes after the request.
+            _mark_exception(exc, self.context)
+            st.logger.error(ACCESS_MESSAGE, exc_info=exc, **line)
+        else:
+            st.logger.error(ACCESS_MESSAGE, **line)
 
 
 def _mark_exception(exc: BaseException, ctx: TelemetryContext | None) -> None:
+    """Let the exception carry the request's context past its end (see ``EXCEPTION_CONTEXT_ATTR``)."""
     try:
         if ctx is not None and getattr(exc, EXCEPTION_CONTEXT_ATTR, None) is None:
             setattr(exc, EXCEPTION_CONTEXT_ATTR, ctx)
