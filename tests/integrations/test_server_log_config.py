@@ -152,7 +152,7 @@ def test_uvicorn_run_with_the_loaded_config_gives_the_same_lines(tmp_path: Path)
     assert statuses == [500]
     records = _json_lines(lines)
     (access,) = [r for r in records if r.get("logger") == "obskit.access" and r.get("status") == 500]
-    assert [r["message"] for r in records if r.get("trace_id") == access["trace_id"]].count(
+    assert [r.get("message") for r in records if r.get("trace_id") == access["trace_id"]].count(
         "Exception in ASGI application"
     ) == 1
 
