@@ -502,6 +502,23 @@ class Replay:
                        compile_expression(expression), 0.0, _COMPARE["GreaterThanThreshold"], "missing", False)
         return self._point(child, self._series(traffic), minute)
 
+    def graph(self, stats: Mapping[str, Mapping[str, Any]], expression: str, traffic: Traffic) -> list[Value]:
+        """``point`` at every minute of ``traffic`` (1 to its length), its sums computed once."""
+        periods = {s["Period"] for s in stats.values()}
+        if len(periods) != 1:
+            raise ValueError(f"one period expected, got {periods}")
+        child = _Child("graph", periods.pop() // 60, 1, 1,
+                       [(qid, s["Metric"]["MetricName"], s["Stat"]) for qid, s in stats.items()],
+                       compile_expression(expression), 0.0, _COMPARE["GreaterThanThreshold"], "missing", False)
+        series = self._series(traffic)
+        return [self._point(child, series, t) for t in range(1, len(traffic) + 1)]
+
+    def values(self, name: str, traffic: Traffic) -> list[Value]:
+        """``value`` of child alarm ``name`` at every minute of ``traffic`` (1 to its length)."""
+        c = next(c for c in self.children if c.name == name)
+        series = self._series(traffic)
+        return [self._point(c, series, t) for t in range(1, len(traffic) + 1)]
+
     def value(self, name: str, traffic: Traffic, minute: int) -> Value:
         """The newest data point of child alarm ``name`` in its evaluation at ``minute``."""
         c = next(c for c in self.children if c.name == name)

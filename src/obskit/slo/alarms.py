@@ -271,14 +271,19 @@ def _queries(config: SLOConfig, slo: SLO, period: int,
     return (good, total), f"IF(total >= {n}, (total - FILL(good, 0)) / total, 0) / {b}", total
 
 
-def burn_queries(config: SLOConfig, slo: SLO, period: int) -> tuple[tuple[MetricQuery, ...], str, MetricQuery]:
+def burn_queries(config: SLOConfig, slo: SLO, period: int,
+                 severity: str | None = None) -> tuple[tuple[MetricQuery, ...], str, MetricQuery]:
     """The statistics and the burn-rate expression over ``period`` that the alarms read.
 
-    The one source of the SLI math: the dashboard, the report and the Application Signals
-    export call this too, so none of them can disagree with the alarms. Returns the MetricStat
-    queries, the expression (its value is the burn rate) and the query counting events.
+    The one source of the SLI math: the alarms, the dashboard, the report and the Application
+    Signals export call this, so none of them can disagree. ``severity``: the window's tier
+    severity, which decides whether it is a long window (where a canary's ``min_bad_events``
+    guard applies); ``None`` for spans that are not alert windows (the period, the budget).
+    Returns the MetricStat queries, the expression (its value is the burn rate) and the query
+    counting events.
     """
-    return _queries(config, slo, period)
+    long = severity is None or any(w.long_s == period for w in slo.alerting.windows if w.severity == severity)
+    return _queries(config, slo, period, long=long)
 
 
 def _what(slo: SLO) -> str:
@@ -319,7 +324,6 @@ def build(config: SLOConfig) -> AlarmSet:
         # one child per distinct (severity, window, burn rate)
         parts = window_parts(slo.alerting.windows)
         child_of: dict[tuple[str, int, float], str] = {}
-        longs = {s: {w.long_s for w in slo.alerting.windows if w.severity == s} for s in SEVERITIES}
         tiers: dict[str, list[tuple[str, ...]]] = {s: [] for s in SEVERITIES}
         tier_text: dict[str, list[str]] = {s: [] for s in SEVERITIES}
         for w in slo.alerting.windows:
@@ -331,7 +335,7 @@ def build(config: SLOConfig) -> AlarmSet:
                     part = parts[key]
                     name = base + part
                     child_of[key] = name
-                    stats, expr, _ = _queries(config, slo, secs, long=secs in longs[w.severity])
+                    stats, expr, _ = burn_queries(config, slo, secs, w.severity)
                     queries = (*stats, MetricQuery("burn", expression=expr,
                                                    label=f"burn rate over {format_duration(secs)}",
                                                    return_data=True))

@@ -128,9 +128,9 @@ def _expr_row(expression: str, qid: str, label: str, *, visible: bool = True) ->
 
 
 def _burn_rows(config: SLOConfig, slo: SLO, period: int, suffix: str, label: str,
-               *, visible: bool = True) -> tuple[list[list[Any]], str]:
+               *, visible: bool = True, severity: str | None = None) -> tuple[list[list[Any]], str]:
     """The alarm's queries over ``period`` with ids suffixed; returns the rows and the burn id."""
-    stats, expression, _ = burn_queries(config, slo, period)
+    stats, expression, _ = burn_queries(config, slo, period, severity)
     ids = {q.id: f"{q.id}_{suffix}" for q in stats}
     renamed = _ID_RE.sub(lambda m: ids.get(m.group(), m.group()), expression)
     burn = f"burn_{suffix}"
@@ -174,7 +174,7 @@ def _tier_widget(config: SLOConfig, slo: SLO, w: Window) -> dict[str, Any]:
     lasts = format_span(config.period_s / w.burn_rate)
     rows: list[list[Any]] = []
     for secs, text in ((w.long_s, long_), (w.short_s, short)):
-        part, _ = _burn_rows(config, slo, secs, text, f"burn rate over {text}")
+        part, _ = _burn_rows(config, slo, secs, text, f"burn rate over {text}", severity=w.severity)
         rows += part
     return {
         "title": f"{slo.name}: {w.severity} {long_}/{short}, ALARM when both >= {_num(w.burn_rate)}x",

@@ -92,20 +92,27 @@ def _fetch(client: Any, queries: list[dict[str, Any]], start: datetime, end: dat
     return out
 
 
-def _burns(client: Any, config: SLOConfig, windows: dict[int, list[SLO]], end: datetime) -> dict[tuple[str, int],
-                                                                                                     float | None]:
-    """The burn rate of (SLO, window) for every window ending at ``end``, one call per window length."""
-    burns: dict[tuple[str, int], float | None] = {}
-    for secs, slos in windows.items():
+Key = tuple[str, int, str | None]  # (SLO, window, severity of the tier it serves; None for the span)
+
+
+def _burns(client: Any, config: SLOConfig, windows: dict[int, list[tuple[SLO, str | None]]],
+           end: datetime) -> dict[Key, float | None]:
+    """The burn rate of (SLO, window, severity) for every window ending at ``end``, one call per window length.
+
+    The severity matters only where the alarms' guards differ between a tier's long and short
+    window (a canary's ``min_bad_events``): each window is computed as its own alarm computes it.
+    """
+    burns: dict[Key, float | None] = {}
+    for secs, entries in windows.items():
         queries, exprs = [], []
-        for n, slo in enumerate(slos):
-            stats, expression, _ = burn_queries(config, slo, secs)
+        for n, (slo, severity) in enumerate(entries):
+            stats, expression, _ = burn_queries(config, slo, secs, severity)
             ids = {q.id: f"s{n}_{q.id}" for q in stats}
             queries += [_query(ids[q.id], q, secs) for q in stats]
-            exprs.append((slo.name, expression, ids))
+            exprs.append(((slo.name, secs, severity), expression, ids))
         values = _fetch(client, queries, end - timedelta(seconds=secs), end)
-        for name, expression, ids in exprs:
-            burns[(name, secs)] = evaluate(expression, {qid: values[ids[qid]] for qid in ids})
+        for key, expression, ids in exprs:
+            burns[key] = evaluate(expression, {qid: values[ids[qid]] for qid in ids})
     return burns
 
 
@@ -124,11 +131,12 @@ def collect(alarm_set: AlarmSet, client: Any, *, since_s: int | None = None,
     config = alarm_set.config
     since = since_s or config.period_s
     end = _end(now or datetime.now(UTC))
-    windows: dict[int, list[SLO]] = {since: list(config.slos)}
+    windows: dict[int, list[tuple[SLO, str | None]]] = {since: [(slo, None) for slo in config.slos]}
     for slo in config.slos:
-        for secs in sorted({s for w in slo.alerting.windows for s in (w.long_s, w.short_s)}):
-            if slo not in windows.setdefault(secs, []):
-                windows[secs].append(slo)
+        for w in slo.alerting.windows:
+            for secs in (w.long_s, w.short_s):
+                if (slo, w.severity) not in windows.setdefault(secs, []):
+                    windows[secs].append((slo, w.severity))
     burns = _burns(client, config, windows, end)
     every: list[CompositeAlarm | MetricAlarm] = [*alarm_set.composite_alarms, *alarm_set.metric_alarms]
     states = _alarm_states(client, [a.name for a in every])
@@ -136,9 +144,9 @@ def collect(alarm_set: AlarmSet, client: Any, *, since_s: int | None = None,
             for slo in config.slos]
 
 
-def _status(config: SLOConfig, slo: SLO, burns: dict[tuple[str, int], float | None], since: int,
+def _status(config: SLOConfig, slo: SLO, burns: dict[Key, float | None], since: int,
             alarms: dict[str, str | None]) -> SLOStatus:
-    over = burns[(slo.name, since)]
+    over = burns[(slo.name, since, None)]
     attainment = left = minutes = None
     if over is not None:
         attainment = 100 * (1 - over * slo.budget)
@@ -146,9 +154,12 @@ def _status(config: SLOConfig, slo: SLO, burns: dict[tuple[str, int], float | No
         minutes = left / 100 * slo.budget * config.period_s / 60
     seen = sorted({s for w in slo.alerting.windows for s in (w.long_s, w.short_s)})
     tiers = [TierStatus(w.severity, format_duration(w.long_s), format_duration(w.short_s), w.burn_rate,
-                        burns[(slo.name, w.long_s)], burns[(slo.name, w.short_s)]) for w in slo.alerting.windows]
+                        burns[(slo.name, w.long_s, w.severity)], burns[(slo.name, w.short_s, w.severity)])
+             for w in slo.alerting.windows]
+    by_window = {secs: value for (name, secs, _), value in sorted(burns.items(), key=lambda kv: kv[0][2] or "")
+                 if name == slo.name}
     return SLOStatus(slo.name, slo.objective, attainment, left, minutes,
-                     {format_duration(s): burns[(slo.name, s)] for s in seen}, tiers, alarms)
+                     {format_duration(s): by_window[s] for s in seen}, tiers, alarms)
 
 
 def since_problem(seconds: int) -> str | None:
