@@ -236,24 +236,10 @@ class request_scope(RequestScope):
                 ):
                     self._open_nested(outer, method, path, route, attributes)
                     return
-            if context is not None:
-                ctx = context
-            elif correlation_id is not None:
-                ctx = _extract(_NO_HEADERS if carrier is None else carrier, getter, correlation_id=correlation_id)
-            elif carrier is not None:
-                ctx = _extract(carrier, getter)
-            else:
-                ctx = _extract(_NO_HEADERS, None)  # still reads Lambda's _X_AMZN_TRACE_ID
-            if st.correlation is not None and carrier is not None:
-                cid = st.correlation.correlation_id(carrier, getter or _default_getter(carrier))
-                if cid is not None:
-                    ctx = ctx.with_correlation(cid)
-            if st.log_fields is not None:
-                extra = _call_hook(st.log_fields, request)
-                if extra:
-                    fields = {**fields, **extra} if fields else extra
-            if fields:
-                ctx = ctx.with_fields({**ctx.fields, **fields})
+            ctx = self._parent_context(
+                st, carrier=carrier, getter=getter, context=context, correlation_id=correlation_id, fields=fields,
+                request=request,
+            )
             attrs: dict[str, Any] = {}
             trusted = True  # every value below a plain str within the span limits: the span takes attrs as is
             if method is not None:
@@ -315,20 +301,7 @@ class request_scope(RequestScope):
                 span = self.span = _start_span(
                     name, kind=kind, attributes=attrs, parent=ctx, links=links, start_ns=self.start_ns
                 )
-            if st.request_hook is not None:
-                _call_hook(st.request_hook, span, request)
-                self._hook_named = span.name != name  # a name the hook chose stands (see finish)
-            sctx = self.context = span.context
-            self._ctx_token = CURRENT.set(sctx)
-            self._scope_token = SCOPE.set(self)
-            if st.debug_sampling or sctx.baggage:  # else there is nothing to decide (no upstream flag, no sampling)
-                _start_request(self, sctx)
-                if self.debug_sampled and sctx.baggage.get(BAGGAGE_DEBUG_KEY) != "1":
-                    # Sampled in here: say so downstream, so the next service logs DEBUG for
-                    # the same request (outgoing calls inject the current baggage).
-                    CURRENT.reset(self._ctx_token)
-                    sctx = self.context = _with_debug_flag(sctx)
-                    self._ctx_token = CURRENT.set(sctx)
+            self._install(st, span, name, request)
         except Exception as exc:
             if cleaned or not (exc.__class__ is NotText or (isinstance(exc, (TypeError, AttributeError)) and _odd(
                 method, path, route, operation, peer, forwarded_for, user_agent, scheme, host, correlation_id,
@@ -351,6 +324,48 @@ class request_scope(RequestScope):
                 user_agent=_text(user_agent), scheme=_text(scheme), host=_text(host), request=request,
                 correlation_id=_text(correlation_id), cleaned=True,
             )
+
+    def _parent_context(
+        self, st: ScopeSettings, *, carrier: Any, getter: Any, context: TelemetryContext | None,
+        correlation_id: str | None, fields: Mapping[str, Any] | None, request: Any,
+    ) -> TelemetryContext:
+        """Step 1 of ``begin``: the caller's context (extracted unless given), its correlation id and fields."""
+        if context is not None:
+            ctx = context
+        elif correlation_id is not None:
+            ctx = _extract(_NO_HEADERS if carrier is None else carrier, getter, correlation_id=correlation_id)
+        elif carrier is not None:
+            ctx = _extract(carrier, getter)
+        else:
+            ctx = _extract(_NO_HEADERS, None)  # still reads Lambda's _X_AMZN_TRACE_ID
+        if st.correlation is not None and carrier is not None:
+            cid = st.correlation.correlation_id(carrier, getter or _default_getter(carrier))
+            if cid is not None:
+                ctx = ctx.with_correlation(cid)
+        if st.log_fields is not None:
+            extra = _call_hook(st.log_fields, request)
+            if extra:
+                fields = {**fields, **extra} if fields else extra
+        if fields:
+            ctx = ctx.with_fields({**ctx.fields, **fields})
+        return ctx
+
+    def _install(self, st: ScopeSettings, span: Any, name: str, request: Any) -> None:
+        """Last step of ``begin``: the request hook, the span's context made current, the debug decision."""
+        if st.request_hook is not None:
+            _call_hook(st.request_hook, span, request)
+            self._hook_named = span.name != name  # a name the hook chose stands (see finish)
+        sctx = self.context = span.context
+        self._ctx_token = CURRENT.set(sctx)
+        self._scope_token = SCOPE.set(self)
+        if st.debug_sampling or sctx.baggage:  # else there is nothing to decide (no upstream flag, no sampling)
+            _start_request(self, sctx)
+            if self.debug_sampled and sctx.baggage.get(BAGGAGE_DEBUG_KEY) != "1":
+                # Sampled in here: say so downstream, so the next service logs DEBUG for
+                # the same request (outgoing calls inject the current baggage).
+                CURRENT.reset(self._ctx_token)
+                sctx = self.context = _with_debug_flag(sctx)
+                self._ctx_token = CURRENT.set(sctx)
 
     def _open_nested(
         self, outer: request_scope, method: str, path: str | None, route: str | None,
