@@ -204,45 +204,64 @@ def _attr(context: Any, name: str) -> Any:
     return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
+def _describe(ev: Any, context: Any, cold: bool, settings: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The invocation's log fields and span attributes, from the parsed event and the Lambda context."""
+    name = _attr(context, "function_name")
+    request_id = _attr(context, "aws_request_id")
+    arn = _attr(context, "invoked_function_arn")
+    fields = {
+        LOG_COLD_START: cold,
+        LOG_FUNCTION_NAME: name,
+        LOG_FUNCTION_REQUEST_ID: request_id,
+        LOG_FUNCTION_ARN: arn,
+        LOG_FUNCTION_MEMORY_SIZE: _attr(context, "memory_limit_in_mb"),
+    }
+    attrs = ev.attributes
+    attrs[ATTR_FAAS_TRIGGER] = ev.faas_trigger
+    attrs[ATTR_FAAS_COLDSTART] = cold
+    if request_id is not None:
+        attrs[ATTR_FAAS_INVOCATION_ID] = request_id
+        attrs[ATTR_AWS_REQUEST_ID] = request_id
+    if name is not None:
+        attrs[ATTR_FAAS_NAME] = name
+    if arn is not None:
+        attrs[ATTR_CLOUD_RESOURCE_ID] = arn
+        region = _region(arn)
+        if region:
+            attrs[ATTR_CLOUD_REGION] = region
+    if settings is not None:  # Powertools' filterable annotations (annotation.ColdStart = true)
+        attrs[ATTR_XRAY_COLD_START] = cold
+        attrs[ATTR_XRAY_SERVICE] = settings.config.service
+    return fields, attrs
+
+
 class _Invocation(request_scope):
-    """One invocation: ``request_scope`` plus the event, the guard and the cold-start flag."""
+    """One invocation: ``request_scope`` plus the event, the guard and the cold-start flag.
+
+    Built in two steps, so that a failure half way leaves nothing behind: the constructor only
+    sets the slots (no context, no span, no watchdog); ``open`` starts the invocation's
+    telemetry (see ``_begin``).
+    """
 
     __slots__ = ("cold_start", "event", "extras", "margin_ms", "watched")
 
-    def __init__(self, event: Any, context: Any, options: ScopeOptions, extras: _Extras) -> None:
-        global _record_cold_start
+    def __init__(self, extras: _Extras) -> None:
+        self._clear(None, None, None)
+        self.extras = extras
+        self.event: Any = None
+        self.cold_start = False
+        self.watched = False
+        self.margin_ms = 0
+
+    def open(self, event: Any, context: Any, options: ScopeOptions) -> None:
+        """Start the invocation: the event read, the scope begun, then what follows a begin."""
         if _first_invocation:
             _adopt_context(context)
         ev = self.event = parse_event(event)
-        context_of = extras.context_of
         cold = self.cold_start = _take_cold_start()
-        name = _attr(context, "function_name")
-        request_id = _attr(context, "aws_request_id")
-        arn = _attr(context, "invoked_function_arn")
-        fields = {
-            LOG_COLD_START: cold,
-            LOG_FUNCTION_NAME: name,
-            LOG_FUNCTION_REQUEST_ID: request_id,
-            LOG_FUNCTION_ARN: arn,
-            LOG_FUNCTION_MEMORY_SIZE: _attr(context, "memory_limit_in_mb"),
-        }
-        attrs = ev.attributes
-        attrs[ATTR_FAAS_TRIGGER] = ev.faas_trigger
-        attrs[ATTR_FAAS_COLDSTART] = cold
-        if request_id is not None:
-            attrs[ATTR_FAAS_INVOCATION_ID] = request_id
-            attrs[ATTR_AWS_REQUEST_ID] = request_id
-        if name is not None:
-            attrs[ATTR_FAAS_NAME] = name
-        if arn is not None:
-            attrs[ATTR_CLOUD_RESOURCE_ID] = arn
-            region = _region(arn)
-            if region:
-                attrs[ATTR_CLOUD_REGION] = region
         settings = options.settings()
-        if settings is not None:  # Powertools' filterable annotations (annotation.ColdStart = true)
-            attrs[ATTR_XRAY_COLD_START] = cold
-            attrs[ATTR_XRAY_SERVICE] = settings.config.service
+        fields, attrs = _describe(ev, context, cold, settings)
+        context_of = self.extras.context_of
         if ev.http:
             self.begin(
                 settings, excluded=settings is None or settings.excluded(ev.path), method=ev.method, path=ev.path,
@@ -253,17 +272,20 @@ class _Invocation(request_scope):
             )
         else:
             self.begin(
-                settings, excluded=settings is None, method=None, operation=ev.operation or name or "invoke",
-                carrier=ev.headers, getter=mapping_getter, context=context_of(event, ev.headers), links=ev.links,
-                kind=ev.kind, attributes=attrs, fields=fields, request=event, correlation_id=ev.request_id,
+                settings, excluded=settings is None, method=None,
+                operation=ev.operation or fields[LOG_FUNCTION_NAME] or "invoke", carrier=ev.headers,
+                getter=mapping_getter, context=context_of(event, ev.headers), links=ev.links, kind=ev.kind,
+                attributes=attrs, fields=fields, request=event, correlation_id=ev.request_id,
             )
-        self.watched = False
-        self.margin_ms = 0
-        self.extras = extras
-        if not self.active:
-            return
+        if self.active:
+            self._started(event, context, fields[LOG_FUNCTION_NAME])
+
+    def _started(self, event: Any, context: Any, name: Any) -> None:
+        """After the begin: the ColdStart metric, Powertools-style options, captured headers, the guard."""
+        global _record_cold_start
+        extras = self.extras
         opts = extras.options.resolved()
-        if cold and opts.cold_start_metric:
+        if self.cold_start and opts.cold_start_metric:
             if _record_cold_start is None:
                 from obskit.metrics import record_cold_start
 
@@ -274,11 +296,11 @@ class _Invocation(request_scope):
                 _diagnostics.incr(DIAG_ERROR)
         if opts.at_begin:
             extras.singles = _lambda_options.begin(opts, event)
-        if ev.http:
-            sc = extras.capture.get(settings)
-            if sc is not None and isinstance(ev.headers, dict):
-                sc.requested(self.span, ev.headers.items())
         settings = self._settings
+        if self.event.http:
+            sc = extras.capture.get(settings)
+            if sc is not None and isinstance(self.event.headers, dict):
+                sc.requested(self.span, self.event.headers.items())
         margin = settings.timeout_margin_ms if settings is not None else 0
         if margin:
             self._guard(context, margin)
@@ -467,11 +489,11 @@ def _response_headers(response: Any) -> list[tuple[str, str]]:
 
 def _begin(event: Any, context: Any, options: ScopeOptions, extras: _Extras) -> _Invocation | None:
     """The invocation's telemetry, set up; ``None`` (counted) if that failed: the handler then runs untraced."""
-    inv = _Invocation.__new__(_Invocation)
+    inv = _Invocation(extras)
     try:
-        inv.__init__(event, context, options, extras)  # type: ignore[misc]
+        inv.open(event, context, options)
     except Exception:
-        if getattr(inv, "watched", False):
+        if inv.watched:
             _watchdog.release(inv)
         abandon(inv)
         return None

@@ -466,6 +466,34 @@ def test_values_of_unexpected_types_from_a_server_are_cleaned() -> None:
     assert obskit.diagnostics().get("scope.cleaned_arguments") == 1
 
 
+def test_the_requests_own_texts_are_clipped_once_for_the_span_and_the_line_alike() -> None:
+    """Path, scheme, host, client and user agent: at most 1024 characters on the span and the access line."""
+    long = "x" * 5000
+    with capture() as cap, request_scope(
+        "GET", "/" + long, scheme="h" + long, host=long, peer=long, user_agent=long,
+    ) as req:
+        req.set_status(200)
+    attrs = cap.spans[0]["attributes"]
+    line = _access(cap)
+    assert {len(attrs[k]) for k in (
+        semconv.ATTR_URL_PATH, semconv.ATTR_URL_SCHEME, semconv.ATTR_SERVER_ADDRESS, semconv.ATTR_CLIENT_ADDRESS,
+        semconv.ATTR_USER_AGENT)} == {1024}
+    assert (line[semconv.LOG_HTTP_PATH], line[semconv.LOG_USER_AGENT], line[semconv.LOG_CLIENT_IP]) == (
+        attrs[semconv.ATTR_URL_PATH], attrs[semconv.ATTR_USER_AGENT], attrs[semconv.ATTR_CLIENT_ADDRESS])
+    assert obskit.diagnostics()["scope.clipped"] == 5
+
+
+def test_the_callers_attributes_are_neither_kept_nor_changed() -> None:
+    """The span takes its own copy of a caller's attributes: changing them later changes nothing."""
+    mine = {"app.tier": "gold"}
+    with capture() as cap, request_scope("GET", "/", attributes=mine) as req:
+        mine["app.tier"] = "changed"
+        req.set_status(200)
+    assert mine == {"app.tier": "changed"}
+    assert cap.spans[0]["attributes"]["app.tier"] == "gold"
+    assert semconv.ATTR_HTTP_METHOD not in mine
+
+
 def test_a_very_long_route_is_clipped_on_the_span() -> None:
     """A route template longer than a span attribute may be is clipped there, and counted."""
     route = "/" + "a" * 5000

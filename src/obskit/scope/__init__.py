@@ -27,7 +27,6 @@ steps that could fail are each isolated so that telemetry never raises into the 
 
 from obskit.scope._request import (
     DIAG_CLEANED,
-    NotText,
     abandon,
     current_request,
     request_scope,
@@ -38,6 +37,7 @@ from obskit.scope._settings import (
     DIAG_ERROR,
     DIAG_HOOK,
     OPTIONS,
+    NotText,
     ScopeOptions,
     ScopeSettings,
     normalize_method,

@@ -23,13 +23,13 @@ from obskit._context import CURRENT, EXCEPTION_CONTEXT_ATTR, SCOPE, RequestScope
 from obskit.scope._settings import (
     _DEFAULT_OPTIONS,
     _KNOWN_METHODS,
-    _MAX_TEXT,
     DIAG_ERROR,
     DIAG_HOOK,
+    NotText,
     ScopeOptions,
     ScopeSettings,
-    _clip,
     normalize_method,
+    request_text,
 )
 from obskit.semconv import (
     ACCESS_MESSAGE,
@@ -64,7 +64,7 @@ from obskit.semconv import (
 
 # Bound from the signal modules when the first settings are built (see bind).
 _start_span: Any = None
-_start_trusted: Any = None
+_start_owned: Any = None
 _record_request: Any = None
 _flush_scope: Any = None
 _start_request: Any = None
@@ -75,7 +75,7 @@ _write_access: Any = None
 
 def bind() -> None:
     """Bind the signal modules' functions the request path calls (once)."""
-    global _start_span, _start_trusted, _record_request, _flush_scope, _start_request, _end_request
+    global _start_span, _start_owned, _record_request, _flush_scope, _start_request, _end_request
     global _extract, _write_access
     if _extract is not None:
         return
@@ -83,7 +83,7 @@ def bind() -> None:
     from obskit.propagation import extract
 
     _start_span = tracing.start_span
-    _start_trusted = tracing._start_trusted
+    _start_owned = tracing._start_owned
     _record_request = metrics.record_request
     _flush_scope = metrics.flush_scope
     _start_request = logs.start_request
@@ -137,7 +137,6 @@ class request_scope(RequestScope):
         "_hook_named",
         "_hosting",
         "_outer",
-        "_plain",
         "_scope_token",
         "_settings",
         "context",
@@ -201,30 +200,12 @@ class request_scope(RequestScope):
         ``obskit.extract``). When the values are not what their names say (a number for a
         path, a list for the fields: a hand-built environ or an odd event), the begin is
         retried once with them cleaned (``cleaned``) rather than leaving the request untraced.
+
+        The steps: the parent context, the server attributes (HTTP), the span's name, the span,
+        then ``_install`` (hook, current context, debug decision).
         """
-        RequestScope.__init__(self)
-        self._settings = st
-        self.method = method
-        self.path = path
-        self.route: str | None = None
-        self.response_size: int | None = None
-        self.disconnected = False
-        self.exception: BaseException | None = None
-        self.end_ns: int | None = None
-        self._ctx_token: Token[TelemetryContext] | None = None
-        self._scope_token: Token[RequestScope | None] | None = None
-        self.context: TelemetryContext | None = None
-        self.start_ns = 0
-        self.peer: str | None = None
-        self.user_agent: str | None = None
-        self._plain = False
-        self._hook_named = False
-        self._outer: request_scope | None = None
-        self._hosting = True
-        """Whether an HTTP scope begun now belongs to this request (see ``_open_nested``): the WSGI
-        middleware clears it once the app has returned and only the body is left to send."""
+        self._clear(st, method, path)
         if excluded or st is None:
-            self._ended = True
             return
         self._ended = False
         try:
@@ -240,90 +221,60 @@ class request_scope(RequestScope):
                 st, carrier=carrier, getter=getter, context=context, correlation_id=correlation_id, fields=fields,
                 request=request,
             )
-            attrs: dict[str, Any] = {}
-            trusted = True  # every value below a plain str within the span limits: the span takes attrs as is
-            if method is not None:
-                if method not in _KNOWN_METHODS:
-                    method = self.method = normalize_method(method)
-                attrs[ATTR_HTTP_METHOD] = method
-                if path is not None:
-                    if len(path) > _MAX_TEXT:
-                        path = self.path = _clip(path)
-                    attrs[ATTR_URL_PATH] = path
-                    trusted = path.__class__ is str
-                if scheme:
-                    attrs[ATTR_URL_SCHEME] = scheme
-                    trusted = trusted and scheme.__class__ is str and len(scheme) <= _MAX_TEXT
-                if host:
-                    attrs[ATTR_SERVER_ADDRESS] = host if len(host) <= _MAX_TEXT else _clip(host)
-                    trusted = trusted and host.__class__ is str
-                client = st.client_ip(peer, forwarded_for) if forwarded_for else peer
-                if client:
-                    attrs[ATTR_CLIENT_ADDRESS] = client
-                    trusted = trusted and client.__class__ is str and len(client) <= _MAX_TEXT
-                self.peer = client
-                if user_agent:
-                    if len(user_agent) > _MAX_TEXT:
-                        user_agent = _clip(user_agent)
-                    attrs[ATTR_USER_AGENT] = self.user_agent = user_agent
-                    trusted = trusted and user_agent.__class__ is str
-                trusted = trusted and method.__class__ is str
-                if not trusted and not cleaned and _not_text(
-                    method, path, scheme, host, peer, forwarded_for, user_agent
-                ):
-                    raise NotText  # the retry below makes them text
-                self._plain = trusted
-            if route is not None and route.__class__ is not str and not cleaned:
-                raise NotText  # the retry below makes it text
-            if route is not None:
-                self.route = route
-                name = self.operation = f"{method} {route}" if method is not None else route
-            elif operation is not None:
-                name = self.operation = operation if operation.__class__ is str else _text(operation) or "request"
-            else:
-                name = method or "request"
-            if trusted:
-                # Own values are checked above; the caller's attributes go through the span's
-                # checks, then the route (which wins over them, as the template names the span).
-                span = self.span = _start_trusted(name, kind, attrs, ctx, links, self.start_ns)
-                if attributes:
-                    span.set_attributes(attributes)
-                if route is not None:
-                    if route.__class__ is str and len(route) <= _MAX_TEXT:
-                        span._set_trusted({ATTR_HTTP_ROUTE: route})
-                    else:
-                        span.set_attribute(ATTR_HTTP_ROUTE, route)
-            else:
-                if attributes:
-                    attrs.update(attributes)
-                if route is not None:
-                    attrs[ATTR_HTTP_ROUTE] = route
-                span = self.span = _start_span(
-                    name, kind=kind, attributes=attrs, parent=ctx, links=links, start_ns=self.start_ns
-                )
+            attrs = {} if method is None else self._server_attributes(
+                st, method=method, path=path, scheme=scheme, host=host, peer=peer, forwarded_for=forwarded_for,
+                user_agent=user_agent,
+            )
+            name = self._name(route, operation)
+            if attributes:
+                attrs.update(attributes)
+            if self.route is not None:
+                attrs[ATTR_HTTP_ROUTE] = self.route  # the template wins over the caller's attributes
+            span = self.span = _start_owned(name, kind, attrs, ctx, links, self.start_ns)
             self._install(st, span, name, request)
         except Exception as exc:
-            if cleaned or not (exc.__class__ is NotText or (isinstance(exc, (TypeError, AttributeError)) and _odd(
-                method, path, route, operation, peer, forwarded_for, user_agent, scheme, host, correlation_id,
-                context=context, links=links, kind=kind, fields=fields,
-            ))):
-                # A bug (obskit's or a hook's), not odd arguments: counted as such, the request untraced.
-                _failed("begin", exc)
-                self.detach()
-                self.span = None
-                return
-            _diagnostics.incr(DIAG_CLEANED)
             self.detach()
             self.span = None
+            if cleaned or not (exc.__class__ is NotText or (isinstance(exc, (TypeError, AttributeError)) and _odd(
+                method, path, route, operation, peer, forwarded_for, user_agent, scheme, host, correlation_id,
+                context=context, links=links, kind=kind, fields=fields, attributes=attributes,
+            ))):
+                _failed("begin", exc)  # a bug (obskit's or a hook's), not odd arguments: the request untraced
+                return
+            _diagnostics.incr(DIAG_CLEANED)
             self.begin(
                 st, excluded=excluded, method=_text(method), path=_text(path), route=_text(route),
                 operation=_text(operation), carrier=carrier, getter=getter,
                 context=context if isinstance(context, TelemetryContext) else None, links=_contexts(links),
-                kind=kind if kind.__class__ is str else SPAN_KIND_SERVER, attributes=attributes,
+                kind=kind if kind.__class__ is str else SPAN_KIND_SERVER, attributes=_fields(attributes),
                 fields=_fields(fields), peer=_text(peer), forwarded_for=_text(forwarded_for),
                 user_agent=_text(user_agent), scheme=_text(scheme), host=_text(host), request=request,
                 correlation_id=_text(correlation_id), cleaned=True,
             )
+
+    def _clear(self, st: ScopeSettings | None, method: str | None, path: str | None) -> None:
+        """Every slot to its value before the request starts (ended until ``begin`` starts it)."""
+        RequestScope.__init__(self)
+        self._settings = st
+        self.method = method
+        self.path = path
+        self.route: str | None = None
+        self.response_size: int | None = None
+        self.disconnected = False
+        self.exception: BaseException | None = None
+        self.end_ns: int | None = None
+        self._ctx_token: Token[TelemetryContext] | None = None
+        self._scope_token: Token[RequestScope | None] | None = None
+        self.context: TelemetryContext | None = None
+        self.start_ns = 0
+        self.peer: str | None = None
+        self.user_agent: str | None = None
+        self._hook_named = False
+        self._outer: request_scope | None = None
+        self._hosting = True
+        """Whether an HTTP scope begun now belongs to this request (see ``_open_nested``): the WSGI
+        middleware clears it once the app has returned and only the body is left to send."""
+        self._ended = True
 
     def _parent_context(
         self, st: ScopeSettings, *, carrier: Any, getter: Any, context: TelemetryContext | None,
@@ -349,6 +300,52 @@ class request_scope(RequestScope):
         if fields:
             ctx = ctx.with_fields({**ctx.fields, **fields})
         return ctx
+
+    def _server_attributes(
+        self, st: ScopeSettings, *, method: str, path: str | None, scheme: str | None, host: str | None,
+        peer: str | None, forwarded_for: str | None, user_agent: str | None,
+    ) -> dict[str, Any]:
+        """Step 2 of ``begin`` (HTTP): the request's own texts, checked and clipped once.
+
+        Each passes ``request_text`` (a plain str within ``_MAX_TEXT``, or ``NotText`` for the
+        cleaned retry), so the span and the access line take them as they are.
+        """
+        if method.__class__ is not str:
+            raise NotText
+        if method not in _KNOWN_METHODS:
+            method = normalize_method(method)
+        self.method = method
+        attrs: dict[str, Any] = {ATTR_HTTP_METHOD: method}
+        if path is not None:
+            attrs[ATTR_URL_PATH] = self.path = request_text(path)
+        if scheme:
+            attrs[ATTR_URL_SCHEME] = request_text(scheme)
+        if host:
+            attrs[ATTR_SERVER_ADDRESS] = request_text(host)
+        if forwarded_for:
+            if forwarded_for.__class__ is not str:
+                raise NotText
+            peer = st.client_ip(request_text(peer), forwarded_for)
+        client = self.peer = request_text(peer)
+        if client:
+            attrs[ATTR_CLIENT_ADDRESS] = client
+        if user_agent:
+            attrs[ATTR_USER_AGENT] = self.user_agent = request_text(user_agent)
+        return attrs
+
+    def _name(self, route: str | None, operation: str | None) -> str:
+        """Step 3 of ``begin``: ``METHOD route`` once the route is known, else the operation or the method."""
+        method = self.method
+        if route is not None:
+            if route.__class__ is not str:
+                raise NotText  # a template, not request input: checked, not clipped (as ``set_route``)
+            self.route = route
+            name = self.operation = f"{method} {route}" if method is not None else route
+        elif operation is not None:
+            name = self.operation = operation if operation.__class__ is str else _text(operation) or "request"
+        else:
+            name = method or "request"
+        return name
 
     def _install(self, st: ScopeSettings, span: Any, name: str, request: Any) -> None:
         """Last step of ``begin``: the request hook, the span's context made current, the debug decision."""
@@ -629,13 +626,7 @@ class request_scope(RequestScope):
         if self.disconnected:
             attrs[ATTR_CLIENT_DISCONNECTED] = True
         if attrs:
-            size = self.response_size
-            if (route is None or (route.__class__ is str and len(route) <= _MAX_TEXT)) and (
-                status is None or status.__class__ is int
-            ) and (size is None or size.__class__ is int):
-                span._set_trusted(attrs)  # typed and bounded here: no second cleaning pass
-            else:
-                span.set_attributes(attrs)
+            span._set_owned(attrs)
         if exc is not None and isinstance(exc, Exception):
             span.record_exception(exc)
         if fault:
@@ -665,7 +656,7 @@ class request_scope(RequestScope):
         str/int/float the line renders them without a per-field check (``plain``). A fault is
         written at ERROR, with its exception when there is one.
         """
-        plain = self._plain
+        plain = True  # begin made the request's own texts plain str (``request_text``)
         line: dict[str, Any]
         if self.method is not None:
             line = {LOG_HTTP_METHOD: self.method}
@@ -747,20 +738,13 @@ def _not_text(*values: Any) -> bool:
     return any(v is not None and v.__class__ is not str for v in values)
 
 
-class NotText(Exception):
-    """Raised inside ``begin`` when request values are not plain text: the begin is retried once
-    with them cleaned (counted as ``scope.cleaned_arguments``). Only this, or a ``TypeError`` /
-    ``AttributeError`` while ``_odd`` finds an argument of the wrong type, leads to the retry:
-    any other failure is a bug, counted as ``scope.error.begin``."""
-
-
-def _odd(*texts: Any, context: Any, links: Any, kind: Any, fields: Any) -> bool:
+def _odd(*texts: Any, context: Any, links: Any, kind: Any, fields: Any, attributes: Any) -> bool:
     """Whether any argument of a begin is not of the type its name says (a hand-built environ, an odd event)."""
     if _not_text(*texts) or kind.__class__ is not str:
         return True
     if context is not None and not isinstance(context, TelemetryContext):
         return True
-    if fields is not None and not isinstance(fields, Mapping):
+    if any(m is not None and not isinstance(m, Mapping) for m in (fields, attributes)):
         return True
     try:
         return any(not isinstance(c, TelemetryContext) for c in links) if links else False

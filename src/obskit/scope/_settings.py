@@ -128,6 +128,26 @@ def _clip(value: str | None) -> str | None:
     return value[:_MAX_TEXT]
 
 
+class NotText(Exception):
+    """Raised inside ``request_scope.begin`` when request values are not plain text: the begin is
+    retried once with them cleaned (counted as ``scope.cleaned_arguments``). Only this, or a
+    ``TypeError`` / ``AttributeError`` while an argument is of the wrong type, leads to the retry:
+    any other failure is a bug, counted as ``scope.error.begin``."""
+
+
+def request_text(value: Any) -> Any:
+    """A request's own text (path, host, user agent...) as the span and the access line take it.
+
+    The one check of those values: a plain str, clipped to ``_MAX_TEXT`` (counted); ``None``
+    stays ``None``; anything else raises ``NotText`` (``begin`` retries with it made text).
+    """
+    if value.__class__ is not str:
+        if value is None:
+            return None
+        raise NotText
+    return value if len(value) <= _MAX_TEXT else _clip(value)
+
+
 class ScopeSettings:
     """What ``request_scope`` needs, resolved once per configuration and per app.
 
