@@ -2,7 +2,7 @@
 
 Imports: standard library only.
 
-Method (the one BASELINE.md describes, so numbers are comparable):
+Method (the same in every module, so numbers are comparable across them and across runs):
 
 * each case is a zero-argument callable doing one operation;
 * it is calibrated so one timed block lasts about 40 ms (``perf_counter_ns`` around a

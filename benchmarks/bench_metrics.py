@@ -1,6 +1,6 @@
 """EMF metrics: record one value, and record + flush one document, obskit next to Powertools and aws-embedded-metrics.
 
-Cases (BASELINE.md section 2, same shapes):
+Cases (two dimensions, unit Milliseconds, for every library):
 
 * **record**: one value into a live buffer. Peers are cleared every 90 values (Powertools
   auto-flushes at 100); obskit runs its real path, including its own size-bound writes.

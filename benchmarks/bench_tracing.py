@@ -1,6 +1,6 @@
 """One span with 3 attributes: obskit (unsampled, recorded, X-Ray, OpenTelemetry, disabled) next to the peers.
 
-Two groups, each in its own interpreter with its own floor (BASELINE.md section 3): the main
+Two groups, each in its own interpreter with its own floor (a hand-rolled span): the main
 group (obskit and the OpenTelemetry SDK, which we use without touching its globals) runs in
 this process; the X-Ray group (aws-xray-sdk and Powertools Tracer change process-global X-Ray
 state) runs in a subprocess, with obskit's X-Ray cases measured there too so their ratios

@@ -2,8 +2,9 @@
 
 Every test builds a file, renders its CloudFormation and replays per-minute traffic through it
 (children over sliding windows every minute, composite rules, the ticket's suppressor). The
-invariant suite holds shared/SLO.md section 0 for every built-in profile and for 30, 28 and 7
-day periods, for availability, latency and synthetic SLIs.
+invariant suite (no alert below the SLO's rate, every burn above it alerts before the budget is
+gone, a full outage pages within minutes, one outage notifies once) holds for every built-in
+profile and for 30, 28 and 7 day periods, for availability, latency and synthetic SLIs.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _stop_on_alert(states: dict[str, str]) -> bool:
     return ALARM in (states[PAGE], states[TICKET])
 
 
-# --- shared/SLO.md section 0, for every profile, period and SLI kind ---------------------------
+# --- the invariants, for every profile, period and SLI kind --------------------------------------
 CASES = [(p, period, kind) for p in PROFILES for period in ("30d", "28d", "7d") for kind in SLIS
          if kind == "availability" or p == "standard"]
 
