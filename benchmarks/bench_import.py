@@ -9,11 +9,13 @@ cold start whatever library it uses). Children get no AWS, OTEL, POWERTOOLS or O
 (except the Lambda row, which sets what Lambda sets) and write to /dev/null. The report is the
 median wall time of each target and what it adds over a bare interpreter.
 
-The "no site" pair runs with ``-S`` and obskit's source tree on ``PYTHONPATH``: in this
+The "no site" rows run with ``-S`` and a copy of obskit's package on ``PYTHONPATH``: in this
 checkout's editable install, ``site`` runs setuptools' finder, which imports ``pathlib``,
 ``re`` and ``collections`` into every interpreter, so the main rows cannot see obskit import
-any of those. An installed wheel has no such finder; the pair measures ``import obskit`` as it
-costs there, against its own floor.
+any of those. An installed wheel has no such finder; these rows measure obskit as it costs
+there, against their own floor. The Lambda row among them has what ``make layer`` ships
+(obskit and orjson, nothing else of this venv: no opentelemetry, so no bridge to load), the
+handler module as a function deployed with the layer imports it.
 """
 
 from __future__ import annotations
@@ -59,16 +61,38 @@ BARE_NO_SITE = "bare interpreter, no site (-S)"
 NO_SITE: dict[str, str] = {
     BARE_NO_SITE: "pass",
     "import obskit, no site (-S): as from a wheel, no editable-install finder": "import obskit",
+    "obskit Lambda handler module, no site (-S): obskit and orjson only, as from the layer": (
+        "import obskit; from obskit.integrations.aws_lambda import instrument_handler; "
+        "obskit.configure(service='s'); instrument_handler(lambda e, c: None)"
+    ),
 }
-_SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _env(name: str) -> dict[str, str]:
+def _layer_like() -> str:
+    """A directory with what the Lambda layer holds: obskit (with its integrations) and orjson."""
+    import shutil
+    import tempfile
+
+    root = tempfile.mkdtemp(prefix="obskit-layer-")
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(os.path.join(_ROOT, "src", "obskit"), os.path.join(root, "obskit"), ignore=ignore)
+    shutil.copytree(os.path.join(_ROOT, "integrations"), os.path.join(root, "obskit", "integrations"), ignore=ignore)
+    try:
+        import orjson
+
+        shutil.copytree(os.path.dirname(orjson.__file__), os.path.join(root, "orjson"), ignore=ignore)
+    except ImportError:
+        pass
+    return root
+
+
+def _env(name: str, layer: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP)}
     if "Lambda" in name:
         env.update(LAMBDA_ENV)
     if name in NO_SITE:
-        env["PYTHONPATH"] = _SRC
+        env["PYTHONPATH"] = layer
     return env
 
 
@@ -84,7 +108,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     """Median wall milliseconds per target, and what each adds over a bare interpreter."""
     rounds = 3 if quick else 15
     targets = {**TARGETS, **NO_SITE}
-    envs = {name: _env(name) for name in targets}
+    layer = _layer_like()
+    envs = {name: _env(name, layer) for name in targets}
     flags = {name: ("-S",) if name in NO_SITE else () for name in targets}
     available = {}
     for name, stmt in targets.items():

@@ -329,18 +329,60 @@ def _run(code: str, **env: str) -> Any:
 
 
 @pytest.mark.slow
-def test_opentelemetry_is_imported_only_when_the_bridge_is_on() -> None:
-    """import obskit loads no opentelemetry module; configure() does with the bridge on, not with it off."""
+def test_opentelemetry_is_imported_only_when_the_app_imports_it_or_the_bridge_is_forced() -> None:
+    """import obskit and configure() load no opentelemetry module; opentelemetry_bridge=True does."""
     code = (
         "import json, sys, obskit\n"
-        "a = any(m.startswith('opentelemetry') for m in sys.modules)\n"
+        "a = any(m.startswith('opentelemetry.') for m in sys.modules)\n"
         "obskit.configure(service='s', opentelemetry_bridge=False)\n"
-        "b = any(m.startswith('opentelemetry') for m in sys.modules)\n"
+        "b = any(m.startswith('opentelemetry.') for m in sys.modules)\n"
         "obskit.configure(service='s')\n"
-        "c = 'opentelemetry.trace' in sys.modules and 'opentelemetry.sdk' not in sys.modules\n"
-        "print(json.dumps([a, b, c]))\n"
+        "c = any(m.startswith('opentelemetry.') for m in sys.modules)\n"
+        "obskit.configure(service='s', opentelemetry_bridge=True)\n"
+        "d = 'opentelemetry.trace' in sys.modules and 'opentelemetry.sdk' not in sys.modules\n"
+        "print(json.dumps([a, b, c, d]))\n"
     )
-    assert _run(code) == [False, False, True]
+    assert _run(code) == [False, False, False, True]
+
+
+_LATE_IMPORT = (
+    "import json, sys, obskit\n"
+    "from obskit.testing import capture\n"
+    "obskit.configure(service='s'{option})\n"
+    "before = any(m.startswith('opentelemetry.') for m in sys.modules)\n"
+    "{first_import}\n"
+    "from opentelemetry import trace, propagate\n"
+    "with capture() as cap, obskit.span('outer') as outer:\n"
+    "    with trace.get_tracer('app').start_as_current_span('api'):\n"
+    "        headers = {{}}\n"
+    "        propagate.inject(headers)\n"
+    "api = next((s for s in cap.spans if s['name'] == 'api'), None)\n"
+    "loaders = {{type(m.__loader__).__name__ for n, m in sys.modules.items() if n.startswith('opentelemetry.')}}\n"
+    "print(json.dumps({{'before': before, 'parent': api and api['parent_span_id'] == outer.span_id,\n"
+    "                  'xray_header': 'x-amzn-trace-id' in headers, 'loaders': sorted(loaders),\n"
+    "                  'hooks': [type(f).__name__ for f in sys.meta_path if type(f).__name__ == '_Watch']}}))\n"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("first_import", [
+    "import opentelemetry.trace",
+    "import opentelemetry.propagate  # imports opentelemetry.trace half way through its own imports",
+    "from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor",
+])
+def test_the_bridge_is_installed_when_the_app_imports_opentelemetry_after_configure(first_import: str) -> None:
+    """configure() first, OpenTelemetry later: API spans are obskit's children, the propagator obskit's."""
+    got = _run(_LATE_IMPORT.format(option="", first_import=first_import))
+    assert got == {"before": False, "parent": True, "xray_header": True, "loaders": got["loaders"], "hooks": []}
+    assert "_Loader" not in got["loaders"]  # every module keeps its own loader
+
+
+@pytest.mark.slow
+def test_turning_the_bridge_off_before_opentelemetry_is_imported_cancels_it() -> None:
+    code = _LATE_IMPORT.replace("obskit.configure(service='s'{option})\n",
+                                "obskit.configure(service='s')\nobskit.configure(service='s'{option})\n")
+    got = _run(code.format(option=", opentelemetry_bridge=False", first_import="import opentelemetry.trace"))
+    assert (got["parent"], got["xray_header"], got["hooks"]) == (None, False, [])  # the API span is not obskit's
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ them, when it is first used.
 """
 
 
+from obskit._version import __version__ as __version__
 from obskit.errors import (
     ConfigError,
     MissingDependencyError,
@@ -98,13 +99,6 @@ def __getattr__(name: str) -> object:
         value = getattr(module, attr) if attr else module
         globals()[name] = value  # later accesses skip this function
         return value
-    if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return version("obskit")
-        except PackageNotFoundError:  # a source tree that was never installed
-            return "0+unknown"
     raise AttributeError(f"module 'obskit' has no attribute {name!r}")
 
 

@@ -940,25 +940,57 @@ def _on_configure(runtime: Any, explicit: bool) -> None:
     """Spans read the live runtime on every start; only the OpenTelemetry bridge is switched here.
 
     It is on after an explicit ``configure()`` (or inside ``capture()``) when the option allows
-    and opentelemetry-api is installed; its module, and so ``opentelemetry``, is imported only
-    then. Off, or back to the implicit configuration, it is taken out again.
+    and opentelemetry-api is installed. ``True`` installs it now; ``"auto"`` (the default) once
+    the app imports ``opentelemetry.trace``, at once if it already has: until then neither the
+    bridge nor ``opentelemetry`` is imported, which a Lambda cold start would pay for nothing
+    (``benchmarks/bench_import.py``). Off, or back to the implicit configuration, it is taken
+    out again.
     """
     import sys
 
+    global _cancel_bridge
+    _cancel_bridge()
+    _cancel_bridge = _nothing
     wanted = runtime.config.options.get("opentelemetry_bridge", "auto") if explicit else False
     if wanted == "auto":
         import importlib.util
 
         try:
-            wanted = importlib.util.find_spec("opentelemetry.trace") is not None
+            installed = importlib.util.find_spec("opentelemetry.trace") is not None
         except (ImportError, ValueError):
-            wanted = False
+            installed = False
+        if installed:
+            from obskit._import_hook import when_imported
+
+            _cancel_bridge = when_imported("opentelemetry.trace", _install_bridge)
+            return
+        wanted = False
     if wanted:
         from obskit import _otel_bridge
 
         _otel_bridge.install()
     elif "obskit._otel_bridge" in sys.modules:
         sys.modules["obskit._otel_bridge"].uninstall()
+
+
+def _nothing() -> None:
+    return None
+
+
+_cancel_bridge: Callable[[], None] = _nothing
+"""Cancels the last configure()'s pending "install the bridge once OpenTelemetry is imported"."""
+
+
+def _install_bridge() -> None:
+    """The bridge, installed as the app's import of ``opentelemetry.trace`` completes: never raises into it."""
+    try:
+        from obskit import _otel_bridge
+
+        _otel_bridge.install()
+    except Exception as exc:  # an OpenTelemetry API too old or too new: obskit's own spans go on
+        _diagnostics.incr("tracing.otel_bridge_failed")
+        _diagnostics.report_once("otel_bridge.install", "obskit: the OpenTelemetry bridge could not be "
+                                 "installed (%r); OpenTelemetry spans stay the API's own", exc)
 
 
 _pipeline.on_reset(_open_spans.clear)

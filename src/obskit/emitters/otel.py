@@ -242,12 +242,9 @@ class OTelEmitter:
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    from obskit._version import __version__
 
-        return version("obskit")
-    except Exception:
-        return "0+unknown"
+    return __version__
 
 
 def build_provider(service: str) -> Any:

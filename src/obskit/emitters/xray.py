@@ -1004,12 +1004,9 @@ def _fast_json_dumps() -> Callable[[Any], bytes] | None:
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    from obskit._version import __version__
 
-        return version("obskit")
-    except Exception:
-        return "0+unknown"
+    return __version__
 
 
 def create(config: Any) -> XRayEmitter:

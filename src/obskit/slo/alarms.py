@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 
 from obskit import semconv
+from obskit._version import __version__
 from obskit.errors import SLOProblem, SLOSpecError
 from obskit.slo.spec import (
     MAX_ALARM_NAME,
@@ -155,17 +155,9 @@ class AlarmSet:
         return f"{self.config.name_prefix}{SEP}{service_token(self.config.service)}{SEP}"
 
 
-_VERSION: list[str] = []
-
-
 def generator_version() -> str:
-    """obskit's installed version, written into tags and template descriptions."""
-    if not _VERSION:
-        try:
-            _VERSION.append(version("obskit"))
-        except PackageNotFoundError:
-            _VERSION.append("0+unknown")
-    return _VERSION[0]
+    """obskit's version, written into tags and template descriptions."""
+    return __version__
 
 
 def alarm_base(config: SLOConfig, slo: SLO) -> str:
