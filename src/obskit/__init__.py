@@ -8,7 +8,6 @@ them, when it is first used.
 """
 
 
-from obskit._version import __version__ as __version__
 from obskit.errors import (
     ConfigError,
     MissingDependencyError,
@@ -99,6 +98,10 @@ def __getattr__(name: str) -> object:
         value = getattr(module, attr) if attr else module
         globals()[name] = value  # later accesses skip this function
         return value
+    if name == "__version__":
+        from obskit._version import __version__
+
+        return __version__
     raise AttributeError(f"module 'obskit' has no attribute {name!r}")
 
 
