@@ -20,7 +20,7 @@ def test_a_dead_daemon_counts_every_segment_the_last_included(batch: int) -> Non
             pass
     obskit.shutdown(1.0)
     counters = obskit.diagnostics()
-    counted = lost(counters, "xray.dropped.")
+    counted = lost(counters, "traces.dropped.")
     assert counted == produced, figures(produced, 0, counted, counters)
 
 
@@ -35,5 +35,5 @@ def test_a_daemon_that_listens_gets_every_segment_and_nothing_is_counted() -> No
     obskit.shutdown(1.0)
     daemon.close()
     counters = obskit.diagnostics()
-    arrived, counted = len(daemon.received), lost(counters, "xray.dropped.")
+    arrived, counted = len(daemon.received), lost(counters, "traces.dropped.")
     assert (arrived, counted) == (produced, 0), figures(produced, arrived, counted, counters)

@@ -41,7 +41,7 @@ span ends (the invocation is flushed before the freeze anyway).
 parent's.
 
 A dead daemon or a full socket buffer never raises: the datagram is dropped and counted
-(``xray.dropped.send_failed``).
+(``traces.dropped.daemon_unreachable``).
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ _GSO_REFUSED = frozenset({errno.ENOPROTOOPT, errno.EINVAL, errno.EMSGSIZE, errno
 
 def _send_failed(n: int = 1) -> None:
     """Count ``n`` datagrams lost on the way to the daemon, and say so once."""
-    _diagnostics.count("xray.dropped.send_failed", "obskit: X-Ray segments not delivered to the daemon "
-                       "(refused, or the socket failed); counted as xray.dropped.send_failed", n=n)
+    _diagnostics.count("traces.dropped.daemon_unreachable", "obskit: X-Ray segments not delivered to the daemon "
+                       "(refused, or the socket failed); counted as traces.dropped.daemon_unreachable", n=n)
 
 
 class DaemonAddress(tuple[str, int]):
@@ -609,7 +609,7 @@ class XRayEmitter:
                 doc = sanitize(doc)
                 body = self._dumps(doc)
             except Exception:
-                _diagnostics.incr("xray.dropped.unserialisable")
+                _diagnostics.incr("traces.dropped.unserialisable")
                 return []
         if len(body) + len(HEADER) <= MAX_DATAGRAM:
             return [HEADER + body]
@@ -630,7 +630,7 @@ class XRayEmitter:
                 doc.pop(field)
                 _diagnostics.incr("xray.clipped.too_large")
                 return self._payloads(doc)
-        _diagnostics.incr("xray.dropped.too_large")
+        _diagnostics.incr("traces.dropped.too_large")
         return []
 
     # --- SpanEmitter -------------------------------------------------------------------------
@@ -725,7 +725,7 @@ class XRayEmitter:
             if mine:
                 doc["subsegments"] = self._subsegments(mine, xray_tid)
         except Exception:  # a tree deeper than the interpreter's recursion limit
-            _diagnostics.incr("xray.dropped.unserialisable")
+            _diagnostics.incr("traces.dropped.unserialisable")
             return
         try:
             body = self._fast_dumps(doc)

@@ -335,7 +335,7 @@ def test_a_document_no_serialiser_takes_is_cleaned_not_dropped(daemon: Daemon) -
     assert doc["annotations"] == {"path": "/a?", "big": str(1 << 70)}
     assert doc["metadata"]["obskit"]["span_name"] == "GET /caf?"
     assert obskit.diagnostics().get("xray.cleaned", 0) == before + 1
-    assert obskit.diagnostics().get("xray.dropped.unserialisable", 0) == 0
+    assert obskit.diagnostics().get("traces.dropped.unserialisable", 0) == 0
 
 
 @pytest.mark.parametrize("timeout", ["1", float("nan"), float("inf"), 10**30, -1.0])
@@ -479,7 +479,7 @@ def test_spans_ending_on_many_threads_after_replacement_are_each_sent() -> None:
             t.join()
         names = {d["metadata"]["obskit"]["span_name"] for d in rx.receive(80, flush=False)}
         assert names == {f"GET /{i}" for i in range(80)}
-        assert obskit.diagnostics().get("xray.dropped.send_failed", 0) == 0
+        assert obskit.diagnostics().get("traces.dropped.daemon_unreachable", 0) == 0
     finally:
         rx.sock.close()
 
@@ -627,7 +627,7 @@ def test_a_segmented_send_the_kernel_refuses_is_sent_datagram_by_datagram(
     obskit.flush()
     assert [_span_name(d) for d in _raw(daemon, 200)] == [f"GET /{i:03d}" for i in range(200)]
     assert obskit.diagnostics()["xray.gso_refused"] == 1
-    assert obskit.diagnostics().get("xray.dropped.send_failed", 0) == 0
+    assert obskit.diagnostics().get("traces.dropped.daemon_unreachable", 0) == 0
 
 
 def test_gso_is_validated() -> None:
@@ -697,7 +697,7 @@ def test_dead_daemon_never_raises_and_is_counted() -> None:
         with obskit.span("GET /", kind="server"):
             pass
     obskit.flush()
-    assert obskit.diagnostics().get("xray.dropped.send_failed", 0) >= 16  # at least the burst it refused
+    assert obskit.diagnostics().get("traces.dropped.daemon_unreachable", 0) >= 16  # at least the burst it refused
 
 
 @pytest.mark.parametrize("gso", [True, False])
@@ -718,7 +718,7 @@ def test_after_a_daemon_restart_the_next_burst_arrives(gso: bool) -> None:
         _segments(16)
         obskit.flush()
         assert sorted(_span_name(d) for d in _raw(rx, 16)) == sorted(f"GET /{i}" for i in range(16))
-        assert obskit.diagnostics()["xray.dropped.send_failed"] == 1
+        assert obskit.diagnostics()["traces.dropped.daemon_unreachable"] == 1
     finally:
         rx.sock.close()
 
@@ -746,7 +746,7 @@ def test_spans_ending_while_the_emitter_closes_are_sent_not_dropped() -> None:
             stop.set()
             for t in threads:
                 t.join()
-            assert obskit.diagnostics().get("xray.dropped.send_failed", 0) == 0
+            assert obskit.diagnostics().get("traces.dropped.daemon_unreachable", 0) == 0
     finally:
         rx.sock.close()
 
