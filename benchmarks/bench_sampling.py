@@ -2,20 +2,23 @@
 
 The rule set is a fleet's: 19 rules for other paths, methods and hosts (one with attributes),
 then ``/orders/*`` and ``Default``; every request decided here is a ``GET /orders/N`` that only
-the 19th-priority rule matches, so each matcher walks past the others. The rules are loaded
+the 20th rule (``/orders/*``) matches, so each matcher walks past the others. The rules are loaded
 into each sampler directly (no poller thread, no daemon): what is timed is the decision alone,
 as the request path pays it.
 
-Cases: obskit with 64 distinct paths cycling (its matcher's cache answers), obskit with a new
-path every time (the compiled matcher runs), aws-xray-sdk's ``DefaultSampler.should_trace``
-with the same rules. The floor is obskit's ratio sampler (``trace_sampler="ratio"``), the
-decision every request already pays. DESIGN's budget: under 2 us a decision with 20 rules.
+Cases: obskit with 64 distinct paths cycling (its cache of requests answers); obskit with paths
+it has never matched, as a long-running service with ids in its paths sees them (its cache is
+full of other paths, so the method and host indexes and the compiled path expression run every
+time); aws-xray-sdk's ``DefaultSampler.should_trace`` with the same rules. The request attributes
+are built before the timed call, as a request's are. The floor is obskit's ratio sampler
+(``trace_sampler="ratio"``), the decision every request already pays. DESIGN's budget: under 2 us
+a decision with 20 rules.
 """
 
 from __future__ import annotations
 
 import time
-from itertools import count, cycle
+from itertools import cycle
 from typing import Any
 
 from benchmarks._harness import markdown_table, measure, rows
@@ -48,6 +51,12 @@ def _definitions() -> list[dict[str, Any]]:
     return rules
 
 
+def _requests(n: int, prefix: str = "/orders/") -> list[dict[str, str]]:
+    """The span attributes of ``n`` requests ``GET <prefix><id>``, each with its own id."""
+    return [{"http.request.method": "GET", "url.path": f"{prefix}{i}", "server.address": "api.example.com"}
+            for i in range(n)]
+
+
 def _obskit_sampler() -> Any:
     from obskit.sampling import Rule, RuleSet, XRaySampler
 
@@ -58,22 +67,29 @@ def _obskit_sampler() -> Any:
 
 
 def _obskit_cases() -> dict[str, Any]:
-    sampler = _obskit_sampler()
-    assert len(sampler._ruleset.rules) == 21
-    sample = sampler.sample
+    from obskit.sampling import _CACHE_SIZE
+
+    seen, fresh = _obskit_sampler(), _obskit_sampler()
+    assert len(seen._ruleset.rules) == 21
     ids = cycle(range(1 << 40, (1 << 40) + 4096))
-    few = cycle([{"http.request.method": "GET", "url.path": f"/orders/{i}", "server.address": "api.example.com"}
-                 for i in range(64)])
-    fresh = count()
+    # The attributes of a request exist before its decision: they are built here, not timed.
+    few = cycle(_requests(64))
+    # A long-running service with ids in its paths: the requests cache is full (of other paths), so
+    # each of these requests runs the matcher however often it comes back.
+    for request in _requests(_CACHE_SIZE, "/carts/"):
+        fresh.sample(1, request)
+    new = cycle(_requests(1024, "/orders/"))
+    cached_sample, fresh_sample = seen.sample, fresh.sample
 
     def cached() -> None:
-        sample(next(ids), next(few))
+        cached_sample(next(ids), next(few))
 
     def uncached() -> None:
-        sample(next(ids), {"http.request.method": "GET", "url.path": f"/orders/{next(fresh)}",
-                           "server.address": "api.example.com"})
+        fresh_sample(next(ids), next(new))
 
-    check = sampler._ruleset.find({"http.request.method": "GET", "url.path": "/orders/7", "server.address": "a"})
+    assert len(fresh._ruleset.cache) == _CACHE_SIZE
+    assert ("GET", "api.example.com", "/orders/1") not in fresh._ruleset.cache
+    check = seen._ruleset.find({"http.request.method": "GET", "url.path": "/orders/7", "server.address": "a"})
     assert check is not None
     assert check.name == "orders"
     return {"obskit xray sampler, 20 rules, 64 paths cycling": cached,

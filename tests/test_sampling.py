@@ -6,6 +6,7 @@ model, serves rules and targets, and listens for segments on UDP on the same por
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,6 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests._fork import run_in_child
 from tests._xray_proxy import DEFAULT, Proxy, rule
 
@@ -448,3 +451,141 @@ def test_capture_shows_the_rule_on_the_root_span_and_stops_its_poller(proxy: Pro
     (span,) = [s for s in cap.spans if s["attributes"].get("url.path") == "/orders/7"]
     assert span["attributes"]["aws.xray.sampling_rule_name"] == "orders"
     wait_until(lambda: not [t for t in threading.enumerate() if t.name == "obskit-xray-sampling"], timeout=5)
+
+
+# --- matching: the indexes answer as a plain reference does ---------------------------------------
+def _reference_match(pattern: str, text: str) -> bool:
+    """X-Ray's wildcards, translated the plain way (``*`` -> ``.*``, ``?`` -> ``.``), both sides lower-cased."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
+    return re.fullmatch(regex, text.lower(), re.DOTALL) is not None
+
+
+def _reference_rule(definitions: list[dict[str, Any]], method: str, host: str, path: str,
+                    attributes: dict[str, Any]) -> str | None:
+    """The first rule by priority, then name, whose every pattern matches (attributes: strings only)."""
+    for d in sorted(definitions, key=lambda d: (d["Priority"], d["RuleName"])):
+        if not (_reference_match(d["HTTPMethod"], method) and _reference_match(d["Host"], host)
+                and _reference_match(d["URLPath"], path)):
+            continue
+        if all(isinstance(attributes.get(k), str) and _reference_match(p, attributes[k])
+               for k, p in (d.get("Attributes") or {}).items()):
+            return str(d["RuleName"])
+    return None
+
+
+_TEXT = st.text(alphabet="aAbB/.-1?*\0éÉİ", max_size=7)
+"""Request fields: letters in both cases, the wildcard characters as plain text, NUL, non-ASCII."""
+
+
+@st.composite
+def _pattern(draw: st.DrawFn, near: str) -> str:
+    """A pattern, often one that matches ``near`` (characters kept, case-swapped, ``?``, runs as ``*``)."""
+    if draw(st.booleans()):
+        return draw(st.text(alphabet="aAb/.1?*é", max_size=6))
+    out, i = [], 0
+    while i < len(near):
+        how = draw(st.sampled_from(["keep", "keep", "swap", "?", "*", "**"]))
+        if how.startswith("*"):
+            out.append(how)
+            i += draw(st.integers(0, len(near) - i))
+        else:
+            out.append(near[i].swapcase() if how == "swap" else "?" if how == "?" else near[i])
+            i += 1
+    return "".join(out)
+
+
+@st.composite
+def _rules_and_requests(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[tuple[str, str, str, dict[str, Any]]]]:
+    requests = [(draw(_TEXT), draw(_TEXT), draw(_TEXT), draw(st.sampled_from([{}, {"tier": "Gold"}, {"tier": 7}])))
+                for _ in range(draw(st.integers(1, 6)))]
+    definitions = []
+    for n in range(draw(st.integers(1, 8))):
+        method, host, path, _ = draw(st.sampled_from(requests))
+        attributes = draw(st.sampled_from([{}, {}, {"tier": "gold"}, {"tier": "g*"}, {"other": "*"}]))
+        definitions.append({
+            "RuleName": f"r{n}", "Priority": draw(st.integers(1, 4)), "FixedRate": 1.0, "ReservoirSize": 0,
+            "HTTPMethod": draw(_pattern(method)), "Host": draw(_pattern(host)), "URLPath": draw(_pattern(path)),
+            "Attributes": attributes,
+        })
+    return definitions, requests
+
+
+@settings(max_examples=400, deadline=None)
+@given(_rules_and_requests())
+def test_the_indexes_pick_the_rule_a_plain_wildcard_reference_picks(
+    case: tuple[list[dict[str, Any]], list[tuple[str, str, str, dict[str, Any]]]],
+) -> None:
+    definitions, requests = case
+    sampler = sampling.XRaySampler(service="orders", service_type="", resource_arn="", address=("127.0.0.1", 9),
+                                   clock=FixedClock(), enabled=False)
+    sampler._ruleset = sampling.RuleSet([sampling.Rule(d) for d in definitions], T0)
+    for method, host, path, more in requests * 2:  # the second time from the cache
+        attributes = {"http.request.method": method, "server.address": host, "url.path": path, **more}
+        expected = _reference_rule(definitions, method, host, path, attributes)
+        found = sampler._ruleset.find(attributes)
+        assert (found.name if found else None) == expected, (method, host, path, more)
+        assert sampler.sample(1 << 60, attributes) == (expected or True)  # no rule: the local default's reservoir
+
+
+@pytest.mark.parametrize(("pattern", "text", "expected"), [
+    ("/orders/*", "/ORDERS/12", True), ("/orders/*", "/orders", False), ("*", "", True), ("", "", True),
+    ("", "/", False), ("**", "", True), ("?", "", False), ("?", "é", True), ("/a?c", "/abc", True),
+    ("/a?c", "/abbc", False), ("*.png", "/img/A.PNG", True), ("/img/*.png", "/img/.png", True),
+    ("*a*b*", "xxaxxbxx", True), ("*a*b", "ba", False), ("/v1/*/items", "/v1/x/y/items", True),
+    ("/search?q=*", "/search?q=", True), ("/search?q=*", "/searchXq=1", True), ("[a]", "a", False),
+    ("a\0b", "a\0b", True), ("É*", "é", True), ("a.c", "abc", False),
+])
+def test_wildcards_match_as_x_ray_defines_them(pattern: str, text: str, expected: bool) -> None:
+    assert sampling.wildcard_match(pattern, text) is expected
+    assert _reference_match(pattern, text) is expected
+    found = _ruleset({"RuleName": "r", "Priority": 1, "URLPath": pattern, "Host": pattern, "HTTPMethod": pattern}).find(
+        {"url.path": text, "http.request.method": text, "server.address": text})
+    assert (found is not None) is expected
+
+
+def _ruleset(*definitions: dict[str, Any]) -> sampling.RuleSet:
+    base = {"FixedRate": 1.0, "ReservoirSize": 0, "HTTPMethod": "*", "Host": "*", "URLPath": "*"}
+    return sampling.RuleSet([sampling.Rule({**base, **d}) for d in definitions], T0)
+
+
+def test_requests_without_fields_or_with_values_that_are_not_text_are_matched_as_text() -> None:
+    ruleset = _ruleset({"RuleName": "empty-path", "Priority": 1, "URLPath": ""},
+                       {"RuleName": "ints", "Priority": 2, "URLPath": "/1?"},
+                       {"RuleName": "post", "Priority": 3, "HTTPMethod": "POST"},
+                       {"RuleName": "Default", "Priority": 9})
+
+    def name(attributes: dict[str, Any] | None) -> str | None:
+        found = ruleset.find(attributes)
+        return found.name if found else None
+
+    assert name(None) == "empty-path"  # a span without attributes: every field empty
+    assert name({"http.request.method": "POST"}) == "empty-path"
+    assert name({"http.request.method": "POST", "url.path": "/x"}) == "post"
+    assert name({"url.path": 123}) == "Default"  # "123": not "/1?"
+    assert name({"url.path": ["/", "1", "2"]}) == "Default"  # not hashable: its str(), uncached
+    assert name({"url.path": b"/12"}) == "Default"  # "b'/12'"
+
+
+@pytest.mark.timeout(30)
+def test_a_path_that_would_make_a_naive_matcher_backtrack_is_decided_at_once(proxy: Proxy) -> None:
+    """``*a*a...b`` against ``aaaa...``: a translation that tries every split takes hours (hostile paths)."""
+    proxy.set_rules(rule("hostile", 1, 1.0, 0, path="/*a*a*a*a*a*a*a*a*b"), rule("Default", 10000, 0.0, 0))
+    _configure(proxy)
+    rules_loaded(proxy)
+    assert decide("/" + "a" * 64) is False
+    assert decide("/" + "a" * 64 + "b") is True
+
+
+def test_the_caches_are_bounded_and_a_full_one_still_answers_right() -> None:
+    ruleset = _ruleset({"RuleName": "orders", "Priority": 1, "URLPath": "/orders/*", "Host": "api.*"},
+                       {"RuleName": "Default", "Priority": 9, "FixedRate": 0.0})
+    for i in range(sampling._CACHE_SIZE + 100):
+        found = ruleset.find({"url.path": f"/orders/{i}", "http.request.method": "GET", "server.address": f"api.{i}"})
+        assert found is not None
+        assert found.name == "orders"
+    assert len(ruleset.cache) == sampling._CACHE_SIZE  # kept, not emptied: new paths are matched uncached
+    assert len(ruleset.indexes) <= sampling._FIELDS_SIZE
+    assert len(ruleset._hosts) <= sampling._FIELDS_SIZE
+    found = ruleset.find({"url.path": "/carts/1", "http.request.method": "GET", "server.address": "api.x"})
+    assert found is not None
+    assert found.name == "Default"

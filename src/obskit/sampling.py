@@ -27,7 +27,9 @@ Only new traces are decided here: a decision that arrives (traceparent flags, ``
 
 from __future__ import annotations
 
+import functools
 import itertools
+import operator
 import os
 import random
 import re
@@ -35,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from obskit import _diagnostics, _env
 from obskit.config import Option
@@ -62,9 +64,14 @@ _JOIN_S = 0.2
 _MASK = (1 << 56) - 1
 _SCALE = 1 << 56
 _CACHE_SIZE = 4096
+"""Requests (method, host, path) whose rule a rule set remembers."""
+_FIELDS_SIZE = 1024
+"""Distinct methods, hosts, (method, host) pairs and sets of rules they leave, each remembered (emptied when
+full: a hostile Host header cannot grow them)."""
 _NO_TARGET = (None, 0, -1, 0)
 """A rule's target: (quota per second or None, quota TTL epoch s, boost threshold, boost TTL epoch s)."""
 _SAMPLERS = ("ratio", "xray")
+_V = TypeVar("_V")
 
 
 def _parse_sampler(name: str, value: Any) -> str:
@@ -90,23 +97,42 @@ OPTIONS: dict[str, Option] = {
 
 # --- matching -----------------------------------------------------------------------------------
 def _glob(pattern: str) -> str:
-    """An X-Ray wildcard pattern as a regular expression for one field (never crossing ``\\0``)."""
-    return "".join("[^\0]*" if c == "*" else "[^\0]" if c == "?" else re.escape(c) for c in pattern)
+    """An X-Ray wildcard pattern as a regular expression: ``*`` any run of characters, ``?`` exactly one.
+
+    A run of ``*`` is one ``*``. Each literal stretch between two ``*`` is taken at its first
+    occurrence (an atomic group): for globs that never loses a match, and a hostile path cannot
+    make the engine try every way of splitting it (``*a*a*a*b`` against ``aaaa...``).
+    """
+    def fixed(part: str) -> str:
+        return "".join("." if c == "?" else re.escape(c) for c in part)
+
+    parts = re.split(r"\*+", pattern)
+    if len(parts) == 1:
+        return fixed(pattern)
+    head, *middle, tail = parts
+    return fixed(head) + "".join(f"(?>.*?{fixed(m)})" for m in middle) + ".*" + fixed(tail)
+
+
+@functools.lru_cache(maxsize=256)
+def _matcher(pattern: str) -> Callable[[str], Any] | None:
+    """A lower-cased pattern's ``fullmatch`` over lower-cased text; ``None`` when it matches any text."""
+    if pattern and not pattern.strip("*"):
+        return None
+    return re.compile(_glob(pattern), re.DOTALL).fullmatch
 
 
 def wildcard_match(pattern: str, text: str) -> bool:
-    """``*`` any run of characters, ``?`` exactly one, the rest literal and case-insensitive."""
-    if pattern == "*":
-        return True
-    return re.fullmatch(_glob(pattern), text.replace("\0", ""), re.IGNORECASE | re.DOTALL) is not None
+    """``*`` any run of characters, ``?`` exactly one, the rest literal; case-insensitive (``str.lower``)."""
+    match = _matcher(pattern.lower())
+    return match is None or match(text.lower()) is not None
 
 
 class Rule:
     """One sampling rule: its patterns, its reservoir and fixed rate, and its statistics since the last report."""
 
     __slots__ = (
-        "attributes", "borrowed", "can_borrow", "definition", "host", "method", "name", "path", "priority",
-        "priority_key", "requests", "sampled", "target", "threshold", "window",
+        "attribute_matchers", "attributes", "borrowed", "can_borrow", "definition", "host", "method", "name", "path",
+        "priority", "priority_key", "requests", "sampled", "spent_s", "target", "threshold", "window",
     )
 
     def __init__(self, definition: Mapping[str, Any]) -> None:
@@ -123,8 +149,11 @@ class Rule:
         self.host: str = definition["Host"]
         self.path: str = definition["URLPath"]
         self.attributes: tuple[tuple[str, str], ...] = tuple(sorted((definition.get("Attributes") or {}).items()))
+        self.attribute_matchers = tuple((key, _matcher(pattern.lower())) for key, pattern in self.attributes)
         self.target: tuple[int | None, int, int, int] = _NO_TARGET
         self.window: tuple[int, Iterator[int]] = (-1, itertools.count())
+        self.spent_s = -1
+        """The second whose reservoir is used up: the rest of it goes straight to the fixed rate."""
         self.requests = itertools.count()
         self.sampled = itertools.count()
         self.borrowed = itertools.count()
@@ -132,20 +161,9 @@ class Rule:
     def decide(self, trace_id: int, now_s: int) -> bool:
         """Reservoir first (the quota while fresh, else borrow one a second), then the fixed rate."""
         next(self.requests)
-        quota, quota_until, boost, boost_until = self.target
-        if quota is not None and now_s <= quota_until:
-            limit, borrowing = quota, False
-        else:
-            limit, borrowing = self.can_borrow, True
-        if limit:
-            window = self.window
-            if window[0] != now_s:
-                window = self.window = (now_s, itertools.count())
-            if next(window[1]) < limit:
-                if borrowing:
-                    next(self.borrowed)
-                next(self.sampled)
-                return True
+        if self.spent_s != now_s and self._reserve(now_s):
+            return True
+        _, _, boost, boost_until = self.target
         threshold = self.threshold
         if boost > threshold and now_s <= boost_until:
             threshold = boost
@@ -154,18 +172,29 @@ class Rule:
             return True
         return False
 
+    def _reserve(self, now_s: int) -> bool:
+        """One trace from this second's reservoir if any is left, else the second is marked spent."""
+        quota, quota_until, _, _ = self.target
+        if quota is not None and now_s <= quota_until:
+            limit, borrowing = quota, False
+        else:
+            limit, borrowing = self.can_borrow, True
+        window = self.window
+        if window[0] != now_s:
+            window = self.window = (now_s, itertools.count())
+        if next(window[1]) < limit:
+            if borrowing:
+                next(self.borrowed)
+            next(self.sampled)
+            return True
+        self.spent_s = now_s
+        return False
+
     def statistics(self) -> tuple[int, int, int]:
         """(requests, sampled, borrowed) since the last call; the counters start again from zero."""
         counters = (self.requests, self.sampled, self.borrowed)
         self.requests, self.sampled, self.borrowed = itertools.count(), itertools.count(), itertools.count()
         return next(counters[0]), next(counters[1]), next(counters[2])
-
-    def attributes_match(self, attributes: Mapping[str, Any] | None) -> bool:
-        for key, pattern in self.attributes:
-            value = attributes.get(key) if attributes else None
-            if value.__class__ is not str or not wildcard_match(pattern, value):
-                return False
-        return True
 
 
 def _local_default() -> Rule:
@@ -174,93 +203,186 @@ def _local_default() -> Rule:
 
 
 class RuleSet:
-    """The rules that apply to this service, in decision order, with one compiled matcher for all of them.
+    """The rules that apply to this service, in decision order, and the indexes that find a request's rule.
 
     Service name, service type and resource ARN are the same for every request of a process,
-    so rules that cannot match them are left out here, once. The rules without attributes
-    become one regular expression over ``path \0 method \0 host`` whose alternatives are the
-    rules in order: the first that matches names the rule (the path comes first in that text,
-    so the alternatives of other paths fail at their first characters). Rules with attributes
-    (rare) are tried one by one before it. What matched is cached by ``(method, host, path)``
-    (bounded): the rule itself, or the candidates when an attribute rule is among them.
+    so rules that cannot match them are left out here, once. A request is then matched field by
+    field. Its method and its host (a service sees few distinct ones) map, once per value, to the
+    rules whose pattern they match, as a bitmask; the rules both leave share one ``_PathIndex``,
+    which matches only the path. What was found is kept per ``(method, host, path)`` in
+    ``cache``: a request seen before costs one dict lookup, a new one (ids in paths:
+    ``/orders/123``) two lookups and one regular-expression match. ``benchmarks/bench_sampling.py``
+    times both ("64 paths cycling", "every path new").
     """
 
-    __slots__ = ("_attribute_rules", "_match", "_plain", "cache", "fetched_s", "rules")
+    __slots__ = ("_host_matchers", "_hosts", "_method_matchers", "_methods", "_paths", "attribute_keys", "cache",
+                 "fetched_s", "indexes", "rules")
 
     def __init__(self, rules: Sequence[Rule], fetched_s: int) -> None:
         self.rules = tuple(sorted(rules, key=lambda r: r.priority_key))
         self.fetched_s = fetched_s
-        plain = [r for r in self.rules if not r.attributes]
-        self._plain = tuple(plain)
-        """Group number - 1 -> the rule that alternative stands for."""
-        self._match: Callable[[str], Any] = re.compile(
-            "|".join(f"(?:{_key_pattern(r)}())" for r in plain) or "(?!)", re.DOTALL
-        ).fullmatch
-        self._attribute_rules = tuple(
-            (r, None if r.method == r.host == r.path == "*" else re.compile(_key_pattern(r), re.DOTALL).fullmatch)
-            for r in self.rules if r.attributes
-        )
-        """Rules with attributes, with their method/host/path matcher (``None``: they match any)."""
+        self.attribute_keys = frozenset(key for r in self.rules for key, _ in r.attributes)
+        """The span attributes some rule names: a request with none of them matches no rule with attributes."""
+        self._method_matchers = tuple(_matcher(r.method.lower()) for r in self.rules)
+        self._host_matchers = tuple(_matcher(r.host.lower()) for r in self.rules)
+        self._methods: dict[Any, int] = {}
+        """A request method -> the bitmask of the rules (bit i: ``rules[i]``) whose method pattern it matches."""
+        self._hosts: dict[Any, int] = {}
+        """The same for hosts."""
+        self._paths: dict[int, _PathIndex] = {}
+        """The bitmask of the rules a method and a host both leave -> the index over their paths."""
+        self.indexes: dict[tuple[Any, Any], _PathIndex] = {}
+        """``(method, host)`` -> its path index (one lookup where the three above take three)."""
         self.cache: dict[tuple[Any, Any, Any], Rule | tuple[Rule, ...]] = {}
-        """``(method, host, path)`` -> the rule, or the candidate rules in order (attribute rules first)."""
+        """``(method, host, path)`` -> what ``miss`` found, for the first ``_CACHE_SIZE`` requests that
+        differ (the rules, and so this, are replaced every 5 minutes). Not emptied when full: with ids
+        in paths it would only fill again with requests that never come back, at a cost to each."""
 
-    def lookup(self, key: tuple[Any, Any, Any]) -> Rule | tuple[Rule, ...]:
-        """What ``cache`` holds for ``key``, computed (and cached) on a miss."""
-        method, host, path = key
+    def candidates(self, method: Any, host: Any, path: Any) -> Rule | tuple[Rule, ...]:
+        """The rule for this request, or the candidates in order when rules with attributes come first.
+
+        Values that are not text are matched as their ``str()``.
+        """
         if method.__class__ is not str or host.__class__ is not str or path.__class__ is not str:
             method, host, path = str(method), str(host), str(path)
-        try:
-            found = self.cache.get(key)
-        except TypeError:  # a value that is not hashable: decided without the cache
-            return self._candidates(method, host, path)
-        if found is None:
-            found = self._candidates(method, host, path)
-            cache = self.cache
-            if len(cache) >= _CACHE_SIZE:
-                cache.clear()
-            cache[key] = found
+        key = (method, host, path)
+        return self.cache.get(key) or self.miss(key)
+
+    def miss(self, key: tuple[Any, Any, Any]) -> Rule | tuple[Rule, ...]:
+        """What ``cache`` does not hold yet: the path matched in the index of its method and host."""
+        method, host, path = key
+        if path.__class__ is not str:
+            return self.candidates(method, host, path)
+        index = self.indexes.get((method, host)) or self._index(method, host)
+        lowered = path.lower()
+        m = index.match(lowered)
+        found = index.answers[m.lastindex if m is not None else 0]
+        if index.paths and found.__class__ is tuple:
+            found = index.filter(found, lowered)
+        if len(self.cache) < _CACHE_SIZE:
+            self.cache[key] = found
         return found
 
-    def _candidates(self, method: str, host: str, path: str) -> Rule | tuple[Rule, ...]:
-        text = f"{path}\0{method}\0{host}".lower()
-        if text.count("\0") != 2:
-            text = "\0".join((path.replace("\0", ""), method.replace("\0", ""), host.replace("\0", ""))).lower()
-        m = self._match(text)
-        first = self._plain[m.lastindex - 1] if m is not None else None
-        before: tuple[Rule, ...] = ()
-        for rule, match in self._attribute_rules:
-            if (first is None or rule.priority_key < first.priority_key) and (match is None or match(text) is not None):
-                before = (*before, rule)
-        if not before:
-            return first if first is not None else ()
-        return (*before, first) if first is not None else before
+    def _index(self, method: Any, host: Any) -> _PathIndex:
+        """The index over the paths of the rules this method and this host leave (shared by equal sets)."""
+        methods = self._methods.get(method)
+        if methods is None:
+            methods = _bounded_put(self._methods, method, self._mask(self._method_matchers, method))
+        hosts = self._hosts.get(host)
+        if hosts is None:
+            hosts = _bounded_put(self._hosts, host, self._mask(self._host_matchers, host))
+        mask = methods & hosts
+        index = self._paths.get(mask)
+        if index is None:
+            index = _bounded_put(self._paths, mask, _PathIndex([r for i, r in enumerate(self.rules) if mask >> i & 1]))
+        return _bounded_put(self.indexes, (method, host), index)
+
+    @staticmethod
+    def _mask(matchers: Sequence[Callable[[str], Any] | None], value: Any) -> int:
+        lowered = (value if value.__class__ is str else str(value)).lower()
+        mask = 0
+        for bit, match in enumerate(matchers):
+            if match is None or match(lowered) is not None:
+                mask |= 1 << bit
+        return mask
 
     def find(self, attributes: Mapping[str, Any] | None) -> Rule | None:
         """The rule that decides a request with these span attributes (unknown ones are empty)."""
-        if attributes:
-            get = attributes.get
-            found = self.lookup((get(ATTR_HTTP_METHOD, ""), get(ATTR_SERVER_ADDRESS, ""), get(ATTR_URL_PATH, "")))
-        else:
-            found = self.lookup(_NO_REQUEST)
-        return pick(found, attributes)
+        found = self.candidates(*_request_key(attributes))
+        return found if isinstance(found, Rule) else self.pick(found, attributes)
+
+    def pick(self, candidates: tuple[Rule, ...], attributes: Mapping[str, Any] | None) -> Rule | None:
+        """The first candidate whose attribute patterns (if it has any) all match the span's attributes (strings)."""
+        if not attributes or attributes.keys().isdisjoint(self.attribute_keys):
+            last = candidates[-1] if candidates else None  # no rule with attributes can match: the rule after them
+            return last if last is not None and not last.attributes else None
+        get = attributes.get
+        for rule in candidates:
+            for key, match in rule.attribute_matchers:
+                value = get(key)
+                if value.__class__ is not str or (match is not None and match(value.lower()) is None):
+                    break
+            else:
+                return rule
+        return None
 
 
-def pick(candidates: Rule | tuple[Rule, ...], attributes: Mapping[str, Any] | None) -> Rule | None:
-    """The first candidate whose attributes (if it has any) match."""
-    if isinstance(candidates, Rule):
-        return candidates
-    for rule in candidates:
-        if not rule.attributes or rule.attributes_match(attributes):
-            return rule
-    return None
+_request_fields = operator.itemgetter(ATTR_HTTP_METHOD, ATTR_SERVER_ADDRESS, ATTR_URL_PATH)
+"""A request span's (method, host, path) in one call; ``KeyError`` when one is missing."""
 
 
-_NO_REQUEST = ("", "", "")
+def _request_key(attributes: Mapping[str, Any] | None) -> tuple[Any, Any, Any]:
+    """The span's (method, host, path); a field it does not have is empty."""
+    if not attributes:
+        return _NO_FIELDS
+    try:
+        return _request_fields(attributes)  # type: ignore[no-any-return]
+    except KeyError:
+        get = attributes.get
+        return get(ATTR_HTTP_METHOD, ""), get(ATTR_SERVER_ADDRESS, ""), get(ATTR_URL_PATH, "")
 
 
-def _key_pattern(rule: Rule) -> str:
-    """The rule's patterns over the lower-cased ``path \0 method \0 host``."""
-    return f"{_glob(rule.path.lower())}\0{_glob(rule.method.lower())}\0{_glob(rule.host.lower())}"
+_NO_FIELDS = ("", "", "")
+
+
+class _PathIndex:
+    """Among some rules (those a method and a host leave), the first whose path pattern matches a path.
+
+    The rules without attributes, up to the first whose path is ``*``, become one regular
+    expression of alternatives in decision order, each ending in an empty group, so
+    ``lastindex`` names the first rule that matched (``RuleSet.miss`` reads it). Paths begin
+    with ``/``: that common prefix is factored out and every alternative then starts with a
+    literal character, which the engine checks before entering it, so most rules cost a
+    character comparison (``benchmarks/bench_sampling.py``, "every path new": 20 rules, the
+    match at the 20th). Rules with attributes (rare) also depend on the request's attributes:
+    each answer lists the ones before the rule found, which ``pick`` tries first.
+    """
+
+    __slots__ = ("answers", "match", "paths")
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        plain: list[Rule] = []
+        catch_all: Rule | None = None
+        """The first rule without attributes whose path is ``*``: it answers when no rule before it matches."""
+        self.paths: dict[Rule, Callable[[str], Any]] = {}
+        """The path patterns of the attribute rules, when they are not ``*``."""
+        for rule in rules:
+            match = _matcher(rule.path.lower())
+            if rule.attributes and match is not None:
+                self.paths[rule] = match
+            elif not rule.attributes and match is None:
+                catch_all = rule
+                break
+            elif not rule.attributes:
+                plain.append(rule)
+        self.match: Callable[[str], Any] = re.compile(
+            "|".join(f"(?:{_glob(r.path.lower())}())" for r in plain) or "(?!)", re.DOTALL
+        ).fullmatch
+        """``fullmatch`` over the lower-cased path."""
+        attribute_rules = [r for r in rules if r.attributes]
+        self.answers = tuple(_answer(found, attribute_rules) for found in (catch_all, *plain))
+        """By the matched alternative's group number (0: none matched): the candidates, in order."""
+
+    def filter(self, answer: tuple[Rule, ...], lowered: str) -> tuple[Rule, ...]:
+        """``answer`` without the attribute rules whose own path pattern does not match."""
+        paths = self.paths
+        return tuple(r for r in answer if r not in paths or paths[r](lowered) is not None)
+
+
+def _answer(found: Rule | None, attribute_rules: Sequence[Rule]) -> Rule | tuple[Rule, ...]:
+    """``found``, after the attribute rules that come before it in decision order (``()``: no rule)."""
+    before = tuple(r for r in attribute_rules if found is None or r.priority_key < found.priority_key)
+    if not before:
+        return found if found is not None else ()
+    return (*before, found) if found is not None else before
+
+
+def _bounded_put(table: dict[Any, _V], key: Any, value: _V) -> _V:
+    """``table[key] = value``, emptying ``table`` first when it is full; returns ``value``."""
+    if len(table) >= _FIELDS_SIZE:
+        table.clear()
+    table[key] = value
+    return value
 
 
 # --- status -------------------------------------------------------------------------------------
@@ -346,17 +468,13 @@ class XRaySampler:
         now_s = self._clock() // 1_000_000_000
         ruleset = self._ruleset
         if ruleset is not None and now_s - ruleset.fetched_s <= RULES_TTL_S:
-            if attributes:  # RuleSet.find, inlined: this is every new request's path
-                get = attributes.get
-                key = (get(ATTR_HTTP_METHOD, ""), get(ATTR_SERVER_ADDRESS, ""), get(ATTR_URL_PATH, ""))
-            else:
-                key = _NO_REQUEST
-            try:
-                rule: Any = ruleset.cache.get(key)
-            except TypeError:
-                rule = None
+            try:  # RuleSet.candidates, inlined: every new request pays this (benchmarks/bench_sampling.py)
+                key = _request_fields(attributes) if attributes else _NO_FIELDS
+                rule: Any = ruleset.cache.get(key) or ruleset.miss(key)
+            except (KeyError, TypeError):  # a field missing (empty, then), or a value that is not hashable
+                rule = ruleset.candidates(*_request_key(attributes))
             if rule.__class__ is not Rule:
-                rule = pick(rule if rule.__class__ is tuple else ruleset.lookup(key), attributes)
+                rule = ruleset.pick(rule, attributes)
             if rule is not None:
                 return rule.name if rule.decide(trace_id, now_s) else False
         return self._local.decide(trace_id, now_s)
