@@ -473,8 +473,10 @@ def _reference_rule(definitions: list[dict[str, Any]], method: str, host: str, p
     return None
 
 
-_TEXT = st.text(alphabet="aAbB/.-1?*\0éÉİ", max_size=7)
-"""Request fields: letters in both cases, the wildcard characters as plain text, NUL, non-ASCII."""
+_TEXT = st.text(alphabet="aAbB/.-1?*\0éÉİΣ", max_size=7) | st.lists(
+    st.sampled_from(["a", "A", "ab", "", "?", "*", "Σ", "1"]), min_size=1, max_size=4).map(lambda s: "/" + "/".join(s))
+"""Request fields: letters in both cases, the wildcard characters as plain text, NUL, non-ASCII (İ lower-cases to
+two characters, Σ to a different one at the end of a word); and paths of segments, whose first may decide."""
 
 
 @st.composite
@@ -541,6 +543,23 @@ def test_wildcards_match_as_x_ray_defines_them(pattern: str, text: str, expected
     found = _ruleset({"RuleName": "r", "Priority": 1, "URLPath": pattern, "Host": pattern, "HTTPMethod": pattern}).find(
         {"url.path": text, "http.request.method": text, "server.address": text})
     assert (found is not None) is expected
+
+
+@pytest.mark.parametrize(("pattern", "settles"), [
+    ("/orders/*", True), ("/orders*", True), ("/ord*", True), ("/orders/**", True), ("/ORDERS/*", True),
+    ("/carts/*", True), ("/orders", True), ("", True),  # no path under /orders/ matches: Default
+    ("/orders/?*", False), ("/orders/", False), ("/orders/1", False), ("/o?ders/*", False), ("*/orders/*", False),
+    ("/orders/*/items", False),
+])
+def test_a_first_segment_settles_the_rule_only_when_every_path_under_it_gets_the_same(pattern: str,
+                                                                                      settles: bool) -> None:
+    ruleset = _ruleset({"RuleName": "orders", "Priority": 1, "URLPath": pattern},
+                       {"RuleName": "Default", "Priority": 9})
+    for path in ["/orders/1", "/Orders/1/items", "/orders/", "/orders/2x"] * 2:  # the second time from the caches
+        found = ruleset.find({"url.path": path})
+        assert found is not None
+        assert (found.name == "orders") is _reference_match(pattern, path), path
+    assert (ruleset.indexes[("", "")].segments["/orders/"] is not sampling._DEPENDS) is settles
 
 
 def _ruleset(*definitions: dict[str, Any]) -> sampling.RuleSet:

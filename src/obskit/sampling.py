@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from obskit import _diagnostics, _env
 from obskit.config import Option
@@ -66,8 +66,12 @@ _SCALE = 1 << 56
 _CACHE_SIZE = 4096
 """Requests (method, host, path) whose rule a rule set remembers."""
 _FIELDS_SIZE = 1024
-"""Distinct methods, hosts, (method, host) pairs and sets of rules they leave, each remembered (emptied when
-full: a hostile Host header cannot grow them)."""
+"""Distinct methods, hosts and (method, host) pairs remembered (emptied when full: a hostile Host header
+cannot grow them)."""
+_INDEXES_SIZE = 64
+"""Path indexes (one per set of rules a method and a host leave: a service has a few)."""
+_SEGMENTS_SIZE = 1024
+"""First path segments whose answer a path index remembers."""
 _NO_TARGET = (None, 0, -1, 0)
 """A rule's target: (quota per second or None, quota TTL epoch s, boost threshold, boost TTL epoch s)."""
 _SAMPLERS = ("ratio", "xray")
@@ -209,10 +213,10 @@ class RuleSet:
     so rules that cannot match them are left out here, once. A request is then matched field by
     field. Its method and its host (a service sees few distinct ones) map, once per value, to the
     rules whose pattern they match, as a bitmask; the rules both leave share one ``_PathIndex``,
-    which matches only the path. What was found is kept per ``(method, host, path)`` in
-    ``cache``: a request seen before costs one dict lookup, a new one (ids in paths:
-    ``/orders/123``) two lookups and one regular-expression match. ``benchmarks/bench_sampling.py``
-    times both ("64 paths cycling", "every path new").
+    which matches only the path (by its first segment when that settles it, else by one regular
+    expression). What was found is kept per ``(method, host, path)`` in ``cache``: a request seen
+    before costs one dict lookup, a new one (ids in paths: ``/orders/123``) a few more.
+    ``benchmarks/bench_sampling.py`` times both ("64 paths cycling", "every path new").
     """
 
     __slots__ = ("_host_matchers", "_hosts", "_method_matchers", "_methods", "_paths", "attribute_keys", "cache",
@@ -255,10 +259,14 @@ class RuleSet:
             return self.candidates(method, host, path)
         index = self.indexes.get((method, host)) or self._index(method, host)
         lowered = path.lower()
-        m = index.match(lowered)
-        found = index.answers[m.lastindex if m is not None else 0]
-        if index.paths and found.__class__ is tuple:
-            found = index.filter(found, lowered)
+        cut = lowered.find("/", 1) + 1
+        known: object = _DEPENDS
+        if cut:  # the first segment ("/orders/") often decides, whatever follows (ids)
+            segment = lowered[:cut]
+            known = index.segments.get(segment, _UNKNOWN)
+            if known is _UNKNOWN:
+                known = index.remember(segment)
+        found = index.find(lowered) if known is _DEPENDS else cast("Rule | tuple[Rule, ...]", known)
         if len(self.cache) < _CACHE_SIZE:
             self.cache[key] = found
         return found
@@ -274,7 +282,10 @@ class RuleSet:
         mask = methods & hosts
         index = self._paths.get(mask)
         if index is None:
-            index = _bounded_put(self._paths, mask, _PathIndex([r for i, r in enumerate(self.rules) if mask >> i & 1]))
+            if len(self._paths) >= _INDEXES_SIZE:
+                self._paths.clear()
+                self.indexes.clear()  # so that no more than _INDEXES_SIZE indexes (and their memos) live
+            index = self._paths[mask] = _PathIndex([r for i, r in enumerate(self.rules) if mask >> i & 1])
         return _bounded_put(self.indexes, (method, host), index)
 
     @staticmethod
@@ -330,15 +341,18 @@ class _PathIndex:
 
     The rules without attributes, up to the first whose path is ``*``, become one regular
     expression of alternatives in decision order, each ending in an empty group, so
-    ``lastindex`` names the first rule that matched (``RuleSet.miss`` reads it). Paths begin
-    with ``/``: that common prefix is factored out and every alternative then starts with a
-    literal character, which the engine checks before entering it, so most rules cost a
-    character comparison (``benchmarks/bench_sampling.py``, "every path new": 20 rules, the
-    match at the 20th). Rules with attributes (rare) also depend on the request's attributes:
-    each answer lists the ones before the rule found, which ``pick`` tries first.
+    ``lastindex`` names the first rule that matched. Paths begin with ``/``: that common prefix
+    is factored out and every alternative then starts with a literal character, which the
+    engine checks before entering it. Rules with attributes (rare) also depend on the request's
+    attributes: each answer lists the ones before the rule found, which ``RuleSet.pick`` tries.
+
+    Most rules look at a path's first segment only (``/orders/*``, ``/health*``): when the
+    segment alone settles what every rule says, the answer is remembered per segment, and a
+    new ``/orders/123`` costs a dict lookup instead of the expression
+    (``benchmarks/bench_sampling.py``, "every path new": 20 rules, the match at the 20th).
     """
 
-    __slots__ = ("answers", "match", "paths")
+    __slots__ = ("_order", "answers", "match", "paths", "segments")
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         plain: list[Rule] = []
@@ -362,11 +376,61 @@ class _PathIndex:
         attribute_rules = [r for r in rules if r.attributes]
         self.answers = tuple(_answer(found, attribute_rules) for found in (catch_all, *plain))
         """By the matched alternative's group number (0: none matched): the candidates, in order."""
+        self._order = tuple((r, r.path.lower(), plain.index(r) + 1 if r in plain else 0)
+                            for r in rules if r in self.paths or r in plain)
+        """The rules whose path pattern decides, in order: (rule, pattern, its group number or 0)."""
+        self.segments: dict[str, Rule | tuple[Rule, ...] | object] = {}
+        """A first segment (``/orders/``) -> the answer for every path that begins with it, or ``_DEPENDS``."""
 
-    def filter(self, answer: tuple[Rule, ...], lowered: str) -> tuple[Rule, ...]:
-        """``answer`` without the attribute rules whose own path pattern does not match."""
-        paths = self.paths
-        return tuple(r for r in answer if r not in paths or paths[r](lowered) is not None)
+    def find(self, lowered: str) -> Rule | tuple[Rule, ...]:
+        """The answer for a lower-cased path: the expression's, without attribute rules whose path differs."""
+        m = self.match(lowered)
+        found = self.answers[m.lastindex if m is not None else 0]
+        if self.paths and isinstance(found, tuple):
+            paths = self.paths
+            found = tuple(r for r in found if r not in paths or paths[r](lowered) is not None)
+        return found
+
+    def remember(self, segment: str) -> Rule | tuple[Rule, ...] | object:
+        """The answer every path beginning with ``segment`` gets, or ``_DEPENDS``; kept while there is room."""
+        number, dropped = 0, set()
+        for rule, pattern, group in self._order:
+            fate = _fate(pattern, segment)
+            if fate is None:
+                number = -1
+                break
+            if not fate and rule.attributes:
+                dropped.add(rule)
+            elif fate and not rule.attributes:
+                number = group
+                break
+        found: Rule | tuple[Rule, ...] | object = _DEPENDS
+        if number >= 0:
+            found = self.answers[number]
+            if dropped and isinstance(found, tuple):
+                found = tuple(r for r in found if r not in dropped)
+        if len(self.segments) < _SEGMENTS_SIZE:
+            self.segments[segment] = found
+        return found
+
+
+def _fate(pattern: str, segment: str) -> bool | None:
+    """Whether every path beginning with ``segment`` matches ``pattern`` (``True``), none does, or it depends."""
+    stars, marks = pattern.find("*"), pattern.find("?")
+    wild = min(i for i in (stars, marks, len(pattern)) if i >= 0)
+    literal = pattern[:wild]
+    if wild == len(pattern):  # no wildcard: only the path equal to it
+        return None if pattern.startswith(segment) else False
+    if not (literal.startswith(segment) or segment.startswith(literal)):
+        return False
+    if segment.startswith(literal) and not pattern[wild:].strip("*"):
+        return True  # "literal*"
+    return None
+
+
+_DEPENDS = object()
+"""A first segment that does not settle the answer: the path's expression decides."""
+_UNKNOWN = object()
 
 
 def _answer(found: Rule | None, attribute_rules: Sequence[Rule]) -> Rule | tuple[Rule, ...]:
