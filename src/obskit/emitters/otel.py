@@ -286,8 +286,70 @@ def build_provider(service: str) -> Any:
             )
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+        provider.add_span_processor(BatchSpanProcessor(_counted_exporter(exporter)))
+        _count_queue_drops()
     return provider
+
+
+DIAG_EXPORT_FAILED = "traces.dropped.export_failed"
+DIAG_QUEUE_FULL = "traces.dropped.queue_full"
+
+
+def _counted_exporter(exporter: Any) -> Any:
+    """``exporter``, with every span of a batch it fails to export counted (``traces.dropped.export_failed``).
+
+    The SDK's batch processor logs a failed export and forgets the batch; obskit's delivery
+    promise is that what is lost is counted. A class built on the SDK's ``SpanExporter`` here,
+    so that ``opentelemetry`` is imported only when obskit builds a provider.
+    """
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    class CountedExporter(SpanExporter):
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def export(self, spans: Any) -> Any:
+            try:
+                result = self.inner.export(spans)
+            except Exception:  # the processor would log it and drop the batch: count it instead
+                result = SpanExportResult.FAILURE
+            if result is not SpanExportResult.SUCCESS:
+                _diagnostics.count(DIAG_EXPORT_FAILED, "obskit: spans not accepted by the OTLP endpoint "
+                                   "(unreachable, or it refused them); counted as " + DIAG_EXPORT_FAILED, n=len(spans))
+            return result
+
+        def shutdown(self) -> None:
+            self.inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30_000) -> bool:
+            return bool(self.inner.force_flush(timeout_millis))
+
+    return CountedExporter(exporter)
+
+
+class _QueueDrops:
+    """A ``logging`` filter on the SDK's batch processor: its "Queue full" record, one per lost span, becomes a count.
+
+    ``traces.dropped.queue_full``, reported once on the ``obskit`` logger like every other loss;
+    the SDK's own line is kept out (it would be one line per span dropped, at the worst moment).
+    """
+
+    def filter(self, record: Any) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Queue full, dropping"):
+            _diagnostics.count(DIAG_QUEUE_FULL, "obskit: the OpenTelemetry batch processor's queue was full "
+                               "(spans ended faster than the exporter sent them); counted as " + DIAG_QUEUE_FULL)
+            return False
+        return True
+
+
+def _count_queue_drops() -> None:
+    import logging
+
+    for name in ("opentelemetry.sdk._shared_internal", "opentelemetry.sdk.trace.export"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _QueueDrops) for f in log.filters):
+            # First, ahead of the SDK's own filter, which passes one such line per 20 s.
+            log.filters.insert(0, _QueueDrops())
 
 
 def create(config: Any) -> OTelEmitter:

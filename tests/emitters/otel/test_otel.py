@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -178,8 +179,11 @@ def test_bad_tracer_provider_fails_at_configure_time() -> None:
         obskit.configure(traces="otel", tracer_provider=object())
 
 
-def test_without_provider_or_otlp_exporter_configure_says_what_to_install() -> None:
+def test_without_provider_or_otlp_exporter_configure_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     """traces='otel' with no provider and no OTLP exporter installed raises naming the package."""
+    for module in ("opentelemetry.exporter.otlp.proto.http.trace_exporter",
+                   "opentelemetry.exporter.otlp.proto.grpc.trace_exporter"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if the package were not installed
     with pytest.raises(MissingDependencyError, match="opentelemetry-exporter-otlp"):
         obskit.configure(traces="otel")
 
