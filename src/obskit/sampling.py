@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from obskit import _diagnostics, _env
 from obskit.config import Option
@@ -258,15 +258,14 @@ class RuleSet:
         if path.__class__ is not str:
             return self.candidates(method, host, path)
         index = self.indexes.get((method, host)) or self._index(method, host)
-        lowered = path.lower()
-        cut = lowered.find("/", 1) + 1
-        known: object = _DEPENDS
+        cut = path.find("/", 1) + 1
+        known: Any = _DEPENDS
         if cut:  # the first segment ("/orders/") often decides, whatever follows (ids)
-            segment = lowered[:cut]
+            segment = path[:cut].lower()  # as path.lower() begins: "/" is a word boundary, even for a final Σ
             known = index.segments.get(segment, _UNKNOWN)
             if known is _UNKNOWN:
                 known = index.remember(segment)
-        found = index.find(lowered) if known is _DEPENDS else cast("Rule | tuple[Rule, ...]", known)
+        found: Rule | tuple[Rule, ...] = index.find(path.lower()) if known is _DEPENDS else known
         if len(self.cache) < _CACHE_SIZE:
             self.cache[key] = found
         return found
