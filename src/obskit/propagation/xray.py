@@ -93,13 +93,52 @@ def parse_xray(value: str) -> tuple[str, str | None, bool | None, str | None, in
         passed over.
     """
     m = _CANONICAL.fullmatch(value)
-    if m is not None:
+    if m is not None:  # what AWS sends: one C-level match instead of the field split below
         epoch, rand, span_id, flag = m.groups()
         trace_id = epoch + rand
         if trace_id != _ZERO_TRACE:
             if span_id == _ZERO_SPAN:
                 return trace_id, None, _DECISIONS.get(flag), None, 1
             return trace_id, span_id, _DECISIONS.get(flag), None, 0
+    return _parse_lenient(value)
+
+
+def _parse_lenient(value: str) -> tuple[str, str | None, bool | None, str | None, int] | None:
+    """``parse_xray`` for any other shape: split into fields, then judge each field on its own.
+
+    Only a bad ``Root`` costs the header; a bad ``Parent``, ``Sampled`` or extra field is
+    passed over and counted in ``skipped``.
+    """
+    root, parent, sampled, extra, skipped = _fields(value)
+    if root is None:
+        return None
+    trace_id = _root_to_trace_id(root)
+    if trace_id is None:
+        return None
+    span_id = None
+    if parent is not None:
+        span_id = _parent_to_span_id(parent)
+        if span_id is None:
+            skipped += 1
+    decision = None
+    if sampled is not None:
+        decision = _DECISIONS.get(sampled)
+        if decision is None and sampled != "?":
+            skipped += 1
+    extra_str = None
+    if extra:
+        extra_str, dropped = _kept_extra(extra)
+        skipped += dropped
+    return trace_id, span_id, decision, extra_str, skipped
+
+
+def _fields(value: str) -> tuple[str | None, str | None, str | None, dict[str, str] | None, int]:
+    """``(Root, Parent, Sampled, other fields, skipped)`` as written, each part trimmed.
+
+    ``Self`` is ALB's own id and is not passed on; a part without ``=``, with an empty key or
+    value, or with characters a header cannot carry, is skipped and counted. A repeated
+    key keeps its last value, and an extra field takes the position of its last occurrence.
+    """
     root = parent = sampled = None
     extra: dict[str, str] | None = None
     skipped = 0
@@ -127,38 +166,28 @@ def parse_xray(value: str) -> tuple[str, str | None, bool | None, str | None, in
             elif key in extra:
                 del extra[key]  # last wins, and takes the later position
             extra[key] = val
-    if root is None:
-        return None
-    trace_id = _root_to_trace_id(root)
-    if trace_id is None:
-        return None
-    span_id = None
-    if parent is not None:
-        span_id = _parent_to_span_id(parent)
-        if span_id is None:
-            skipped += 1
-    decision = None
-    if sampled is not None:
-        if sampled == "1":
-            decision = True
-        elif sampled == "0":
-            decision = False
-        elif sampled != "?":
-            skipped += 1
-    extra_str = None
-    if extra:
-        parts: list[str] = []
-        size = 0
-        for k, v in extra.items():
-            field = f";{k}={v}"
-            size += len(field)
-            if size > MAX_EXTRA_CHARS or len(parts) >= MAX_EXTRA_FIELDS:
-                skipped += 1
-                size -= len(field)
-                continue
-            parts.append(field)
-        extra_str = "".join(parts) or None
-    return trace_id, span_id, decision, extra_str, skipped
+    return root, parent, sampled, extra, skipped
+
+
+def _kept_extra(extra: dict[str, str]) -> tuple[str | None, int]:
+    """The extra fields re-emitted downstream as ``;Key=value`` pairs, and how many did not fit.
+
+    At most ``MAX_EXTRA_FIELDS`` fields and ``MAX_EXTRA_CHARS`` characters, so that one
+    caller cannot bloat the header at every hop; a field that does not fit is skipped and
+    a shorter later one may still be kept.
+    """
+    parts: list[str] = []
+    size = 0
+    dropped = 0
+    for k, v in extra.items():
+        field = f";{k}={v}"
+        size += len(field)
+        if size > MAX_EXTRA_CHARS or len(parts) >= MAX_EXTRA_FIELDS:
+            dropped += 1
+            size -= len(field)
+            continue
+        parts.append(field)
+    return "".join(parts) or None, dropped
 
 
 def format_xray(trace_id: str, span_id: str | None, sampled: bool | None, extra: str | None = None) -> str:
