@@ -281,15 +281,38 @@ def parse_baggage(
         and how many were dropped for the limits. A repeated key keeps its last value.
     """
     if values.__class__ is list and len(values) == 1:
-        line = values[0]
-        if len(line) <= max_bytes and _BAGGAGE_SIMPLE.fullmatch(line) is not None:
-            simple = dict(member.split("=", 1) for member in line.split(","))
-            if len(simple) <= max_members:
-                if "%" in line:
-                    for k, v in simple.items():
-                        if "%" in v:
-                            simple[k] = _decode(v)
-                return simple, {}, 0, 0
+        simple = _parse_simple(values[0], max_bytes, max_members)
+        if simple is not None:
+            return simple, {}, 0, 0
+    return _parse_members(values, max_bytes, max_members)
+
+
+def _parse_simple(line: str, max_bytes: int, max_members: int) -> dict[str, str] | None:
+    """The common line (``k=v,k=v``: no spaces, no properties) checked by one regex and split in C.
+
+    ``None`` when the line has another shape or too many members: ``_parse_members`` then
+    judges each member on its own. This is the shape ``bench_propagation`` sends.
+    """
+    if len(line) > max_bytes or _BAGGAGE_SIMPLE.fullmatch(line) is None:
+        return None
+    simple = dict(member.split("=", 1) for member in line.split(","))
+    if len(simple) > max_members:
+        return None
+    if "%" in line:
+        for k, v in simple.items():
+            if "%" in v:
+                simple[k] = _decode(v)
+    return simple
+
+
+def _parse_members(
+    values: Iterable[str], max_bytes: int, max_members: int,
+) -> tuple[dict[str, str], dict[str, str], int, int]:
+    """``parse_baggage`` member by member: each one trimmed, counted against the limits, then checked.
+
+    The byte budget counts every non-empty member with its separator, in order, so members past it
+    are dropped whole, never cut.
+    """
     baggage: dict[str, str] = {}
     props: dict[str, str] = {}
     invalid = dropped = 0
