@@ -259,16 +259,46 @@ def _render_line(
     ``plain_values``: every value in ``kw`` is a str, int, float or bool (the access line, typed by
     the request scope): once its keys are known to need no masking or renaming, ``kw`` is copied
     in one step.
+
+    The steps: the fixed head (time, level, message, trace ids), then the fields (the request
+    context's, the logger's bound ones, the call's), then the user processors, then the bytes.
     """
     ms = (st.clock() if now_ns is None else now_ns) // 1_000_000
     c = _ts_cache
     ts = c[1] if c[0] == ms else _timestamp(ms)
+    if args or type(event) is not str or len(event) > st.max_bytes:
+        event = _message(st, event, args)
+    ctx = _get_context()
+    d = _head(st, ts, level_name, event, name, ctx)
+    fixed = len(d)
+    exc = _add_fields(st, d, ctx[6], bound, kw, plain_values)
+    if exc is not None:
+        d[_K_EXC] = _exception_info(exc)
+    if st.processors:
+        processed = _run_processors(st, level_name, d)
+        if processed is None:
+            return None
+        d = processed
+    return _serialise(st, d, fixed)
+
+
+def _message(st: _State, event: Any, args: tuple[Any, ...]) -> Any:
+    """The ``msg`` field: a non-string event made printable, a long one clipped, ``%`` args applied."""
     if type(event) is not str:
         event = _coerce_event(event, st)
     elif len(event) > st.max_bytes:
         event = _clip_message(event, st.max_bytes)
     if args:
         event = _interpolate(event, args, st)
+    return event
+
+
+def _head(st: _State, ts: str, level_name: str, event: Any, name: str | None, ctx: TelemetryContext) -> dict[str, Any]:
+    """The fields every line starts with, in a fixed order; the request's ids when there is one.
+
+    These are the fields ``_shrink`` keeps when the line is too long, so the line can still
+    be found by time, trace and correlation id.
+    """
     d: dict[str, Any] = {
         _K_TS: ts, _K_LEVEL: level_name, _K_MSG: event, _K_LOGGER: name, _K_SERVICE: st.service,
     }
@@ -276,7 +306,6 @@ def _render_line(
         del d[_K_MSG]
     if name is None:
         del d[_K_LOGGER]
-    ctx = _get_context()
     tid = ctx[0]
     if tid != INVALID_TRACE_ID:
         d[_K_TRACE] = tid
@@ -289,8 +318,18 @@ def _render_line(
         d[_K_CORR] = cid
     if st.environment is not None:
         d[_K_ENV] = st.environment
-    fixed = len(d)
-    fields = ctx[6]
+    return d
+
+
+def _add_fields(
+    st: _State, d: dict[str, Any], fields: Mapping[str, Any] | None, bound: Mapping[str, Any],
+    kw: dict[str, Any], plain_values: bool,
+) -> BaseException | None:
+    """Merge the request context's fields, then the bound ones, then the call's; later ones win.
+
+    Returns the exception that ``exc_info=`` named, if any. A key already known to be plain
+    (no masking, no renaming) with a plain value is copied as it is; ``None`` removes it.
+    """
     if fields:
         _merge(d, fields, st)
     if bound:
@@ -311,13 +350,11 @@ def _render_line(
                     d.pop(k, None)
                     continue
             _merge_one(d, k, v, st)
-    if exc is not None:
-        d[_K_EXC] = _exception_info(exc)
-    if st.processors:
-        processed = _run_processors(st, level_name, d)
-        if processed is None:
-            return None
-        d = processed
+    return exc
+
+
+def _serialise(st: _State, d: dict[str, Any], fixed: int) -> Any:
+    """The line's bytes (or text, for a text stream); a hostile value or an oversize line is repaired."""
     odumps = st.odumps
     line: Any
     try:
