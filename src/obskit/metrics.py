@@ -962,8 +962,9 @@ def record(
             value = checked
         if dimensions is None and properties is None and _scope_get() is None:
             # The commonest call (a value outside any request, default dimensions, a metric
-            # already in the buffer): one append. A process buffer exists only for a runtime
-            # with a metric emitter, so the buffer's runtime being the bound one says it all.
+            # already in the buffer): one append, kept inline (bench_metrics "obskit record
+            # (default dims)"). A process buffer exists only for a runtime with a metric
+            # emitter, so the buffer's runtime being the bound one says it all.
             buf = _Process.buffer
             if buf is not None and buf.runtime is _rt:
                 group = buf.groups.get(_DEFAULT_KEY)
@@ -975,34 +976,47 @@ def record(
                         if n >= buf.limit:
                             _full(buf)
                         return
-        rt = _rt
-        if rt is None:
-            rt = _runtime()
-        if rt.metric_emitter is None:
-            return
-        props = None if properties is None else _check_properties(properties)
-        if dimensions is None:
-            key = _DEFAULT_KEY
-        else:
-            key = _dims_key(dimensions)
-            if key.__class__ is list:  # dimension sets that disagree: one document each
-                for k in key:
-                    _add(rt, k, name, value, props)
-                return
-        buf = _buffer(rt, _scope_get())
-        group = buf.groups.get(key)
-        values = None if group is None or props is not None else group.metrics.get(name)
-        if values is None:
-            with buf.lock:
-                n = buf.add_slow(key, name, value, props)
-        else:
-            values.append(value)  # atomic: no lock (see _Group)
-            n = buf.n = buf.n + 1
-        if n >= buf.limit:
-            _full(buf)
+        _record_in_group(name, value, dimensions, properties)
     except Exception as exc:  # telemetry never breaks the app
         _diagnostics.incr("metrics.internal_error")
         _diagnostics.report_once("metrics.record", "obskit: metric %r not recorded: %r", name, exc)
+
+
+def _record_in_group(
+    name: str, value: float, dimensions: Mapping[str, str] | Sequence[Mapping[str, str]] | None,
+    properties: Mapping[str, Any] | None,
+) -> None:
+    """``record`` past its fast path: call dimensions, properties, a request scope, or a first value.
+
+    The value goes to the group of its dimension set, in the request scope's buffer when there
+    is one (aggregated per request), else in the process buffer. Dimension sets that disagree
+    on a key become one document each. May raise: ``record`` counts and reports.
+    """
+    rt = _rt
+    if rt is None:
+        rt = _runtime()
+    if rt.metric_emitter is None:
+        return
+    props = None if properties is None else _check_properties(properties)
+    if dimensions is None:
+        key = _DEFAULT_KEY
+    else:
+        key = _dims_key(dimensions)
+        if key.__class__ is list:  # dimension sets that disagree: one document each
+            for k in key:
+                _add(rt, k, name, value, props)
+            return
+    buf = _buffer(rt, _scope_get())
+    group = buf.groups.get(key)
+    values = None if group is None or props is not None else group.metrics.get(name)
+    if values is None:
+        with buf.lock:
+            n = buf.add_slow(key, name, value, props)
+    else:
+        values.append(value)  # atomic: no lock (see _Group)
+        n = buf.n = buf.n + 1
+    if n >= buf.limit:
+        _full(buf)
 
 
 _scope_get = SCOPE.get
