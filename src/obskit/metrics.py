@@ -604,23 +604,20 @@ def _write_groups(buf: _Buffer) -> None:
     _write(buf.runtime, buf.take())
 
 
-def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
-    """``_write_buffer`` for a buffer of one group and an emitter with ``emit_single``: no batch built.
-
-    One dimension set is the common case (a Lambda invocation, a CLI run). ``False`` (nothing
-    drained) when the buffer changed meanwhile, the group has nothing to write (its idle count
-    and pruning are the general path's), or the emitter has no single-group method.
-    """
+def _emit_single(emitter: Any) -> Any:
+    """Look up the emitter's ``emit_single`` (or ``None``) once: ``_single`` remembers it for later flushes."""
     global _single
-    emitter = rt.metric_emitter
-    cached = _single
-    if cached[0] is emitter:
-        single = cached[1]
-    else:
-        single = getattr(emitter, "emit_single", None)
-        _single = (emitter, single)
-    if single is None:
-        return False
+    single = getattr(emitter, "emit_single", None)
+    _single = (emitter, single)
+    return single
+
+
+def _take_single(buf: _Buffer) -> tuple[_Group, list[tuple[str, str, int, list[float | int]]], Any] | None:
+    """Drain the one group of ``buf``: ``(group, [(name, unit, resolution, values)], properties)``.
+
+    ``None``, with nothing drained, when the buffer no longer holds exactly one group (or holds
+    pruned ones), or the group has no values: the general path writes those.
+    """
     meta = _meta
     metrics: list[tuple[str, str, int, list[float | int]]] = []
     lock = buf.lock
@@ -628,7 +625,7 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
     try:
         groups = buf.groups
         if len(groups) != 1 or buf.graveyard:
-            return False
+            return None
         (group,) = groups.values()
         for name, values in group.metrics.items():
             k = len(values)
@@ -640,13 +637,35 @@ def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
                 metrics.append((name, unit, resolution, values[:k]))
                 del values[:k]
         if not metrics:
-            return False
+            return None
         buf.n = 0
         group.idle = 0
         props = group.properties
         group.properties = None
     finally:
         lock.release()
+    return group, metrics, props
+
+
+def _write_single(buf: _Buffer, rt: _pipeline.Runtime) -> bool:
+    """``_write_buffer`` for a buffer of one group and an emitter with ``emit_single``: no batch built.
+
+    One dimension set is the common case (a Lambda invocation, a CLI run). ``False`` (nothing
+    drained) when the buffer changed meanwhile, the group has nothing to write (its idle count
+    and pruning are the general path's), or the emitter has no single-group method.
+
+    The steps: drain the group under the lock (``_take_single``), then the document's layout,
+    trace id and properties outside it, then one call to the emitter.
+    """
+    emitter = rt.metric_emitter
+    cached = _single
+    single = cached[1] if cached[0] is emitter else _emit_single(emitter)
+    if single is None:
+        return False
+    taken = _take_single(buf)
+    if taken is None:
+        return False
+    group, metrics, props = taken
     try:
         global _layouts_for
         if _layouts_for is not rt:
