@@ -559,7 +559,7 @@ def test_a_first_segment_settles_the_rule_only_when_every_path_under_it_gets_the
         found = ruleset.find({"url.path": path})
         assert found is not None
         assert (found.name == "orders") is _reference_match(pattern, path), path
-    assert (ruleset.indexes[("", "")].segments["/orders/"] is not sampling._DEPENDS) is settles
+    assert (ruleset.segments[("", "", "/orders/")] is not sampling._DEPENDS) is settles
 
 
 def _ruleset(*definitions: dict[str, Any]) -> sampling.RuleSet:
@@ -605,6 +605,7 @@ def test_the_caches_are_bounded_and_a_full_one_still_answers_right() -> None:
     assert len(ruleset.cache) == sampling._CACHE_SIZE  # kept, not emptied: new paths are matched uncached
     assert len(ruleset.indexes) <= sampling._FIELDS_SIZE
     assert len(ruleset._hosts) <= sampling._FIELDS_SIZE
+    assert len(ruleset.segments) == sampling._SEGMENTS_SIZE  # one per (method, host, "/orders/"): kept, not emptied
     found = ruleset.find({"url.path": "/carts/1", "http.request.method": "GET", "server.address": "api.x"})
     assert found is not None
     assert found.name == "Default"

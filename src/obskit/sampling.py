@@ -70,8 +70,8 @@ _FIELDS_SIZE = 1024
 cannot grow them)."""
 _INDEXES_SIZE = 64
 """Path indexes (one per set of rules a method and a host leave: a service has a few)."""
-_SEGMENTS_SIZE = 1024
-"""First path segments whose answer a path index remembers."""
+_SEGMENTS_SIZE = 4096
+"""(method, host, first path segment) whose answer a rule set remembers."""
 _NO_TARGET = (None, 0, -1, 0)
 """A rule's target: (quota per second or None, quota TTL epoch s, boost threshold, boost TTL epoch s)."""
 _SAMPLERS = ("ratio", "xray")
@@ -213,14 +213,16 @@ class RuleSet:
     so rules that cannot match them are left out here, once. A request is then matched field by
     field. Its method and its host (a service sees few distinct ones) map, once per value, to the
     rules whose pattern they match, as a bitmask; the rules both leave share one ``_PathIndex``,
-    which matches only the path (by its first segment when that settles it, else by one regular
-    expression). What was found is kept per ``(method, host, path)`` in ``cache``: a request seen
-    before costs one dict lookup, a new one (ids in paths: ``/orders/123``) a few more.
+    which matches only the path. Most rules look at a path's first segment only (``/orders/*``,
+    ``/health*``): when the segment settles what every rule says, that answer is kept per
+    ``(method, host, segment)`` in ``segments``, so a new ``/orders/123`` (ids in paths) costs a
+    dict lookup instead of the path's expression. What was found is also kept per ``(method,
+    host, path)`` in ``cache``, a request seen before costing one lookup.
     ``benchmarks/bench_sampling.py`` times both ("64 paths cycling", "every path new").
     """
 
     __slots__ = ("_host_matchers", "_hosts", "_method_matchers", "_methods", "_paths", "attribute_keys", "cache",
-                 "fetched_s", "indexes", "rules")
+                 "fetched_s", "indexes", "rules", "segments")
 
     def __init__(self, rules: Sequence[Rule], fetched_s: int) -> None:
         self.rules = tuple(sorted(rules, key=lambda r: r.priority_key))
@@ -237,6 +239,9 @@ class RuleSet:
         """The bitmask of the rules a method and a host both leave -> the index over their paths."""
         self.indexes: dict[tuple[Any, Any], _PathIndex] = {}
         """``(method, host)`` -> its path index (one lookup where the three above take three)."""
+        self.segments: dict[tuple[Any, Any, str], Rule | tuple[Rule, ...] | object] = {}
+        """``(method, host, first path segment)`` -> the answer of every such path, or ``_DEPENDS``; for the
+        first ``_SEGMENTS_SIZE`` (not emptied when full, as ``cache``)."""
         self.cache: dict[tuple[Any, Any, Any], Rule | tuple[Rule, ...]] = {}
         """``(method, host, path)`` -> what ``miss`` found, for the first ``_CACHE_SIZE`` requests that
         differ (the rules, and so this, are replaced every 5 minutes). Not emptied when full: with ids
@@ -253,22 +258,30 @@ class RuleSet:
         return self.cache.get(key) or self.miss(key)
 
     def miss(self, key: tuple[Any, Any, Any]) -> Rule | tuple[Rule, ...]:
-        """What ``cache`` does not hold yet: the path matched in the index of its method and host."""
+        """What ``cache`` does not hold: the rule its first path segment settles, else its path's match."""
         method, host, path = key
         if path.__class__ is not str:
             return self.candidates(method, host, path)
-        index = self.indexes.get((method, host)) or self._index(method, host)
+        settled: Any = _DEPENDS
         cut = path.find("/", 1) + 1
-        known: Any = _DEPENDS
-        if cut:  # the first segment ("/orders/") often decides, whatever follows (ids)
-            segment = path[:cut].lower()  # as path.lower() begins: "/" is a word boundary, even for a final Σ
-            known = index.segments.get(segment, _UNKNOWN)
-            if known is _UNKNOWN:
-                known = index.remember(segment)
-        found: Rule | tuple[Rule, ...] = index.find(path.lower()) if known is _DEPENDS else known
+        if cut:  # the first segment ("/orders/") often settles the rule, whatever follows (ids)
+            segment_key = (method, host, path[:cut].lower())  # as path.lower() begins: "/" ends a word
+            settled = self.segments.get(segment_key) or self._settle(segment_key)
+        found: Rule | tuple[Rule, ...] = (
+            settled if settled is not _DEPENDS
+            else (self.indexes.get((method, host)) or self._index(method, host)).find(path.lower())
+        )
         if len(self.cache) < _CACHE_SIZE:
             self.cache[key] = found
         return found
+
+    def _settle(self, segment_key: tuple[Any, Any, str]) -> object:
+        """What a first segment settles for this method and host (or ``_DEPENDS``), remembered while there is room."""
+        method, host, segment = segment_key
+        settled = (self.indexes.get((method, host)) or self._index(method, host)).settled(segment)
+        if len(self.segments) < _SEGMENTS_SIZE:
+            self.segments[segment_key] = settled
+        return settled
 
     def _index(self, method: Any, host: Any) -> _PathIndex:
         """The index over the paths of the rules this method and this host leave (shared by equal sets)."""
@@ -344,14 +357,10 @@ class _PathIndex:
     is factored out and every alternative then starts with a literal character, which the
     engine checks before entering it. Rules with attributes (rare) also depend on the request's
     attributes: each answer lists the ones before the rule found, which ``RuleSet.pick`` tries.
-
-    Most rules look at a path's first segment only (``/orders/*``, ``/health*``): when the
-    segment alone settles what every rule says, the answer is remembered per segment, and a
-    new ``/orders/123`` costs a dict lookup instead of the expression
-    (``benchmarks/bench_sampling.py``, "every path new": 20 rules, the match at the 20th).
+    ``settled`` tells what a first segment alone decides, without the expression.
     """
 
-    __slots__ = ("_order", "answers", "match", "paths", "segments")
+    __slots__ = ("_order", "answers", "match", "paths")
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         plain: list[Rule] = []
@@ -378,8 +387,6 @@ class _PathIndex:
         self._order = tuple((r, r.path.lower(), plain.index(r) + 1 if r in plain else 0)
                             for r in rules if r in self.paths or r in plain)
         """The rules whose path pattern decides, in order: (rule, pattern, its group number or 0)."""
-        self.segments: dict[str, Rule | tuple[Rule, ...] | object] = {}
-        """A first segment (``/orders/``) -> the answer for every path that begins with it, or ``_DEPENDS``."""
 
     def find(self, lowered: str) -> Rule | tuple[Rule, ...]:
         """The answer for a lower-cased path: the expression's, without attribute rules whose path differs."""
@@ -390,26 +397,21 @@ class _PathIndex:
             found = tuple(r for r in found if r not in paths or paths[r](lowered) is not None)
         return found
 
-    def remember(self, segment: str) -> Rule | tuple[Rule, ...] | object:
-        """The answer every path beginning with ``segment`` gets, or ``_DEPENDS``; kept while there is room."""
+    def settled(self, segment: str) -> Rule | tuple[Rule, ...] | object:
+        """The answer every path beginning with ``segment`` (lower-cased) gets, or ``_DEPENDS``."""
         number, dropped = 0, set()
         for rule, pattern, group in self._order:
             fate = _fate(pattern, segment)
             if fate is None:
-                number = -1
-                break
+                return _DEPENDS
             if not fate and rule.attributes:
                 dropped.add(rule)
             elif fate and not rule.attributes:
                 number = group
                 break
-        found: Rule | tuple[Rule, ...] | object = _DEPENDS
-        if number >= 0:
-            found = self.answers[number]
-            if dropped and isinstance(found, tuple):
-                found = tuple(r for r in found if r not in dropped)
-        if len(self.segments) < _SEGMENTS_SIZE:
-            self.segments[segment] = found
+        found = self.answers[number]
+        if dropped and isinstance(found, tuple):
+            found = tuple(r for r in found if r not in dropped)
         return found
 
 
@@ -429,7 +431,6 @@ def _fate(pattern: str, segment: str) -> bool | None:
 
 _DEPENDS = object()
 """A first segment that does not settle the answer: the path's expression decides."""
-_UNKNOWN = object()
 
 
 def _answer(found: Rule | None, attribute_rules: Sequence[Rule]) -> Rule | tuple[Rule, ...]:
