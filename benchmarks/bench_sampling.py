@@ -1,18 +1,19 @@
 """One head-sampling decision for a new request under 20 X-Ray sampling rules, obskit next to aws-xray-sdk.
 
 The rule set is a fleet's: 19 rules for other paths, methods and hosts (one with attributes),
-then ``/orders/*`` and ``Default``; every request decided here is a ``GET /orders/N`` that only
-the 20th rule (``/orders/*``) matches, so each matcher walks past the others. The rules are loaded
-into each sampler directly (no poller thread, no daemon): what is timed is the decision alone,
-as the request path pays it.
+then ``/orders/*`` and ``Default``; most requests decided here are ``GET /orders/N``, which only
+the 20th rule (``/orders/*``) matches, so each matcher walks past the others. The rules are
+loaded into each sampler directly (no poller thread, no daemon): what is timed is the decision
+alone, as the request path pays it.
 
 Cases: obskit with 64 distinct paths cycling (its cache of requests answers); obskit with paths
 it has never matched, as a long-running service with ids in its paths sees them (its cache is
-full of other paths, so the method and host indexes and the compiled path expression run every
-time); aws-xray-sdk's ``DefaultSampler.should_trace`` with the same rules. The request attributes
-are built before the timed call, as a request's are. The floor is obskit's ratio sampler
-(``trace_sampler="ratio"``), the decision every request already pays. DESIGN's budget: under 2 us
-a decision with 20 rules.
+full of other paths): ``/orders/<id>``, whose first segment settles the rule, and
+``/users/<id>``, which the 16th rule's ``/users/???`` leaves to the compiled path expression;
+aws-xray-sdk's ``DefaultSampler.should_trace`` with the same rules. The request attributes are
+built before the timed call, as a request's are. The floor is obskit's ratio sampler
+(``trace_sampler="ratio"``), the decision every request already pays. DESIGN's budget: under
+2 us a decision with 20 rules.
 """
 
 from __future__ import annotations
@@ -51,10 +52,10 @@ def _definitions() -> list[dict[str, Any]]:
     return rules
 
 
-def _requests(n: int, prefix: str = "/orders/") -> list[dict[str, str]]:
+def _requests(n: int, prefix: str = "/orders/", first: int = 0) -> list[dict[str, str]]:
     """The span attributes of ``n`` requests ``GET <prefix><id>``, each with its own id."""
     return [{"http.request.method": "GET", "url.path": f"{prefix}{i}", "server.address": "api.example.com"}
-            for i in range(n)]
+            for i in range(first, first + n)]
 
 
 def _obskit_sampler() -> Any:
@@ -75,10 +76,11 @@ def _obskit_cases() -> dict[str, Any]:
     # The attributes of a request exist before its decision: they are built here, not timed.
     few = cycle(_requests(64))
     # A long-running service with ids in its paths: the requests cache is full (of other paths), so
-    # each of these requests runs the matcher however often it comes back.
+    # each of these requests is matched however often it comes back: /orders/<id> by its first
+    # segment, which settles the rule; /users/<id> (the rule is /users/???) by the path expression.
     for request in _requests(_CACHE_SIZE, "/carts/"):
         fresh.sample(1, request)
-    new = cycle(_requests(1024, "/orders/"))
+    new, users = cycle(_requests(1024, "/orders/")), cycle(_requests(900, "/users/", first=100))
     cached_sample, fresh_sample = seen.sample, fresh.sample
 
     def cached() -> None:
@@ -87,13 +89,18 @@ def _obskit_cases() -> dict[str, Any]:
     def uncached() -> None:
         fresh_sample(next(ids), next(new))
 
+    def by_expression() -> None:
+        fresh_sample(next(ids), next(users))
+
     assert len(fresh._ruleset.cache) == _CACHE_SIZE
     assert ("GET", "api.example.com", "/orders/1") not in fresh._ruleset.cache
-    check = seen._ruleset.find({"http.request.method": "GET", "url.path": "/orders/7", "server.address": "a"})
-    assert check is not None
-    assert check.name == "orders"
+    for path, name in (("/orders/7", "orders"), ("/users/123", "users")):
+        check = seen._ruleset.find({"http.request.method": "GET", "url.path": path, "server.address": "a"})
+        assert check is not None
+        assert check.name == name
     return {"obskit xray sampler, 20 rules, 64 paths cycling": cached,
-            "obskit xray sampler, 20 rules, every path new": uncached}
+            "obskit xray sampler, 20 rules, every path new": uncached,
+            "obskit xray sampler, 20 rules, every path new, matched by the path expression": by_expression}
 
 
 def _floor_case() -> Any:

@@ -239,9 +239,9 @@ class RuleSet:
         """The bitmask of the rules a method and a host both leave -> the index over their paths."""
         self.indexes: dict[tuple[Any, Any], _PathIndex] = {}
         """``(method, host)`` -> its path index (one lookup where the three above take three)."""
-        self.segments: dict[tuple[Any, Any, str], Rule | tuple[Rule, ...] | object] = {}
-        """``(method, host, first path segment)`` -> the answer of every such path, or ``_DEPENDS``; for the
-        first ``_SEGMENTS_SIZE`` (not emptied when full, as ``cache``)."""
+        self.segments: dict[tuple[Any, Any, str], Rule | tuple[Rule, ...] | _PathIndex] = {}
+        """``(method, host, first path segment)`` -> the answer of every such path, or the index that matches
+        each, for the first ``_SEGMENTS_SIZE`` (not emptied when full, as ``cache``)."""
         self.cache: dict[tuple[Any, Any, Any], Rule | tuple[Rule, ...]] = {}
         """``(method, host, path)`` -> what ``miss`` found, for the first ``_CACHE_SIZE`` requests that
         differ (the rules, and so this, are replaced every 5 minutes). Not emptied when full: with ids
@@ -262,23 +262,23 @@ class RuleSet:
         method, host, path = key
         if path.__class__ is not str:
             return self.candidates(method, host, path)
-        settled: Any = _DEPENDS
         cut = path.find("/", 1) + 1
         if cut:  # the first segment ("/orders/") often settles the rule, whatever follows (ids)
             segment_key = (method, host, path[:cut].lower())  # as path.lower() begins: "/" ends a word
-            settled = self.segments.get(segment_key) or self._settle(segment_key)
-        found: Rule | tuple[Rule, ...] = (
-            settled if settled is not _DEPENDS
-            else (self.indexes.get((method, host)) or self._index(method, host)).find(path.lower())
-        )
+            settled: Any = self.segments.get(segment_key) or self._settle(segment_key)
+        else:
+            settled = self.indexes.get((method, host)) or self._index(method, host)
+        found: Rule | tuple[Rule, ...] = settled.find(path.lower()) if settled.__class__ is _PathIndex else settled
         if len(self.cache) < _CACHE_SIZE:
             self.cache[key] = found
         return found
 
-    def _settle(self, segment_key: tuple[Any, Any, str]) -> object:
-        """What a first segment settles for this method and host (or ``_DEPENDS``), remembered while there is room."""
+    def _settle(self, segment_key: tuple[Any, Any, str]) -> Rule | tuple[Rule, ...] | _PathIndex:
+        """What a first segment settles for this method and host, or the index that must match the whole path."""
         method, host, segment = segment_key
-        settled = (self.indexes.get((method, host)) or self._index(method, host)).settled(segment)
+        index = self.indexes.get((method, host)) or self._index(method, host)
+        answer = index.settled(segment)
+        settled = index if answer is None else answer
         if len(self.segments) < _SEGMENTS_SIZE:
             self.segments[segment_key] = settled
         return settled
@@ -397,13 +397,13 @@ class _PathIndex:
             found = tuple(r for r in found if r not in paths or paths[r](lowered) is not None)
         return found
 
-    def settled(self, segment: str) -> Rule | tuple[Rule, ...] | object:
-        """The answer every path beginning with ``segment`` (lower-cased) gets, or ``_DEPENDS``."""
+    def settled(self, segment: str) -> Rule | tuple[Rule, ...] | None:
+        """The answer every path beginning with ``segment`` (lower-cased) gets, or ``None`` when they differ."""
         number, dropped = 0, set()
         for rule, pattern, group in self._order:
             fate = _fate(pattern, segment)
             if fate is None:
-                return _DEPENDS
+                return None
             if not fate and rule.attributes:
                 dropped.add(rule)
             elif fate and not rule.attributes:
@@ -427,10 +427,6 @@ def _fate(pattern: str, segment: str) -> bool | None:
     if segment.startswith(literal) and not pattern[wild:].strip("*"):
         return True  # "literal*"
     return None
-
-
-_DEPENDS = object()
-"""A first segment that does not settle the answer: the path's expression decides."""
 
 
 def _answer(found: Rule | None, attribute_rules: Sequence[Rule]) -> Rule | tuple[Rule, ...]:
