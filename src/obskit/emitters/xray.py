@@ -313,6 +313,46 @@ def _add_metadata(doc: dict[str, Any], namespaces: dict[str, dict[str, Any]]) ->
     doc["metadata"] = out
 
 
+def _annotations_and_metadata(
+    attrs: dict[str, Any], taken: tuple[str, ...],
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Split a span's attributes into X-Ray annotations (indexed, searchable) and metadata.
+
+    An annotation needs a key X-Ray accepts and a short str, a number or a bool, and there
+    are at most ``MAX_ANNOTATIONS``; the rest is metadata. Keys mapped to the ``http`` or
+    ``aws`` blocks are skipped, and what a subsegment's ``sql``/``aws`` blocks took
+    (``taken``) is not repeated. ``None`` for a side with nothing in it.
+    """
+    annotations: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    key_kind = _key_kind
+    for key, value in attrs.items():
+        where = key_kind.get(key)
+        if where is None:
+            where = _classify(key)
+        if where == _MAPPED_KEY:
+            continue
+        if where == _ANNOTATION_KEY:
+            t = type(value)
+            if (t is str and len(value) <= MAX_ANNOTATION_LENGTH) or t is int or t is float or t is bool:
+                if annotations is None:
+                    annotations = {key: value}
+                    continue
+                if len(annotations) < MAX_ANNOTATIONS:
+                    annotations[key] = value
+                    continue
+        if metadata is None:
+            metadata = {key: value}
+        else:
+            metadata[key] = value
+    for key in taken:
+        if annotations is not None:
+            annotations.pop(key, None)
+        if metadata is not None:
+            metadata.pop(key, None)
+    return annotations, metadata
+
+
 class XRayEmitter:
     """``SpanEmitter`` that writes X-Ray segment documents to the daemon over UDP.
 
@@ -721,7 +761,10 @@ class XRayEmitter:
         """
         rec, segment, mine, xray_tid = tree
         try:
-            doc = self._document(rec, xray_tid, rec.parent_span_id, segment)
+            if segment:
+                doc = self._segment(rec, xray_tid, rec.parent_span_id)
+            else:
+                doc = self._subsegment(rec, xray_tid, rec.parent_span_id)
             if mine:
                 doc["subsegments"] = self._subsegments(mine, xray_tid)
         except Exception:  # a tree deeper than the interpreter's recursion limit
@@ -740,62 +783,87 @@ class XRayEmitter:
     def _subsegments(self, mine: list[Any], xray_tid: str) -> list[dict[str, Any]]:
         """The documents of embedded subsegments (``(record, children)`` pairs), with theirs inside."""
         docs = []
-        document = self._document
+        subsegment = self._subsegment
         for rec, theirs in mine:
-            doc = document(rec, xray_tid, rec.parent_span_id, False)
+            doc = subsegment(rec, xray_tid, rec.parent_span_id)
             if theirs:
                 doc["subsegments"] = self._subsegments(theirs, xray_tid)
             docs.append(doc)
         return docs
 
     # --- documents ---------------------------------------------------------------------------
-    def _document(self, rec: Any, xray_tid: str, parent: str | None, segment: bool) -> dict[str, Any]:
-        """The segment or subsegment document of a finished span, built in one pass.
+    # Every finished span becomes one document: a head (segment or subsegment), then the
+    # common body (_finish: http, annotations and metadata, the outcome, links and cause).
+    # The steps are the fewest calls that read top to bottom: one more per span than a single
+    # function, two with attributes (a call costs about 0.05-0.1 us; bench_tracing's X-Ray rows).
+    def _segment(self, rec: Any, xray_tid: str, parent: str | None) -> dict[str, Any]:
+        """A segment: named after the service, with the per-configuration blocks, then the body.
 
-        Segment: named after the service, with the per-configuration ``origin``, ``aws`` and
-        ``service`` blocks. Subsegment: ``trace_id``, ``parent_id`` and ``type`` are required
-        only when it is sent on its own; aws-xray-sdk writes them on embedded ones too, and so
-        do we (X-Ray accepts both).
+        ``origin``, ``aws`` and ``service`` are built once per configuration and shared; only
+        the name of the sampling rule that chose the trace (where the X-Ray SDKs put it) gives
+        a segment its own ``aws`` block.
         """
         attrs = rec.attributes
+        doc: dict[str, Any] = {
+            "name": self._service,
+            "id": rec.span_id,
+            "trace_id": xray_tid,
+            "start_time": rec.start_ns / 1e9,
+            "end_time": rec.end_ns / 1e9,
+            "in_progress": False,
+        }
+        if parent is not None:
+            doc["parent_id"] = parent
+        if self._origin is not None:
+            doc["origin"] = self._origin
+        doc["aws"] = self._aws
+        rule = attrs.get(ATTR_XRAY_SAMPLING_RULE) if attrs else None
+        if rule is not None:
+            doc["aws"] = {**self._aws, "xray": {**self._aws["xray"], "sampling_rule_name": rule}}
+        doc["service"] = self._service_block
+        return self._finish(doc, rec, attrs, True, ())
+
+    def _subsegment(self, rec: Any, xray_tid: str, parent: str | None) -> dict[str, Any]:
+        """A subsegment: its own name and namespace, what ``subsegment_fields`` maps, then the body.
+
+        ``trace_id``, ``parent_id`` and ``type`` are required only when it is sent on its own;
+        aws-xray-sdk writes them on embedded ones too, and so do we (X-Ray accepts both). A
+        client or producer span, or one with database or AWS attributes, gets its ``sql`` or
+        ``aws`` block (and maybe a better name); the keys those took are not repeated.
+        """
+        attrs = rec.attributes
+        doc: dict[str, Any] = {
+            "name": _subsegment_name(rec.name),
+            "id": rec.span_id,
+            "trace_id": xray_tid,
+            "parent_id": parent,
+            "type": "subsegment",
+            "start_time": rec.start_ns / 1e9,
+            "end_time": rec.end_ns / 1e9,
+            "in_progress": False,
+            "namespace": "local",
+        }
         taken: tuple[str, ...] = ()
-        if segment:
-            doc: dict[str, Any] = {
-                "name": self._service,
-                "id": rec.span_id,
-                "trace_id": xray_tid,
-                "start_time": rec.start_ns / 1e9,
-                "end_time": rec.end_ns / 1e9,
-                "in_progress": False,
-            }
-            if parent is not None:
-                doc["parent_id"] = parent
-            if self._origin is not None:
-                doc["origin"] = self._origin
-            doc["aws"] = self._aws
-            rule = attrs.get(ATTR_XRAY_SAMPLING_RULE) if attrs else None
-            if rule is not None:  # the sampling rule that chose this trace, where the X-Ray SDKs put it
-                doc["aws"] = {**self._aws, "xray": {**self._aws["xray"], "sampling_rule_name": rule}}
-            doc["service"] = self._service_block
-        else:
-            doc = {
-                "name": _subsegment_name(rec.name),
-                "id": rec.span_id,
-                "trace_id": xray_tid,
-                "parent_id": parent,
-                "type": "subsegment",
-                "start_time": rec.start_ns / 1e9,
-                "end_time": rec.end_ns / 1e9,
-                "in_progress": False,
-                "namespace": "local",
-            }
-            kind = rec.kind
-            if attrs and (kind in _REMOTE_KINDS or not _MAP_TRIGGERS.isdisjoint(attrs)):
-                name, taken = subsegment_fields(doc, rec.name, kind in _REMOTE_KINDS, attrs)
-                if name is not None:
-                    doc["name"] = sanitize_name(name)
-            elif kind in _REMOTE_KINDS:
-                doc["namespace"] = "remote"
+        kind = rec.kind
+        if attrs and (kind in _REMOTE_KINDS or not _MAP_TRIGGERS.isdisjoint(attrs)):
+            name, taken = subsegment_fields(doc, rec.name, kind in _REMOTE_KINDS, attrs)
+            if name is not None:
+                doc["name"] = sanitize_name(name)
+        elif kind in _REMOTE_KINDS:
+            doc["namespace"] = "remote"
+        return self._finish(doc, rec, attrs, False, taken)
+
+    def _finish(
+        self, doc: dict[str, Any], rec: Any, attrs: Any, segment: bool, taken: tuple[str, ...],
+    ) -> dict[str, Any]:
+        """The body every document shares, in aws-xray-sdk's field order.
+
+        ``http`` from the HTTP attributes; the outcome from the status code, else from the
+        span's status (``fault`` for a 5xx or an error, ``error`` for a 4xx, ``throttle`` for
+        429 too); links; the exception as ``cause``; then annotations and metadata, where the
+        user's own placements (``annotation=``, ``set_metadata``) win. A segment always
+        carries obskit's block (span name and kind), shared per route when it is alone.
+        """
         annotations: dict[str, Any] | None = None
         metadata: dict[str, Any] | None = None
         status_code = None
@@ -805,31 +873,7 @@ class XRayEmitter:
                 status_code = attrs.get(ATTR_HTTP_STATUS_OLD)
             if status_code is not None or ATTR_HTTP_METHOD in attrs or ATTR_HTTP_METHOD_OLD in attrs:
                 doc["http"] = self._http(attrs, segment, status_code)
-            key_kind = _key_kind
-            for key, value in attrs.items():
-                where = key_kind.get(key)
-                if where is None:
-                    where = _classify(key)
-                if where == _MAPPED_KEY:
-                    continue
-                if where == _ANNOTATION_KEY:
-                    t = type(value)
-                    if (t is str and len(value) <= MAX_ANNOTATION_LENGTH) or t is int or t is float or t is bool:
-                        if annotations is None:
-                            annotations = {key: value}
-                            continue
-                        if len(annotations) < MAX_ANNOTATIONS:
-                            annotations[key] = value
-                            continue
-                if metadata is None:
-                    metadata = {key: value}
-                else:
-                    metadata[key] = value
-            for key in taken:  # what the sql and aws blocks hold is not repeated
-                if annotations is not None:
-                    annotations.pop(key, None)
-                if metadata is not None:
-                    metadata.pop(key, None)
+            annotations, metadata = _annotations_and_metadata(attrs, taken)
         if type(status_code) is int and status_code >= 400:
             if status_code >= 500:
                 doc["fault"] = True
