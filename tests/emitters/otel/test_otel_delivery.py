@@ -68,10 +68,15 @@ def collector(request: pytest.FixtureRequest) -> Iterator[Collector]:
     c.stop()
 
 
-def _configure(monkeypatch: pytest.MonkeyPatch, endpoint: str, **env: str) -> None:
+def _configure(monkeypatch: pytest.MonkeyPatch, endpoint: str, timeout_s: int = 30, **env: str) -> None:
+    """obskit's provider exporting to ``endpoint``; ``timeout_s`` is the exporter's per-request timeout.
+
+    Long by default: an export that times out is counted as lost, yet a slow collector may still
+    take it (the exporter cannot know), which would make a span both arrived and counted.
+    """
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint)
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", str(timeout_s))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     obskit.configure(service="checkout", traces="otel", metrics="none", logs="none")
@@ -106,7 +111,7 @@ def test_spans_for_an_endpoint_nobody_listens_on_are_counted(monkeypatch: pytest
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: connections to it are refused
-    _configure(monkeypatch, f"http://127.0.0.1:{port}/v1/traces")
+    _configure(monkeypatch, f"http://127.0.0.1:{port}/v1/traces", timeout_s=1)  # retries end within 1 s
     _produce()
     obskit.flush(10)
     assert obskit.diagnostics().get("traces.dropped.export_failed") == SPANS
