@@ -304,6 +304,19 @@ def test_baggage_beyond_member_limit_drops_members() -> None:
     assert (len(baggage), dropped) == (180, 20)
 
 
+def test_a_simple_line_past_the_member_limit_keeps_its_first_members() -> None:
+    """A plain ``k=v,k=v`` line with more members than the limit keeps the first ones, counts the rest."""
+    baggage, props, invalid, dropped = parse_baggage([",".join(f"k{i}=v{i}" for i in range(10))], max_members=3)
+    assert baggage == {"k0": "v0", "k1": "v1", "k2": "v2"}
+    assert (props, invalid, dropped) == ({}, 0, 7)
+
+
+def test_a_repeated_key_keeps_the_properties_of_its_last_value_only() -> None:
+    """The last value of a repeated key wins, and the earlier value's properties go with it."""
+    assert parse_baggage(["a=1;p=x,a=2"]) == ({"a": "2"}, {}, 0, 0)
+    assert parse_baggage(["a=1,a=2;p=x"]) == ({"a": "2"}, {"a": "p=x"}, 0, 0)
+
+
 def test_format_baggage_respects_byte_limit() -> None:
     """Formatting leaves out whole members that would pass the byte budget."""
     header, dropped = format_baggage({f"k{i}": "v" * 100 for i in range(100)}, max_bytes=1000)

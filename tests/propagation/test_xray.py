@@ -98,6 +98,13 @@ def test_extra_fields_are_capped() -> None:
     assert parsed[3].count(";") == 16
 
 
+def test_extra_fields_past_the_character_budget_are_skipped_and_counted() -> None:
+    """A field that would pass the 2048-character budget is skipped (counted); a shorter later one is kept."""
+    parsed = parse_xray(f"Root={ROOT};F0=v;Big={'x' * 3000};F1=v")
+    assert parsed is not None
+    assert (parsed[3], parsed[4]) == (";F0=v;F1=v", 1)
+
+
 @given(
     st.integers(1, 2**128 - 1),
     st.one_of(st.none(), st.integers(1, 2**64 - 1)),

@@ -91,6 +91,17 @@ def test_client_span_is_a_remote_subsegment_with_http(daemon: Daemon) -> None:
     assert "fault" not in sub
 
 
+def test_client_span_without_attributes_is_a_remote_subsegment(daemon: Daemon) -> None:
+    """A client span with nothing to map is still a remote call: namespace remote, its own name, no http."""
+    configure(daemon)
+    with obskit.span("GET /", kind="server"), obskit.span("charge card", kind="client"):
+        pass
+    sub = daemon.receive()[0]["subsegments"][0]
+    assert (sub["namespace"], sub["name"]) == ("remote", "charge card")
+    assert "http" not in sub
+    assert "annotations" not in sub
+
+
 def test_aws_call_is_an_aws_subsegment(daemon: Daemon) -> None:
     """A client span with rpc.system=aws-api gets namespace aws, the service as name and the aws block."""
     configure(daemon)
