@@ -50,3 +50,19 @@ def test_import_loads_nothing_but_obskit_itself() -> None:
     env["PYTHONPATH"] = str(src)
     out = subprocess.run([sys.executable, "-S", "-c", code], check=True, capture_output=True, text=True, env=env)
     assert out.stdout.split() == ["obskit", "obskit.errors"]
+
+
+def test_a_lambda_handler_modules_cold_start_loads_nothing_costly() -> None:
+    """import + configure() + instrument_handler in Lambda: none of the modules that cost a cold start most.
+
+    ``importlib.metadata`` 10-25 ms, ``asyncio``, and the OpenTelemetry API 10-15 ms (installed here,
+    unused by the handler): see ``benchmarks/bench_import.py``. (orjson brings ``dataclasses``,
+    ``inspect``, ``uuid`` and ``platform`` itself: the price of the fast encoder.)
+    """
+    loaded = _modules_after(
+        "import os; os.environ.update(AWS_LAMBDA_FUNCTION_NAME='f', LAMBDA_TASK_ROOT='/var/task', "
+        "AWS_REGION='eu-west-1'); import obskit; from obskit.integrations.aws_lambda import instrument_handler; "
+        "obskit.configure(service='s'); instrument_handler(lambda event, context: None)"
+    )
+    costly = {"importlib.metadata", "asyncio", "opentelemetry.trace"}
+    assert loaded & costly == set()

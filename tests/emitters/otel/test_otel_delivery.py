@@ -124,8 +124,11 @@ def test_spans_dropped_by_a_full_queue_are_counted_and_not_logged_one_by_one(
     """A slow collector and a small queue: what the batch processor drops is counted, once on the log."""
     _configure(monkeypatch, collector.endpoint, OTEL_BSP_MAX_QUEUE_SIZE="8", OTEL_BSP_MAX_EXPORT_BATCH_SIZE="4")
     _produce(200)
-    assert obskit.flush(30)
-    dropped = obskit.diagnostics().get("traces.dropped.queue_full", 0)
-    assert dropped > 0
-    assert collector.arrived + _lost() == 200
+    flushed = obskit.flush(30)
+    seen = (collector.arrived, dict(obskit.diagnostics()))
+    assert flushed, seen
+    assert seen[1].get("traces.dropped.queue_full", 0) > 0, seen
+    # Nothing is lost uncounted. The count is the SDK's own judgement ("Queue full" before it adds
+    # a span), and its worker may take a batch in that instant: a span or two counted and sent.
+    assert 200 <= collector.arrived + _lost() <= 205, seen
     assert not [r for r in caplog.records if r.getMessage().startswith("Queue full")]
