@@ -21,9 +21,11 @@ handler module as a function deployed with the layer imports it.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -71,9 +73,6 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _layer_like() -> str:
     """A directory with what the Lambda layer holds: obskit (with its integrations) and orjson."""
-    import shutil
-    import tempfile
-
     root = tempfile.mkdtemp(prefix="obskit-layer-")
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(os.path.join(_ROOT, "src", "obskit"), os.path.join(root, "obskit"), ignore=ignore)
@@ -109,7 +108,13 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     rounds = 3 if quick else 15
     targets = {**TARGETS, **NO_SITE}
     layer = _layer_like()
-    envs = {name: _env(name, layer) for name in targets}
+    try:
+        return _measure(targets, {name: _env(name, layer) for name in targets}, rounds)
+    finally:
+        shutil.rmtree(layer, ignore_errors=True)
+
+
+def _measure(targets: dict[str, str], envs: dict[str, dict[str, str]], rounds: int) -> list[dict[str, Any]]:
     flags = {name: ("-S",) if name in NO_SITE else () for name in targets}
     available = {}
     for name, stmt in targets.items():

@@ -246,7 +246,8 @@ class _Invocation(request_scope):
     __slots__ = ("cold_start", "event", "extras", "margin_ms", "watched")
 
     def __init__(self, extras: _Extras) -> None:
-        self._clear(None, None, None)
+        # Only this class's own slots: ``begin`` sets request_scope's (``_clear``), and until then
+        # nothing reads them (``abandon`` looks the tokens up with defaults).
         self.extras = extras
         self.event: Any = None
         self.cold_start = False

@@ -277,7 +277,8 @@ def _plain(attributes: dict[str, Any]) -> bool:
     True when a span may take ``attributes`` as they are: at most ``MAX_ATTRIBUTES`` non-empty
     str keys, each value a str of at most ``MAX_ATTRIBUTE_LENGTH`` characters, an int, a float
     or a bool. The request path's attributes nearly always are, so they skip the per-value
-    cleaning (``_clean_value``) and the copy (``bench_web``: about 1 µs a request).
+    cleaning (``_clean_value``) and, handed over with ``_start_owned``, the copy (about 0.5 µs of
+    a server span with 8 attributes, timed against ``start_span``).
     """
     if len(attributes) > MAX_ATTRIBUTES:
         return False
